@@ -1,0 +1,1 @@
+"""askozia_api."""

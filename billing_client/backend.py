@@ -1,0 +1,41 @@
+"""The contract every billing backend fulfils. Numbers arrive already normalised to E.164."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Protocol
+
+from billing_client.outcomes import (
+    CreditOutcome,
+    LoginMatch,
+    Lookup,
+    MoneySource,
+    PaycardOutcome,
+)
+
+
+class BillingBackend(Protocol):
+    name: str
+
+    async def lookup_call(self, number: str, *, uniqueid: str | None = None) -> Lookup:
+        """Status and money for a real call. Ubilling logs it in its call history."""
+
+    async def lookup_number(self, number: str) -> Lookup:
+        """A lookup that is not a call (CLI, SMS, missed calls): logs nothing in the billing."""
+
+    async def lookup_login(self, login: str) -> Lookup: ...
+
+    async def login_for_money(self, number: str) -> tuple[LoginMatch, str | None]:
+        """The one login a money move may act on; a number shared by several is AMBIGUOUS."""
+
+    async def set_credit(
+        self, login: str, *, amount: Decimal | None, days: int, source: MoneySource
+    ) -> CreditOutcome:
+        """Self-service credit. `amount` None means the subscriber's tariff fee."""
+
+    async def pay_card(self, login: str, card: str, *, source: MoneySource) -> PaycardOutcome: ...
+
+    async def check(self) -> None:
+        """Raise BillingError with a one-line reason when the billing cannot serve."""
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,180 @@
+"""BillingClient: the one door to the billing. Every subscriber question and money move passes here.
+
+It normalises numbers (unparseable input is NOTFOUND, never an exception), bounds lookups
+in time, answers from the stale cache while the billing fails, resolves the one login a
+money move may touch, and never cuts a money move off once it is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from decimal import Decimal
+
+from billing_client.backend import BillingBackend
+from billing_client.errors import BillingError
+from billing_client.outcomes import (
+    BillingResult,
+    CreditOutcome,
+    CreditReason,
+    CreditResult,
+    LoginMatch,
+    Lookup,
+    MoneySource,
+    PaycardOutcome,
+    PaycardResult,
+)
+from billing_client.phones import PhoneNormaliser
+from billing_client.stale_cache import StaleCache
+
+log = logging.getLogger("pbxbridge.billing")
+
+_LOGIN = re.compile(r"[A-Za-z0-9_.@\-]{1,64}")
+_CARD = re.compile(r"[0-9A-Za-z]{4,32}")
+
+
+def clean_card(raw: str) -> str | None:
+    """A pay card number as typed or spoken: spaces and dashes dropped; None when malformed."""
+    card = re.sub(r"[\s\-]", "", raw or "")
+    return card if _CARD.fullmatch(card) else None
+
+
+class BillingClient:
+    def __init__(
+        self,
+        backend: BillingBackend,
+        phones: PhoneNormaliser,
+        *,
+        lookup_timeout: float = 1.5,
+        stale: StaleCache | None = None,
+        credit_days: int = 5,
+        credit_amount: Decimal | None = None,
+    ) -> None:
+        self.backend = backend
+        self.phones = phones
+        self.lookup_timeout = lookup_timeout
+        self._stale = stale or StaleCache(ttl=0)
+        self._credit_days = credit_days
+        self._credit_amount = credit_amount
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
+
+    async def lookup_call(
+        self, raw_number: str | None, *, uniqueid: str | None = None, timeout: float | None = None
+    ) -> Lookup:
+        """Who is calling: bounded by `timeout` (default lookup_timeout); stale or ERROR on failure."""
+        number = self.phones.normalise(raw_number)
+        if number is None:
+            return Lookup.not_found()
+        try:
+            async with asyncio.timeout(timeout if timeout is not None else self.lookup_timeout):
+                lookup = await self.backend.lookup_call(number, uniqueid=uniqueid)
+        except (BillingError, TimeoutError) as exc:
+            reason = str(exc) or "billing did not answer in time"
+            stale = self._stale.get(number)
+            if stale is not None:
+                log.warning("billing lookup failed (%s); answering stale for %s", reason, number)
+                return Lookup(BillingResult.OK, stale, source="stale", error=reason)
+            log.warning("billing lookup failed for %s: %s", number, reason)
+            return Lookup.failed(reason)
+        if lookup.subscriber is not None:
+            self._stale.put(number, lookup.subscriber)
+        return lookup
+
+    async def find(self, number_or_login: str) -> Lookup:
+        """A lookup that is not a call (CLI, SMS, notifications): a phone number or a login."""
+        try:
+            number = self.phones.normalise(number_or_login)
+            if number is not None:
+                lookup = await self.backend.lookup_number(number)
+                if lookup.result != BillingResult.NOTFOUND:
+                    return lookup
+            if _LOGIN.fullmatch(number_or_login):
+                return await self.backend.lookup_login(number_or_login)
+            return Lookup.not_found()
+        except BillingError as exc:
+            return Lookup.failed(str(exc))
+
+    async def login_for_money(self, raw_number: str | None) -> tuple[LoginMatch, str | None]:
+        number = self.phones.normalise(raw_number)
+        if number is None:
+            return LoginMatch.NOTFOUND, None
+        return await self.backend.login_for_money(number)
+
+    async def set_credit(
+        self,
+        *,
+        number: str | None = None,
+        login: str | None = None,
+        source: MoneySource,
+        amount: Decimal | None = None,
+    ) -> CreditOutcome:
+        """Self-service credit for the subscriber owning `number` (or `login`, from the CLI)."""
+        try:
+            if login is None:
+                match, login = await self.login_for_money(number)
+                if match == LoginMatch.AMBIGUOUS:
+                    return CreditOutcome(CreditResult.DENIED, CreditReason.AMBIGUOUS_NUMBER)
+                if login is None:
+                    return CreditOutcome(CreditResult.NOTFOUND)
+            outcome = await self.backend.set_credit(
+                login,
+                amount=amount if amount is not None else self._credit_amount,
+                days=self._credit_days,
+                source=source,
+            )
+        except BillingError as exc:
+            log.error("credit for %s failed: %s", login or number, exc)
+            return CreditOutcome(CreditResult.ERROR, login=login, error=str(exc))
+        self._stale.drop_login(login)
+        log.info(
+            "credit %s for %s (%s): %s %s",
+            outcome.amount,
+            login,
+            source.describe(),
+            outcome.result,
+            outcome.reason or "",
+        )
+        return outcome
+
+    async def pay_card(
+        self,
+        raw_card: str,
+        *,
+        number: str | None = None,
+        login: str | None = None,
+        source: MoneySource,
+    ) -> PaycardOutcome:
+        card = clean_card(raw_card)
+        try:
+            if login is None:
+                match, login = await self.login_for_money(number)
+                if login is None or match != LoginMatch.FOUND:
+                    return PaycardOutcome(PaycardResult.NOTFOUND)
+            if card is None:
+                return PaycardOutcome(PaycardResult.INVALID, login=login)
+            outcome = await self.backend.pay_card(login, card, source=source)
+        except BillingError as exc:
+            log.error("paycard for %s failed: %s", login or number, exc)
+            return PaycardOutcome(PaycardResult.ERROR, login=login, error=str(exc))
+        self._stale.drop_login(login)
+        log.info("paycard for %s (%s): %s %s", login, source.describe(), outcome.result,
+                 outcome.amount or "")
+        return outcome
+
+    async def check(self) -> None:
+        await self.backend.check()
+
+    async def healthy(self, timeout: float | None = None) -> bool:
+        try:
+            async with asyncio.timeout(timeout if timeout is not None else self.lookup_timeout):
+                await self.backend.check()
+        except (BillingError, TimeoutError):
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()

@@ -1,0 +1,103 @@
+"""Results of billing questions and money moves, as the IVR and the CLI report them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from billing_client.subscriber import SubscriberInfo
+
+
+class BillingResult(StrEnum):
+    OK = "OK"
+    NOTFOUND = "NOTFOUND"
+    ERROR = "ERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    result: BillingResult
+    subscriber: SubscriberInfo | None = None
+    source: Literal["live", "stale"] = "live"
+    error: str | None = None
+
+    @classmethod
+    def found(cls, subscriber: SubscriberInfo) -> Lookup:
+        return cls(BillingResult.OK, subscriber)
+
+    @classmethod
+    def not_found(cls) -> Lookup:
+        return cls(BillingResult.NOTFOUND)
+
+    @classmethod
+    def failed(cls, error: str) -> Lookup:
+        return cls(BillingResult.ERROR, error=error)
+
+
+class LoginMatch(StrEnum):
+    FOUND = "FOUND"
+    NOTFOUND = "NOTFOUND"
+    AMBIGUOUS = "AMBIGUOUS"
+
+
+class CreditResult(StrEnum):
+    OK = "OK"
+    DENIED = "DENIED"
+    NOTFOUND = "NOTFOUND"
+    ERROR = "ERROR"
+
+
+class CreditReason(StrEnum):
+    FROZEN = "FROZEN"
+    NOT_NEEDED = "NOT_NEEDED"
+    ALREADY_IN_CREDIT = "ALREADY_IN_CREDIT"
+    MONTH_LIMIT = "MONTH_LIMIT"
+    DEBT_TOO_LARGE = "DEBT_TOO_LARGE"
+    NOT_ALLOWED = "NOT_ALLOWED"
+    AMBIGUOUS_NUMBER = "AMBIGUOUS_NUMBER"
+
+
+@dataclass(frozen=True, slots=True)
+class CreditOutcome:
+    result: CreditResult
+    reason: CreditReason | None = None
+    amount: Decimal | None = None
+    expire: date | None = None
+    login: str | None = None
+    error: str | None = None
+
+
+class PaycardResult(StrEnum):
+    OK = "OK"
+    INVALID = "INVALID"
+    USED = "USED"
+    LOCKED = "LOCKED"
+    NOTFOUND = "NOTFOUND"
+    ERROR = "ERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class PaycardOutcome:
+    result: PaycardResult
+    amount: Decimal | None = None
+    balance: Decimal | None = None
+    login: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MoneySource:
+    """Who asked for a money move: a call (number and uniqueid) or a person at the CLI/API."""
+
+    kind: Literal["call", "cli", "api", "import"]
+    number: str | None = None
+    uniqueid: str | None = None
+    user: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "call":
+            return f"call from {self.number or '?'} uniqueid {self.uniqueid or '?'}"
+        return f"{self.kind} user {self.user or '?'}"

@@ -1,0 +1,40 @@
+"""What pbxbridge knows about a subscriber, whichever billing answered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import IntEnum
+
+
+class Status(IntEnum):
+    """Ubilling's userstatus codes, kept exactly."""
+
+    UNKNOWN = 0
+    ACTIVE = 1
+    DEBTOR = 2
+    FROZEN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberInfo:
+    """A read-only view of one subscriber. Never carries a password or PIN hash.
+
+    `credit` is the credit limit now in force (0 once it has expired); `days_left` is None
+    when the billing did not say enough to compute it.
+    """
+
+    login: str
+    name: str
+    status: Status
+    balance: Decimal
+    credit: Decimal = Decimal("0.00")
+    credit_expire: date | None = None
+    tariff: str = ""
+    fee: Decimal = Decimal("0.00")
+    frozen: bool = False
+    disabled: bool = False
+    days_left: int | None = None
+    phones: tuple[str, ...] = field(default=())
+    has_pin: bool = False

@@ -1,0 +1,1 @@
+"""callfile_spooler."""

@@ -1,0 +1,20 @@
+"""Every component's migration history, in one list the root hands to storage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import billing_client.migrations
+from storage import migrate
+
+VERSION_LOCATIONS: tuple[Path, ...] = (billing_client.migrations.VERSIONS,)
+
+
+async def upgrade(engine: AsyncEngine) -> None:
+    await migrate.upgrade(engine, VERSION_LOCATIONS)
+
+
+async def pending(engine: AsyncEngine) -> list[str]:
+    return await migrate.pending_revisions(engine, VERSION_LOCATIONS)
