@@ -1,0 +1,295 @@
+"""The asyncio FastAGI server: accept, check, read the environment, route, run, close.
+
+Each connection is one task and everything it does has a deadline, so a client that
+stalls, sends garbage or disappears costs one idle task until its timeout and never
+blocks the event loop or another session. Nothing a connection does can raise out of
+its task: every failure ends that session with one log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+
+from agi.errors import AgiError, AgiHangup, AgiHeaderError
+from agi.request import AgiRequest, build_request, read_environment
+from agi.session import AgiSession
+from agi.settings import AgiSettings, address_allowed
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AgiRequest, AgiSession], Awaitable[None]]
+
+_CLOSE_GRACE = 1.0
+"""Seconds to wait for a closed connection's last bytes to leave before aborting it."""
+
+_CANCEL_GRACE = 2.0
+"""Seconds cancelled sessions get to clean up on stop before they are abandoned."""
+
+
+@dataclass(slots=True)
+class AgiServerStats:
+    """Counters since start, for logs, health pages and tests."""
+
+    accepted: int = 0
+    rejected: int = 0
+    header_failures: int = 0
+    unknown_routes: int = 0
+    completed: int = 0
+    hangups: int = 0
+    agi_errors: int = 0
+    handler_errors: int = 0
+    timeouts: int = 0
+    cancelled: int = 0
+
+
+def normalise_route(name: str) -> str:
+    return name.strip("/")
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    try:
+        async with asyncio.timeout(_CLOSE_GRACE):
+            await writer.wait_closed()
+    except (TimeoutError, OSError):
+        writer.transport.abort()
+
+
+def _peer(writer: asyncio.StreamWriter) -> tuple[str, int]:
+    peer = writer.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return str(peer[0]), int(peer[1])
+    return str(peer), 0
+
+
+class FastAgiServer:
+    """Serves `handlers` (route path → async handler) to Asterisk's `AGI(agi://…)` calls.
+
+    Routes are matched on the path of `agi_network_script`, without leading or trailing
+    slashes: register `"askozianum"` for `agi://pbxbridge/askozianum?mode=test`.
+    """
+
+    def __init__(self, settings: AgiSettings, handlers: Mapping[str, Handler]) -> None:
+        self._settings = settings
+        self._networks = settings.networks()
+        self._handlers: dict[str, Handler] = {}
+        for name, handler in handlers.items():
+            route = normalise_route(name)
+            if not route:
+                raise ValueError(f"empty AGI route name {name!r}")
+            if route in self._handlers:
+                raise ValueError(f"AGI route {route!r} registered twice")
+            self._handlers[route] = handler
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self._in_handler: set[asyncio.Task[None]] = set()
+        self.stats = AgiServerStats()
+
+    async def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("FastAGI server already started")
+        if not self._networks:
+            log.warning("agi.allow is empty: every FastAGI connection will be refused")
+        self._server = await asyncio.start_server(
+            self._on_connection,
+            self._settings.host,
+            self._settings.port,
+            limit=self._settings.max_header_bytes,
+        )
+        log.info(
+            "FastAGI server listening on %s (routes: %s)",
+            ", ".join(str(s.getsockname()) for s in self.sockets),
+            ", ".join(sorted(self._handlers)) or "none",
+        )
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        return tuple(self._server.sockets) if self._server is not None else ()
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with port 0)."""
+        for sock in self.sockets:
+            return int(sock.getsockname()[1])
+        raise RuntimeError("FastAGI server is not listening")
+
+    @property
+    def is_serving(self) -> bool:
+        return self._server is not None and self._server.is_serving()
+
+    @property
+    def active_sessions(self) -> int:
+        """Open connections, whether still sending their environment or running a route."""
+        return len(self._connections)
+
+    async def stop(self) -> None:
+        """Stop accepting; let running routes finish up to `drain_timeout`, then close them.
+
+        Connections still sending their environment block are closed at once: they have
+        not started anything that could be left half done.
+        """
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        current = asyncio.current_task()
+        for task in self._connections - self._in_handler:
+            task.cancel()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.drain_timeout
+        while running := self._in_handler - {current}:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            await asyncio.wait(running, timeout=remaining)
+        if running:
+            log.warning("closing %d FastAGI sessions still running at shutdown", len(running))
+            for task in running:
+                task.cancel()
+        if leftover := self._connections - {current}:
+            _, pending = await asyncio.wait(leftover, timeout=_CANCEL_GRACE)
+            if pending:
+                log.error("%d FastAGI sessions ignored cancellation", len(pending))
+        # Python 3.12+ waits here for every connection, so a session that ignored its
+        # cancellation must not hold shutdown forever.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_CANCEL_GRACE):
+                await server.wait_closed()
+        log.info("FastAGI server stopped")
+
+    async def __aenter__(self) -> FastAgiServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        host, port = _peer(writer)
+        if not address_allowed(host, self._networks):
+            self.stats.rejected += 1
+            log.warning("FastAGI connection from %s:%d refused: not in agi.allow", host, port)
+            await _close(writer)
+            return
+        if len(self._connections) >= self._settings.max_sessions:
+            self.stats.rejected += 1
+            log.warning(
+                "FastAGI connection from %s:%d refused: %d sessions open (agi.max_sessions)",
+                host,
+                port,
+                len(self._connections),
+            )
+            await _close(writer)
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        self.stats.accepted += 1
+        try:
+            await self._serve(reader, writer, host, port, task)
+        finally:
+            self._connections.discard(task)
+            self._in_handler.discard(task)
+            await _close(writer)
+
+    async def _serve(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        host: str,
+        port: int,
+        task: asyncio.Task[None],
+    ) -> None:
+        where = f"{host}:{port}"
+        session_deadline = asyncio.timeout(self._settings.session_timeout)
+        try:
+            async with session_deadline:
+                request = await self._read_request(reader, host, port)
+                if request is None:
+                    return
+                where = f"{request.uniqueid or '-'} ({host}:{port}, {request.script!r})"
+                session = AgiSession(
+                    reader,
+                    writer,
+                    command_timeout=self._settings.command_timeout,
+                    max_command_bytes=self._settings.max_command_bytes,
+                    uniqueid=request.uniqueid,
+                )
+                handler = self._handlers.get(request.script)
+                if handler is None:
+                    await self._unknown_route(request, session, where)
+                    return
+                self._in_handler.add(task)
+                await handler(request, session)
+                self.stats.completed += 1
+                log.debug("AGI %s: done", where)
+        except TimeoutError:
+            if not session_deadline.expired():
+                self.stats.handler_errors += 1
+                log.exception("AGI %s: handler failed", where)
+                return
+            self.stats.timeouts += 1
+            log.warning(
+                "AGI %s: session exceeded agi.session_timeout (%g s), closed",
+                where,
+                self._settings.session_timeout,
+            )
+        except AgiHangup as exc:
+            self.stats.hangups += 1
+            log.info("AGI %s: caller gone: %s", where, exc)
+        except AgiError as exc:
+            self.stats.agi_errors += 1
+            log.warning("AGI %s: %s: %s", where, type(exc).__name__, exc)
+        except asyncio.CancelledError:
+            # Only stop() cancels these tasks. Not re-raised: asyncio's stream protocol
+            # calls task.exception() on the finished task, which would log a cancelled
+            # task as an error.
+            self.stats.cancelled += 1
+            log.info("AGI %s: closed by shutdown", where)
+        except Exception:
+            self.stats.handler_errors += 1
+            log.exception("AGI %s: handler failed", where)
+
+    async def _read_request(
+        self, reader: asyncio.StreamReader, host: str, port: int
+    ) -> AgiRequest | None:
+        header_deadline = asyncio.timeout(self._settings.header_timeout)
+        try:
+            async with header_deadline:
+                env = await read_environment(reader, self._settings.max_header_bytes)
+        except AgiHeaderError as exc:
+            self.stats.header_failures += 1
+            log.warning("FastAGI connection from %s:%d dropped: %s", host, port, exc)
+            return None
+        except TimeoutError:
+            if not header_deadline.expired():
+                raise
+            self.stats.header_failures += 1
+            log.warning(
+                "FastAGI connection from %s:%d dropped: no complete environment within %g s",
+                host,
+                port,
+                self._settings.header_timeout,
+            )
+            return None
+        return build_request(env, host, port)
+
+    async def _unknown_route(self, request: AgiRequest, session: AgiSession, where: str) -> None:
+        self.stats.unknown_routes += 1
+        log.warning(
+            "AGI %s: no route for agi_network_script %r", where, request.network_script[:200]
+        )
+        await session.verbose(f"pbxbridge: no AGI route {request.script[:100]!r}", 1)

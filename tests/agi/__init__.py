@@ -1,0 +1,1 @@
+"""Tests of the FastAGI wire layer and server."""

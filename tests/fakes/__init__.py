@@ -1,0 +1,1 @@
+"""Fakes of the systems pbxbridge talks to, for tests."""
