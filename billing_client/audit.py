@@ -93,9 +93,13 @@ class AuditJournal:
         *,
         before: Decimal | None = None,
         after: Decimal | None = None,
+        amount: Decimal | None = None,
         detail: str = "",
     ) -> None:
+        """Record how a pending move ended; `amount` when only the answer told it (a card)."""
         values: dict[str, object] = {"outcome": outcome, "detail": detail[:1000]}
+        if amount is not None:
+            values["amount_cents"] = to_cents(amount)
         if before is not None:
             values["before_cents"] = to_cents(before)
         if after is not None:

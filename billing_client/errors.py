@@ -1,4 +1,7 @@
-"""Errors a billing backend raises; their text is safe to log (no secrets, no bodies over 200 chars)."""
+"""Errors a billing backend raises.
+
+Their text is safe to log: no secrets, and at most 200 characters of a reply body.
+"""
 
 
 class BillingError(Exception):

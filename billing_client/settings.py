@@ -11,11 +11,16 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 class BillingSettings(BaseModel):
     backend: Literal["local", "ubilling"] = Field(
         default="local",
-        description="local: the embedded billing in pbxbridge's database; ubilling: a Ubilling remoteapi.",
+        description=(
+            "local: the embedded billing in pbxbridge's database; ubilling: a Ubilling remoteapi."
+        ),
     )
     url: str = Field(
         default="",
-        description="Ubilling base URL, e.g. http://billing.isp/billing/ (the part before ?module=remoteapi).",
+        description=(
+            "Ubilling base URL, e.g. http://billing.isp/billing/ "
+            "(the part before ?module=remoteapi)."
+        ),
     )
     key: SecretStr = Field(default=SecretStr(""), description="Ubilling serial (UB + 32 hex).")
     default_region: str = Field(
@@ -51,7 +56,9 @@ class BillingSettings(BaseModel):
     breaker_reset: float = Field(
         default=15.0, gt=0, description="Seconds the breaker stays open before one trial request."
     )
-    credit_days: int = Field(default=5, ge=1, le=365, description="Days a self-service credit lasts.")
+    credit_days: int = Field(
+        default=5, ge=1, le=365, description="Days a self-service credit lasts."
+    )
     credit_amount: Decimal | None = Field(
         default=None,
         ge=0,

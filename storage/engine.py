@@ -37,9 +37,11 @@ class DatabaseSettings(BaseModel):
         if path.is_absolute():
             return self
         return self.model_copy(
-            update={"url": url.set(database=str((base_dir / path).resolve())).render_as_string(
-                hide_password=False
-            )}
+            update={
+                "url": url.set(database=str((base_dir / path).resolve())).render_as_string(
+                    hide_password=False
+                )
+            }
         )
 
     def safe_url(self) -> str:

@@ -40,7 +40,9 @@ def _pending(conn: Connection, cfg: Config) -> list[str]:
     return sorted(heads - current)
 
 
-async def upgrade(engine: AsyncEngine, version_locations: Sequence[Path], target: str = "heads") -> None:
+async def upgrade(
+    engine: AsyncEngine, version_locations: Sequence[Path], target: str = "heads"
+) -> None:
     """Apply every pending revision (idempotent; safe to call at each start-up)."""
     cfg = alembic_config(version_locations)
     async with engine.begin() as conn:

@@ -1,0 +1,134 @@
+"""The fake Ubilling beyond the recorded rows: its rules, not a table of answers.
+
+Each case follows from the reference's description of Ubilling's code (§1.2.1 matching
+algorithms, §6 quirks); none of these requests was part of the recording.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from billing_client.clock import FixedClock
+from tests.fakes.ubilling import (
+    SERIAL,
+    STARGAZER_DOWN,
+    ExtMobile,
+    FakeUbilling,
+    PhoneRow,
+    User,
+    realname_translit,
+)
+
+
+def ask(fake: FakeUbilling, **params: str) -> str:
+    return fake.respond({"module": "remoteapi", "key": SERIAL, **params}).body
+
+
+def add_user(fake: FakeUbilling, login: str, mobile: str, cash: str = "5") -> None:
+    fake.state.users[login] = User(
+        login, "secret", Decimal(cash), "Test100", "Extra", "19999", "172.16.9.9"
+    )
+    fake.state.phones.append(PhoneRow(login, "", mobile))
+
+
+def test_telepathy_matches_substrings_of_the_normalised_number(clock: FixedClock) -> None:
+    fake = FakeUbilling(clock=clock)
+    add_user(fake, "crimea", "9781234567")
+    # an 11-digit foreign number becomes +379781234567, which contains the stored digits
+    assert ask(fake, action="asterisk", number="79781234567", param="userstatus") == "1"
+    # other lengths normalise to nothing and match no one
+    assert ask(fake, action="asterisk", number="12345678", param="userstatus") == "0"
+
+
+def test_telepathy_last_match_wins(clock: FixedClock) -> None:
+    fake = FakeUbilling(clock=clock)
+    add_user(fake, "later", "050-111-00-02")  # same digits as testuser2, loaded after it
+    assert ask(fake, action="telepony", number="0501110002") == "1"  # later has Cash 5
+    assert fake.state.callshist[-1].login == "later"
+    # the last-10-characters match compares raw strings: the formatted one does not count
+    assert ask(fake, action="asterisk", number="0501110002", param="login") == "testuser2"
+    assert ask(fake, action="asterisk", number="0501110002", param="loginuniq") == "testuser2"
+
+
+def test_last_ten_characters_ignore_formatted_numbers(clock: FixedClock) -> None:
+    fake = FakeUbilling(clock=clock)
+    add_user(fake, "formatted", "+38 (050) 111-00-07")
+    assert ask(fake, action="asterisk", number="0501110007", param="userstatus") == "1"
+    assert ask(fake, action="asterisk", number="0501110007", param="login") == (
+        "ERROR: NOT OUR USER"
+    )
+    assert ask(fake, action="asterisk", number="0501110007", param="getuserdatabymobile") == "[]"
+
+
+def test_loginuniq_refuses_a_shared_number(clock: FixedClock) -> None:
+    fake = FakeUbilling(clock=clock)
+    fake.state.mobileext.append(ExtMobile(1, "testuser3", "+380501110001", ""))
+    assert ask(fake, action="asterisk", number="0501110001", param="login") == "testuser3"
+    assert ask(fake, action="asterisk", number="0501110001", param="loginuniq") == (
+        "ERROR: USER HAVE MANY LOGINS"
+    )
+
+
+def test_sql_like_needs_the_request_inside_the_stored_text(clock: FixedClock) -> None:
+    fake = FakeUbilling(clock=clock)
+    found = ask(fake, action="asterisk", number="380501110004", param="getcontractsbymobile")
+    assert found == '["10004"]'  # stored +380501110004
+    missed = ask(fake, action="asterisk", number="+380501110001", param="getcontractsbymobile")
+    assert missed == "[]"  # stored 0501110001 does not contain it
+    everyone = ask(fake, action="asterisk", number="05011100", param="getcontractsbymobile")
+    assert everyone == '["10001","10002","10003","10004","10005"]'
+
+
+def test_only_status_requests_and_the_default_branch_log_calls(clock: FixedClock) -> None:
+    fake = FakeUbilling(clock=clock)
+    ask(fake, action="asterisk", login="testuser1", param="getuserdatabylogin")
+    ask(fake, action="asterisk", number="0501110001", param="getuserdatabymobile")
+    ask(fake, action="userbynum", number="0501110001")
+    ask(fake, action="asterisk", number="0501110001", param="swstatus")
+    assert fake.state.callshist == []
+    ask(fake, action="asterisk", number="0501110001", param="userstatus", getmoney="1")
+    ask(fake, action="asterisk", number="0501110001", param="realname")
+    ask(fake, action="asterisk", number="0509999999", param="loginuniq")
+    assert [(c.date, c.number, c.login) for c in fake.state.callshist] == [
+        ("2026-11-22 12:00:00", "0501110001", "testuser1"),
+        ("2026-11-22 12:00:00", "0501110001", "testuser1"),
+        ("2026-11-22 12:00:00", "0509999999", ""),
+    ]
+    assert fake.state.incallsnum_log[0] == (
+        "2026-11-22 12:00:00 NUMBER: 0501110001 REPLY: 1 LOGIN: testuser1"
+    )
+
+
+def test_flags_set_to_zero_count_as_absent(clock: FixedClock) -> None:
+    fake = FakeUbilling(clock=clock)
+    assert ask(fake, action="asterisk", number="0501110001", param="userstatus", getmoney="0") == (
+        "1"
+    )
+    assert ask(fake, action="asterisk", number="0", param="userstatus") == "ERROR: NOT HAVE NUMBER"
+
+
+def test_realname_drops_ukrainian_letters() -> None:
+    assert realname_translit("Петренко Іван Петрович") == "Petrenko van Petrovych"
+    assert realname_translit("Їжак Євген Ґудзь-Щур") == "zhak vgen udzSchur"
+
+
+def test_stargazer_check_and_stopped_stargazer(clock: FixedClock) -> None:
+    fake = FakeUbilling(clock=clock)
+    fake.stop_stargazer()
+    assert ask(fake, action="asterisk", param="setunpause", login="testuser3",
+               number="0501110003") == (
+        "ASTERISK UNPAUSE SUCCESSFUL FOR  testuser3 FROM MOBILE: 0501110003"
+    )  # fmt: skip
+    assert fake.state.users["testuser3"].passive == 1  # sgconf did nothing
+    fake.config.nostgcheckpid = False
+    assert ask(fake, action="asterisk", number="0501110001", param="userstatus") == STARGAZER_DOWN
+    fake.start_stargazer()
+    assert ask(fake, action="asterisk", number="0501110001", param="userstatus") == "1"
+
+
+def test_key_blacklist_filter(clock: FixedClock) -> None:
+    """vf() strips characters like `-` and `+` from the key before comparing it."""
+    fake = FakeUbilling(clock=clock)
+    assert fake.respond({"module": "remoteapi", "key": SERIAL[:5] + "-" + SERIAL[5:]}).body == (
+        "ERROR:GET_NO_ACTION"
+    )
