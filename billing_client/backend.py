@@ -35,6 +35,10 @@ class BillingBackend(Protocol):
 
     async def pay_card(self, login: str, card: str, *, source: MoneySource) -> PaycardOutcome: ...
 
+    async def verify_pin(self, login: str, pin: str) -> bool | None:
+        """Whether `pin` is the subscriber's IVR PIN; None when it has none (or the billing
+        keeps no PINs)."""
+
     async def check(self) -> None:
         """Raise BillingError with a one-line reason when the billing cannot serve."""
 

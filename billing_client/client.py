@@ -63,14 +63,17 @@ class BillingClient:
         return self.backend.name
 
     async def lookup_call(
-        self, raw_number: str | None, *, uniqueid: str | None = None, timeout: float | None = None
+        self, raw_number: str | None, *, uniqueid: str | None = None, deadline: float | None = None
     ) -> Lookup:
-        """Who is calling: bounded by `timeout` (default lookup_timeout); stale or ERROR on failure."""
+        """Who is calling, within `deadline` seconds (default lookup_timeout).
+
+        On failure: the stale answer when one is fresh enough, else ERROR.
+        """
         number = self.phones.normalise(raw_number)
         if number is None:
             return Lookup.not_found()
         try:
-            async with asyncio.timeout(timeout if timeout is not None else self.lookup_timeout):
+            async with asyncio.timeout(deadline if deadline is not None else self.lookup_timeout):
                 lookup = await self.backend.lookup_call(number, uniqueid=uniqueid)
         except (BillingError, TimeoutError) as exc:
             reason = str(exc) or "billing did not answer in time"
@@ -161,16 +164,25 @@ class BillingClient:
             log.error("paycard for %s failed: %s", login or number, exc)
             return PaycardOutcome(PaycardResult.ERROR, login=login, error=str(exc))
         self._stale.drop_login(login)
-        log.info("paycard for %s (%s): %s %s", login, source.describe(), outcome.result,
-                 outcome.amount or "")
+        log.info(
+            "paycard for %s (%s): %s %s",
+            login,
+            source.describe(),
+            outcome.result,
+            outcome.amount or "",
+        )
         return outcome
+
+    async def verify_pin(self, login: str, pin: str) -> bool | None:
+        """True/False for the subscriber's PIN; None when no PIN is set. Raises BillingError."""
+        return await self.backend.verify_pin(login, pin)
 
     async def check(self) -> None:
         await self.backend.check()
 
-    async def healthy(self, timeout: float | None = None) -> bool:
+    async def healthy(self, deadline: float | None = None) -> bool:
         try:
-            async with asyncio.timeout(timeout if timeout is not None else self.lookup_timeout):
+            async with asyncio.timeout(deadline if deadline is not None else self.lookup_timeout):
                 await self.backend.check()
         except (BillingError, TimeoutError):
             return False

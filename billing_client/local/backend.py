@@ -6,13 +6,14 @@ process (an import, a payment at the CLI) is seen by the next call.
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing_client import rules
+from billing_client import pins, rules
 from billing_client.audit import AuditJournal
 from billing_client.clock import Clock
 from billing_client.errors import BillingError
@@ -106,8 +107,10 @@ class LocalBackend:
             limit = amount if amount is not None else (self._credit_amount or info.fee)
             if limit <= 0:
                 return CreditOutcome(
-                    CreditResult.DENIED, CreditReason.NOT_ALLOWED, login=login,
-                    error="no credit amount: the tariff fee is 0 and billing.credit_amount is unset",
+                    CreditResult.DENIED,
+                    CreditReason.NOT_ALLOWED,
+                    login=login,
+                    error="no credit amount: tariff fee 0 and billing.credit_amount unset",
                 )
             denial = rules.credit_denial(
                 status=info.status,
@@ -175,6 +178,15 @@ class LocalBackend:
             )
             balance = from_cents(row.balance_cents)
         return PaycardOutcome(PaycardResult.OK, amount=amount, balance=balance, login=login)
+
+    async def verify_pin(self, login: str, pin: str) -> bool | None:
+        async with self._sessions() as session:
+            stored = await session.scalar(
+                select(Subscriber.pin_hash).where(Subscriber.login == login)
+            )
+        if stored is None:
+            return None
+        return await asyncio.to_thread(pins.verify_pin, stored, pin)
 
     async def check(self) -> None:
         try:
