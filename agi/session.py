@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from agi.errors import (
     AgiCommandError,
@@ -37,6 +38,23 @@ from agi.escape import (
 from agi.replies import AgiReply, read_reply
 
 log = logging.getLogger(__name__)
+
+
+class ReplyReader(Protocol):
+    """Where replies come from: an asyncio.StreamReader, or stdin for classic AGI."""
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes: ...
+
+
+class CommandWriter(Protocol):
+    """Where commands go: an asyncio.StreamWriter, or stdout for classic AGI."""
+
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    def close(self) -> None: ...
+
 
 APP_NOT_FOUND = "-2"
 """EXEC's result when the dialplan application does not exist."""
@@ -73,8 +91,8 @@ class AgiSession:
 
     def __init__(
         self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        reader: ReplyReader,
+        writer: CommandWriter,
         *,
         command_timeout: float,
         max_command_bytes: int = DEFAULT_MAX_COMMAND_BYTES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agi.escape import format_command, quote, variable_name
-from tests.fakes.agi_asterisk import parse_args
+from agi.probe import parse_args
 
 NASTY = [
     "",

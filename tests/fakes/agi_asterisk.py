@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from agi.probe import parse_args
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "asterisk"
 CAPTURE_FILE = FIXTURES / "fastagi-sessions.json"
 HANDMADE_FILE = FIXTURES / "fastagi-handmade-replies.json"
@@ -155,32 +157,6 @@ def environment_block(base: bytes, changes: Mapping[str, str | None] | None = No
             out.append(line)
     out.extend(f"{key}: {value}".encode() for key, value in changes.items() if value is not None)
     return b"\n".join([*out, b"", b""])
-
-
-def parse_args(line: str) -> list[str]:
-    """Split a command line into words exactly as res_agi.c `parse_args()` does."""
-    argv: list[str] = []
-    quoted = escaped = False
-    whitespace = True
-    for char in line:
-        if char == '"' and not escaped:
-            quoted = not quoted
-            if quoted and whitespace:
-                argv.append("")
-                whitespace = False
-            continue
-        if char in " \t" and not quoted and not escaped:
-            whitespace = True
-            continue
-        if char == "\\" and not escaped:
-            escaped = True
-            continue
-        if whitespace:
-            argv.append("")
-            whitespace = False
-        argv[-1] += char
-        escaped = False
-    return argv
 
 
 def command_name(argv: list[str]) -> str | None:

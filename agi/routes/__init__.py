@@ -1,0 +1,35 @@
+"""The IVR routes, one module each, registered by name (`agi://host/<name>`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from agi.request import AgiRequest
+from agi.routes.askozianum import askozianum
+from agi.routes.deps import RouteDeps
+from agi.routes.paycardpay import paycardpay
+from agi.routes.ping import ping
+from agi.routes.realname import realname
+from agi.routes.setcredit import setcredit
+from agi.routes.userstatus import userstatus
+from agi.server import Handler
+from agi.session import AgiSession
+
+Route = Callable[[RouteDeps, AgiRequest, AgiSession], Awaitable[None]]
+
+ROUTES: dict[str, Route] = {
+    "askozianum": askozianum,
+    "userstatus": userstatus,
+    "setcredit": setcredit,
+    "paycardpay": paycardpay,
+    "realname": realname,
+    "ping": ping,
+}
+
+
+def build_handlers(deps: RouteDeps) -> dict[str, Handler]:
+    return {name: partial(route, deps) for name, route in ROUTES.items()}
+
+
+__all__ = ["ROUTES", "RouteDeps", "build_handlers"]

@@ -1,0 +1,157 @@
+"""Pieces the routes share: which number a route acts on, variables, saying money, the PIN."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import StrEnum
+
+from agi.request import AgiRequest
+from agi.routes.deps import RouteDeps
+from agi.session import AgiSession
+from billing_client.errors import BillingError
+from billing_client.outcomes import BillingResult, Lookup, MoneySource
+from billing_client.subscriber import SubscriberInfo
+
+log = logging.getLogger("pbxbridge.agi")
+
+MINUS_PROMPT = "digits/minus"
+AND_PROMPT = "vm-and"
+
+
+def lookup_number(request: AgiRequest) -> str:
+    """The number a lookup asks about: ?number=, else agi_arg_1, else the CallerID."""
+    return (
+        request.query.get("number")
+        or (request.args[0] if request.args else "")
+        or (request.callerid)
+    )
+
+
+def money_number(request: AgiRequest, deps: RouteDeps) -> str:
+    """The number whose money moves: the caller, or ?number= when agi.trust_args is on."""
+    if deps.settings.trust_args and request.query.get("number"):
+        return request.query["number"]
+    return request.callerid
+
+
+def call_source(request: AgiRequest, number: str) -> MoneySource:
+    return MoneySource(kind="call", number=number or None, uniqueid=request.uniqueid or None)
+
+
+def flag(request: AgiRequest, name: str) -> bool:
+    return request.query.get(name, "").lower() in {"1", "yes", "true", "on"}
+
+
+async def set_variables(session: AgiSession, variables: Mapping[str, str]) -> None:
+    for name, value in variables.items():
+        await session.set_variable(name, value)
+
+
+def money(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def status_variables(lookup: Lookup) -> dict[str, str]:
+    info = lookup.subscriber
+    return {
+        "SUBSCRIBER_STATUS": str(int(info.status)) if info else "0",
+        "SUBSCRIBER_LOGIN": info.login if info else "",
+        "BILLING_RESULT": str(lookup.result),
+        "BILLING_SOURCE": lookup.source,
+    }
+
+
+def detail_variables(info: SubscriberInfo | None) -> dict[str, str]:
+    return {
+        "SUBSCRIBER_NAME": info.name if info else "",
+        "SUBSCRIBER_BALANCE": money(info.balance) if info else "",
+        "SUBSCRIBER_CREDIT": money(info.credit) if info else "",
+        "SUBSCRIBER_FEE": money(info.fee) if info else "",
+        "SUBSCRIBER_TARIFF": info.tariff if info else "",
+        "SUBSCRIBER_DAYS_LEFT": (
+            "" if info is None or info.days_left is None else str(info.days_left)
+        ),
+    }
+
+
+async def lookup(deps: RouteDeps, request: AgiRequest, route: str) -> Lookup:
+    number = lookup_number(request)
+    result = await deps.billing.lookup_call(
+        number, uniqueid=request.uniqueid, deadline=deps.settings.lookup_timeout
+    )
+    info = result.subscriber
+    log.info(
+        "AGI %s %s: number %r -> %s status %s login %s (%s)%s",
+        request.uniqueid or "-",
+        route,
+        number,
+        result.result,
+        int(info.status) if info else 0,
+        info.login if info else "-",
+        result.source,
+        f": {result.error}" if result.result == BillingResult.ERROR else "",
+    )
+    return result
+
+
+async def use_language(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
+    """Prompts play in agi.language; the channel's language is changed only when it differs."""
+    if request.language != deps.settings.language:
+        await session.set_variable("CHANNEL(language)", deps.settings.language)
+
+
+async def say_amount(deps: RouteDeps, session: AgiSession, amount: Decimal) -> None:
+    """Intro prompt, "minus" when negative, whole units with SAY NUMBER, then the cents."""
+    if deps.settings.balance_prompt:
+        await session.stream_file(deps.settings.balance_prompt)
+    if amount < 0:
+        await session.stream_file(MINUS_PROMPT)
+    units, cents = divmod(int(abs(amount) * 100), 100)
+    await session.say_number(units)
+    if cents:
+        await session.stream_file(AND_PROMPT)
+        await session.say_number(cents)
+
+
+class PinCheck(StrEnum):
+    OK = "OK"
+    WRONG_PIN = "WRONG_PIN"
+    PIN_NOT_SET = "PIN_NOT_SET"
+    LOCKED = "LOCKED"
+
+
+async def check_pin(
+    deps: RouteDeps,
+    request: AgiRequest,
+    session: AgiSession,
+    *,
+    number: str | None,
+    login: str,
+) -> PinCheck:
+    """Ask for the PIN when agi.require_pin is on. A wrong PIN counts toward the lockout."""
+    if not deps.settings.require_pin:
+        return PinCheck.OK
+    digits = await session.get_data(
+        deps.settings.pin_prompt, deps.settings.input_timeout_ms, deps.settings.pin_digits
+    )
+    try:
+        verdict = await deps.billing.verify_pin(login, digits)
+    except BillingError as exc:
+        log.error("AGI %s: PIN check for %s failed: %s", request.uniqueid, login, exc)
+        raise
+    if verdict is None:
+        log.warning("AGI %s: %s has no PIN and agi.require_pin is on", request.uniqueid, login)
+        return PinCheck.PIN_NOT_SET
+    if verdict:
+        return PinCheck.OK
+    locked = await deps.lockout.record_failure(number, login, "pin")
+    log.warning(
+        "AGI %s: wrong PIN for %s from %s%s",
+        request.uniqueid,
+        login,
+        number,
+        " (now locked)" if locked else "",
+    )
+    return PinCheck.LOCKED if locked else PinCheck.WRONG_PIN

@@ -1,0 +1,16 @@
+"""realname: the subscriber's name for staff screens; ?set_callerid=1 sets CALLERID(name)."""
+
+from __future__ import annotations
+
+from agi.request import AgiRequest
+from agi.routes.common import flag, lookup, set_variables, status_variables
+from agi.routes.deps import RouteDeps
+from agi.session import AgiSession
+
+
+async def realname(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
+    result = await lookup(deps, request, "realname")
+    name = result.subscriber.name if result.subscriber else ""
+    await set_variables(session, status_variables(result) | {"SUBSCRIBER_NAME": name})
+    if name and flag(request, "set_callerid"):
+        await session.set_variable("CALLERID(name)", name)
