@@ -6,10 +6,14 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import agi.migrations
 import billing_client.migrations
 from storage import migrate
 
-VERSION_LOCATIONS: tuple[Path, ...] = (billing_client.migrations.VERSIONS,)
+VERSION_LOCATIONS: tuple[Path, ...] = (
+    billing_client.migrations.VERSIONS,
+    agi.migrations.VERSIONS,
+)
 
 
 async def upgrade(engine: AsyncEngine) -> None:

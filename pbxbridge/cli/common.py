@@ -1,0 +1,91 @@
+"""What every CLI command shares: loading settings, opening the core, printing errors."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from billing_client.local.admin import LocalAdmin
+from billing_client.local.paycards import PaycardAdmin
+from pbxbridge.app import Core, open_core
+from pbxbridge.logs import configure_logging
+from pbxbridge.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+
+@dataclass
+class CliState:
+    config: Path | None
+    _settings: Settings | None = None
+    config_file: Path | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings, self.config_file = load_settings(self.config)
+            except SettingsError as exc:
+                raise click.ClickException(str(exc)) from None
+            configure_logging(self._settings.logging, self._settings.secrets())
+        return self._settings
+
+
+def state(ctx: click.Context) -> CliState:
+    obj = ctx.find_object(CliState)
+    assert obj is not None
+    return obj
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def with_core(ctx: click.Context, body: Callable[[Core], Awaitable[T]]) -> T:
+    """Open the core (database, billing client) around `body` and close it afterwards."""
+    settings = state(ctx).settings()
+
+    async def main() -> T:
+        async with open_core(settings) as core:
+            return await body(core)
+
+    try:
+        return run(main())
+    except (click.ClickException, click.exceptions.Exit):
+        raise
+    except Exception as exc:
+        logging.getLogger("pbxbridge.cli").debug("command failed", exc_info=True)
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+
+
+def actor() -> str:
+    """The person at the CLI, recorded in the audit journal."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def _not_local(core: Core) -> click.ClickException:
+    return click.ClickException(
+        "this command manages the embedded billing; billing.backend is "
+        f"{core.settings.billing.backend!r}, so do it in that billing instead"
+    )
+
+
+def local_admin(core: Core) -> LocalAdmin:
+    if core.local is None:
+        raise _not_local(core)
+    return core.local
+
+
+def paycard_admin(core: Core) -> PaycardAdmin:
+    if core.paycards is None:
+        raise _not_local(core)
+    return core.paycards

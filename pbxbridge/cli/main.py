@@ -1,0 +1,46 @@
+"""The `pbxbridge` command group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pbxbridge.cli.common import CliState
+from pbxbridge.cli.database import db
+from pbxbridge.cli.paycards import paycards
+from pbxbridge.cli.probe import agi_probe
+from pbxbridge.cli.service import audit_command, check_command, run_command
+from pbxbridge.cli.subscribers import payments, subscribers
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=(
+        "TOML config file (default: $PBXBRIDGE_CONFIG, else /etc/pbxbridge/pbxbridge.toml "
+        "when it exists)."
+    ),
+)
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None) -> None:
+    """pbxbridge: Asterisk ↔ ISP billing."""
+    ctx.obj = CliState(config=config)
+
+
+for command in (
+    run_command,
+    check_command,
+    audit_command,
+    agi_probe,
+    db,
+    subscribers,
+    payments,
+    paycards,
+):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="pbxbridge")

@@ -1,0 +1,136 @@
+"""`pbxbridge run` as a process: start-up, demo data, a probe call, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def running(
+    config: Path, *args: str
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, list[str]]]:
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "pbxbridge"),
+        "--config",
+        str(config),
+        "run",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PBXBRIDGE_LOGGING__LEVEL": "INFO"},
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    async with asyncio.timeout(30):
+        while True:
+            raw = await proc.stdout.readline()
+            if not raw:
+                break
+            lines.append(raw.decode())
+            if "pbxbridge started" in lines[-1]:
+                break
+    try:
+        yield proc, lines
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(30):
+                rest = await proc.stdout.read()
+                lines.extend(rest.decode().splitlines(keepends=True))
+                await proc.wait()
+
+
+async def probe(config: Path, *args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "pbxbridge"),
+        "--config",
+        str(config),
+        "agi-probe",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out.decode()
+    return out.decode()
+
+
+def write_config(tmp_path: Path) -> Path:
+    config = tmp_path / "pbxbridge.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///pbx.db"\n[agi]\nport = {free_port()}\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+async def test_demo_run_answers_calls_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    async with running(config, "--demo") as (proc, lines):
+        output = "".join(lines)
+        assert "0501110002  demo2  status 2" in output
+        assert "Demo pay cards:" in output
+        card = next(line.split()[0] for line in lines if "worth 50" in line)
+        status = await probe(config, "userstatus", "--callerid", "0501110002")
+        assert "SUBSCRIBER_LOGIN=demo2" in status
+        assert "SUBSCRIBER_BALANCE=-50.00" in status
+        paid = await probe(config, f"paycardpay?card={card}", "--callerid", "0501110002")
+        assert "PAYCARD_RESULT=OK" in paid
+        assert "SUBSCRIBER_BALANCE=0.00" in paid
+        typed = await probe(
+            config, "paycardpay", "--callerid", "0501110001", "--digits", card, "-v"
+        )
+        assert "PAYCARD_RESULT=USED" in typed
+        assert "> GET DATA pbxbridge/enter-card 6000 16" in typed
+    assert proc.returncode == 0
+    assert "stopping: no new work" in "".join(lines)
+
+    # A second start finds data: nothing is seeded again.
+    async with running(config, "--demo") as (_, lines):
+        assert "Demo subscribers" not in "".join(lines)
+
+
+async def test_plain_run_never_seeds(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    async with running(config) as (proc, lines):
+        assert "Demo subscribers" not in "".join(lines)
+        status = await probe(config, "askozianum", "--callerid", "0501110002")
+        assert "BILLING_RESULT=NOTFOUND" in status
+    assert proc.returncode == 0
+
+
+async def test_demo_refuses_the_ubilling_backend(tmp_path: Path) -> None:
+    config = tmp_path / "u.toml"
+    config.write_text(
+        '[database]\nurl = "sqlite+aiosqlite:///pbx.db"\n'
+        '[billing]\nbackend = "ubilling"\nurl = "http://127.0.0.1:9/"\nkey = "k"\n',
+        encoding="utf-8",
+    )
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "pbxbridge"),
+        "--config",
+        str(config),
+        "run",
+        "--demo",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 1
+    assert "--demo seeds the embedded billing only" in out.decode()
