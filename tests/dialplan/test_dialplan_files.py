@@ -1,0 +1,167 @@
+"""The shipped Asterisk config is well formed and uses only what Asterisk and pbxbridge have."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from agi.routes import ROUTES
+from agi.routes.common import AND_PROMPT, MINUS_PROMPT
+from agi.settings import AgiSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+DIALPLAN = ROOT / "dialplan" / "extensions_pbxbridge.conf"
+MANAGER = ROOT / "dialplan" / "manager_pbxbridge.conf"
+SHIPPED_SOUNDS = ROOT / "dialplan" / "sounds" / "en"
+LISTS = ROOT / "tests" / "fixtures" / "asterisk-lists"
+
+CONTEXT = re.compile(r"\[(?P<name>[A-Za-z0-9_-]+)\]")
+EXTEN = re.compile(
+    r"exten\s*=>\s*(?P<exten>_?[A-Za-z0-9_.!\[\]-]+),(?P<prio>\d+|n|hint)(?:\((?P<label>\w+)\))?,"
+    r"(?P<app>\w+)\((?P<args>.*)\)"
+)
+SAME = re.compile(
+    r"same\s*=>\s*(?P<prio>n|\d+)(?:\((?P<label>\w+)\))?,(?P<app>\w+)\((?P<args>.*)\)"
+)
+FUNCTION = re.compile(r"\$\{(?P<name>[A-Z_]+)\(")
+AGI_URL = re.compile(r"^agi://[^/]+/(?P<route>[A-Za-z0-9_/]+)(?:\?[A-Za-z0-9_=&.]*)?$")
+
+
+def names(file: str) -> set[str]:
+    lines = (LISTS / file).read_text(encoding="utf-8").splitlines()
+    return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+
+
+APPLICATIONS = {a.lower() for a in names("applications.txt")}
+FUNCTIONS = {f.upper() for f in names("functions.txt")}
+CORE_SOUNDS = names("core-sounds-en.txt")
+
+
+def sound_exists(name: str) -> bool:
+    return name in CORE_SOUNDS or (SHIPPED_SOUNDS / f"{name}.wav").is_file()
+
+
+def split_args(args: str) -> list[str]:
+    """Top-level comma split (commas inside ${…} and $[…] stay)."""
+    out, depth, current = [], 0, ""
+    for char in args:
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        if char == "," and depth == 0:
+            out.append(current)
+            current = ""
+        else:
+            current += char
+    out.append(current)
+    return out
+
+
+def parse() -> list[tuple[int, str, str, str | None, str, str]]:
+    """(line number, context, exten, label, app, args) for every dialplan line."""
+    rows: list[tuple[int, str, str, str | None, str, str]] = []
+    context = exten = ""
+    for number, raw in enumerate(DIALPLAN.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.split(";", 1)[0].strip()
+        if not line:
+            continue
+        if m := CONTEXT.fullmatch(line):
+            context = m["name"]
+            continue
+        if m := EXTEN.fullmatch(line):
+            exten = m["exten"]
+        elif (m := SAME.fullmatch(line)) is None:
+            pytest.fail(f"line {number} is not a well-formed context/exten/same line: {raw!r}")
+        assert context, f"line {number}: outside any context"
+        assert exten, f"line {number}: `same` before any `exten`"
+        assert m["args"].count("(") == m["args"].count(")"), f"line {number}: unbalanced ()"
+        rows.append((number, context, exten, m["label"], m["app"], m["args"]))
+    return rows
+
+
+ROWS = parse()
+
+
+def test_every_application_is_one_asterisk_has() -> None:
+    unknown = [(n, app) for n, _, _, _, app, _ in ROWS if app.lower() not in APPLICATIONS]
+    assert unknown == []
+
+
+def test_every_function_is_one_asterisk_has() -> None:
+    used = {m["name"] for *_, args in ROWS for m in FUNCTION.finditer(args)}
+    assert used
+    assert used - FUNCTIONS == set()
+
+
+def test_every_agi_call_names_a_pbxbridge_route() -> None:
+    calls = [(n, args) for n, _, _, _, app, args in ROWS if app == "AGI"]
+    assert calls
+    for number, args in calls:
+        match = AGI_URL.fullmatch(split_args(args)[0])
+        assert match, f"line {number}: not an agi:// URL: {args}"
+        assert match["route"] in ROUTES, f"line {number}: no route {match['route']!r}"
+    used = {AGI_URL.fullmatch(split_args(a)[0])["route"] for _, a in calls}  # type: ignore[index]
+    assert {"askozianum", "userstatus", "setcredit", "paycardpay"} <= used
+
+
+def test_every_prompt_exists() -> None:
+    played = [
+        (n, sound)
+        for n, _, _, _, app, args in ROWS
+        if app in ("Playback", "Background")
+        for sound in split_args(args)[0].split("&")
+    ]
+    assert played
+    missing = [(n, s) for n, s in played if not sound_exists(s)]
+    assert missing == []
+    defaults = AgiSettings()
+    route_prompts = [
+        defaults.pin_prompt,
+        defaults.paycard_prompt,
+        defaults.balance_prompt,
+        MINUS_PROMPT,
+        AND_PROMPT,
+    ]
+    assert [s for s in route_prompts if not sound_exists(s)] == []
+
+
+def test_every_goto_lands_on_a_line_that_exists() -> None:
+    targets = {(c, e, str(i)) for c, e in {(r[1], r[2]) for r in ROWS} for i in (1,)}
+    labels = {(c, e, label) for _, c, e, label, _, _ in ROWS if label}
+    for number, context, exten, _, app, args in ROWS:
+        if app not in ("Goto", "GotoIf"):
+            continue
+        destinations = (
+            [args]
+            if app == "Goto"
+            else [d for d in re.split(r"[?:]", args.rsplit("]", 1)[-1])[1:] if d]
+        )
+        for dest in destinations:
+            parts = dest.split(",")
+            if len(parts) == 1:
+                key = (context, exten, parts[0])
+            elif len(parts) == 2:
+                key = (context, parts[0], parts[1])
+            else:
+                key = (parts[0], parts[1], parts[2])
+            assert key in targets | labels, f"line {number}: {app} to {dest!r} goes nowhere"
+
+
+def test_inbound_calls_are_marked_for_telepony() -> None:
+    inbound = [args for _, c, _, _, app, args in ROWS if c == "pbxbridge-inbound" and app == "Set"]
+    assert "CDR(userfield)=in" in inbound
+
+
+def test_manager_user_has_least_privilege() -> None:
+    text = MANAGER.read_text(encoding="utf-8")
+    settings = dict(
+        line.split("=", 1)
+        for line in (raw.split(";", 1)[0].replace(" ", "") for raw in text.splitlines())
+        if "=" in line
+    )
+    assert set(settings["read"].split(",")) == {"call", "cdr", "agent", "user"}
+    assert set(settings["write"].split(",")) == {"call", "originate", "message"}
+    assert settings["permit"].startswith("127.0.0.1")
