@@ -74,6 +74,13 @@ def parse_result(code: int, text: str, line: str) -> AgiReply:
     )
 
 
+_COMMON = {
+    line: parse_result(200, line[4:], line)
+    for line in ("200 result=0", "200 result=1", "200 result=-1")
+}
+"""The replies most commands get, parsed once (AgiReply is immutable)."""
+
+
 async def read_reply(
     read_line: Callable[[], Awaitable[str]],
     command: str,
@@ -87,6 +94,9 @@ async def read_reply(
     preliminary: list[str] = []
     while True:
         line = await read_line()
+        common = _COMMON.get(line)
+        if common is not None and not preliminary:
+            return common
         if line == HANGUP_LINE:
             on_hangup()
             continue

@@ -18,12 +18,14 @@ from billing_client.client import BillingClient
 from billing_client.clock import Clock
 from billing_client.local import LocalBackend
 from billing_client.local.admin import LocalAdmin
+from billing_client.local.call_lookups import CallLookups, SqliteReader
 from billing_client.local.paycards import PaycardAdmin
 from billing_client.phones import PhoneNormaliser
 from billing_client.stale_cache import StaleCache
 from billing_client.ubilling import UbillingBackend
 from pbxbridge.settings import Settings
 from storage import create_engine, session_factory
+from storage.engine import sqlite_path
 
 log = logging.getLogger("pbxbridge")
 
@@ -53,6 +55,7 @@ class Core:
 def build_backend(
     *,
     settings: Settings,
+    engine: AsyncEngine,
     sessions: async_sessionmaker[AsyncSession],
     clock: Clock,
     audit: AuditJournal,
@@ -61,7 +64,12 @@ def build_backend(
 ) -> BillingBackend:
     if settings.billing.backend == "ubilling":
         return UbillingBackend(settings.billing, audit, clock, phones, alert)
-    return LocalBackend(sessions, clock, audit, credit_amount=settings.billing.credit_amount)
+    path = sqlite_path(settings.database.url)
+    reader = SqliteReader(path, settings.database.busy_timeout_ms) if path is not None else None
+    calls = CallLookups(engine, clock, reader)
+    return LocalBackend(
+        sessions, clock, audit, credit_amount=settings.billing.credit_amount, calls=calls
+    )
 
 
 @asynccontextmanager
@@ -74,7 +82,13 @@ async def open_core(
     phones = PhoneNormaliser(settings.billing.default_region)
     audit = AuditJournal(sessions, settings.billing.backend, clock)
     backend = build_backend(
-        settings=settings, sessions=sessions, clock=clock, audit=audit, phones=phones, alert=alert
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        clock=clock,
+        audit=audit,
+        phones=phones,
+        alert=alert,
     )
     billing = BillingClient(
         backend,

@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,15 +98,30 @@ def _sa_url(dbname: str) -> str:
     return f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{dbname}"
 
 
+@asynccontextmanager
+async def _sqlite(tmp_path: Path) -> AsyncIterator[Database]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pbxbridge.db'}"
+    engine = create_engine(DatabaseSettings(url=url))
+    await migrations.upgrade(engine)
+    try:
+        yield Database("sqlite", url, engine, session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
+    """A freshly migrated SQLite database, for what exists on SQLite only."""
+    async with _sqlite(tmp_path) as db:
+        yield db
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """A freshly migrated database: a new SQLite file, or a copy of the PostgreSQL template."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'pbxbridge.db'}"
-        engine = create_engine(DatabaseSettings(url=url))
-        await migrations.upgrade(engine)
-        yield Database("sqlite", url, engine, session_factory(engine))
-        await engine.dispose()
+        async with _sqlite(tmp_path) as db:
+            yield db
         return
     template: str = request.getfixturevalue("pg_template")
     name = f"pbxbridge_t_{secrets.token_hex(4)}"

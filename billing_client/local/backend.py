@@ -1,7 +1,8 @@
 """LocalBackend: the BillingBackend over pbxbridge's own tables.
 
-No lookup is cached: every answer is read from the database, so a change made by any
-process (an import, a payment at the CLI) is seen by the next call.
+Every answer reflects the database as it is when asked: a change made by any process (an
+import, a payment at the CLI) is seen by the next call. Call-time lookups go through
+CallLookups, which may answer from memory only while the database is provably unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from billing_client import pins, rules
 from billing_client.audit import AuditJournal
 from billing_client.clock import Clock
 from billing_client.errors import BillingError
+from billing_client.local.call_lookups import CallLookups
 from billing_client.local.views import subscriber_info
 from billing_client.models import Paycard, Subscriber, SubscriberPhone
 from billing_client.money import from_cents, to_cents
@@ -59,14 +61,18 @@ class LocalBackend:
         audit: AuditJournal,
         *,
         credit_amount: Decimal | None = None,
+        calls: CallLookups | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._audit = audit
         self._credit_amount = credit_amount
+        self._calls = calls
 
     async def lookup_call(self, number: str, *, uniqueid: str | None = None) -> Lookup:
-        return await self.lookup_number(number)
+        if self._calls is None:
+            return await self.lookup_number(number)
+        return await self._calls.find(number)
 
     async def lookup_number(self, number: str) -> Lookup:
         stmt = (
@@ -196,4 +202,5 @@ class LocalBackend:
             raise BillingError(f"database unreachable: {type(exc).__name__}: {exc}") from exc
 
     async def aclose(self) -> None:
-        return None
+        if self._calls is not None:
+            await self._calls.aclose()

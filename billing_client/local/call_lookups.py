@@ -1,0 +1,193 @@
+"""Call-time lookups of the embedded billing: one round trip to SQLite, and none at all
+while the database has not changed.
+
+Freshness is exact, not time-based. On SQLite, `PRAGMA data_version` changes whenever any
+other connection (another process, the CLI, this process's own writers) commits. These
+lookups use one dedicated read-only aiosqlite connection; each answer kept in memory is
+tagged with the version read in the same statement as its row, and serves only while a
+later version read still returns that number. A caller never reuses a version read that
+began before it asked, so a change committed before a call began is always seen by that
+call; concurrent callers share one version read, so a busy PBX pays one thread round trip
+per batch of calls. With PostgreSQL every lookup is one query through the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from billing_client.clock import Clock
+from billing_client.errors import BillingError
+from billing_client.local.views import StoredSubscriber, info_from_stored
+from billing_client.models import Subscriber, SubscriberPhone
+from billing_client.outcomes import Lookup
+
+_COLUMNS = (
+    Subscriber.login,
+    Subscriber.name,
+    Subscriber.balance_cents,
+    Subscriber.credit_cents,
+    Subscriber.credit_expire,
+    Subscriber.tariff,
+    Subscriber.fee_cents,
+    Subscriber.frozen,
+    Subscriber.disabled,
+    Subscriber.pin_hash.is_not(None),
+)
+
+_BY_PHONE = (
+    select(*_COLUMNS)
+    .join(SubscriberPhone, SubscriberPhone.subscriber_id == Subscriber.id)
+    .where(SubscriberPhone.phone == bindparam("phone"))
+)
+
+_VERSION_SQL = "SELECT data_version FROM pragma_data_version"
+
+# The same columns as _COLUMNS, with the version read in the same statement (one snapshot).
+# Always one row: login NULL when the number is nobody's.
+_VERSION_AND_ROW_SQL = """
+SELECT (SELECT data_version FROM pragma_data_version),
+       s.login, s.name, s.balance_cents, s.credit_cents, s.credit_expire, s.tariff,
+       s.fee_cents, s.frozen, s.disabled, s.pin_hash IS NOT NULL
+FROM (SELECT 1)
+LEFT JOIN billing_subscriber_phones AS p ON p.phone = ?
+LEFT JOIN billing_subscribers AS s ON s.id = p.subscriber_id
+"""
+
+
+def _stored(values: Sequence[Any]) -> StoredSubscriber:
+    """A raw sqlite3 row (dates as text, booleans as 0/1) as StoredSubscriber."""
+    login, name, balance, credit, expire, tariff, fee, frozen, disabled, has_pin = values
+    return StoredSubscriber(
+        login,
+        name,
+        balance,
+        credit,
+        date.fromisoformat(expire) if expire is not None else None,
+        tariff,
+        fee,
+        bool(frozen),
+        bool(disabled),
+        bool(has_pin),
+    )
+
+
+class SqliteReader:
+    """The dedicated read connection: version reads shared by concurrent callers."""
+
+    def __init__(self, path: Path, busy_timeout_ms: int = 30_000) -> None:
+        self._path = path
+        self._busy_timeout_ms = busy_timeout_ms
+        self._conn: aiosqlite.Connection | None = None
+        self._opening: asyncio.Lock | None = None
+        self._waiting: asyncio.Future[int] | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+
+    async def _connection(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            if self._opening is None:
+                self._opening = asyncio.Lock()
+            async with self._opening:
+                if self._conn is None:
+                    conn = await aiosqlite.connect(self._path)
+                    await conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+                    await conn.execute("PRAGMA query_only=ON")
+                    self._conn = conn
+        return self._conn
+
+    async def version(self) -> int:
+        """The database's version as of a read that started after this call."""
+        loop = asyncio.get_running_loop()
+        if self._waiting is None:
+            self._waiting = loop.create_future()
+            if self._reader_task is None or self._reader_task.done():
+                self._reader_task = loop.create_task(self._serve())
+        return await asyncio.shield(self._waiting)
+
+    async def _serve(self) -> None:
+        """Read versions while callers wait; each read serves those who asked before it."""
+        while self._waiting is not None:
+            batch, self._waiting = self._waiting, None
+            try:
+                conn = await self._connection()
+                rows = await conn.execute_fetchall(_VERSION_SQL)
+                batch.set_result(int(next(iter(rows))[0]))
+            except Exception as exc:
+                batch.set_exception(BillingError(f"database unreadable: {exc}"))
+
+    async def row(self, number: str) -> tuple[int, StoredSubscriber | None]:
+        """(version, the subscriber owning `number` or None), read in one statement."""
+        try:
+            conn = await self._connection()
+            rows = await conn.execute_fetchall(_VERSION_AND_ROW_SQL, (number,))
+        except Exception as exc:
+            raise BillingError(f"database unreadable: {exc}") from exc
+        first = tuple(next(iter(rows)))
+        version, values = int(first[0]), first[1:]
+        return version, (None if values[0] is None else _stored(values))
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+
+class CallLookups:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Clock,
+        reader: SqliteReader | None,
+        *,
+        max_entries: int = 200_000,
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._reader = reader
+        self._max = max_entries
+        # number -> (data_version of the read, the answer built from it); oldest first.
+        # An answer depends on the day too (credit expiry), so it carries the day it is for.
+        self._known: OrderedDict[str, tuple[int, Lookup, date]] = OrderedDict()
+
+    async def find(self, number: str) -> Lookup:
+        if self._reader is None:
+            return self._answer(await self._query(number), self._clock.today())
+        entry = self._known.get(number)
+        if entry is not None and entry[0] == await self._reader.version():
+            today = self._clock.today()
+            if entry[2] == today:
+                return entry[1]
+        version, values = await self._reader.row(number)
+        today = self._clock.today()
+        answer = self._answer(values, today)
+        self._known[number] = (version, answer, today)
+        if len(self._known) > self._max:
+            self._known.popitem(last=False)
+        return answer
+
+    async def _query(self, number: str) -> StoredSubscriber | None:
+        try:
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(_BY_PHONE, {"phone": number})).first()
+        except SQLAlchemyError as exc:
+            raise BillingError(f"database error: {type(exc).__name__}") from exc
+        return None if row is None else StoredSubscriber._make(row)
+
+    @staticmethod
+    def _answer(values: StoredSubscriber | None, today: date) -> Lookup:
+        if values is None:
+            return Lookup.not_found()
+        return Lookup.found(info_from_stored(values, today))
+
+    async def aclose(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()

@@ -1,0 +1,160 @@
+"""Call-time lookups: the same answers as the full lookup, and never stale."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+from datetime import date, timedelta
+from decimal import Decimal
+
+from billing_client.audit import AuditJournal
+from billing_client.clock import FixedClock
+from billing_client.local.admin import LocalAdmin
+from billing_client.local.backend import LocalBackend
+from billing_client.local.call_lookups import CallLookups, SqliteReader
+from billing_client.phones import PhoneNormaliser
+from storage import DatabaseSettings, create_engine, session_factory
+from storage.engine import sqlite_path
+from tests.conftest import Database
+
+SUBSCRIBERS = [
+    ("ivan", "0501110001", {"balance": Decimal("150"), "fee": Decimal("100"), "name": "Іван"}),
+    ("debt", "0501110002", {"balance": Decimal("-50.25"), "fee": Decimal("100")}),
+    ("frozen", "0501110003", {"balance": Decimal("5"), "frozen": True}),
+    ("pin", "0501110004", {"pin": "1234", "tariff": "Home"}),
+]
+
+
+def reader_for(database: Database) -> SqliteReader | None:
+    path = sqlite_path(database.url)
+    return SqliteReader(path) if path is not None else None
+
+
+async def seed(database: Database, clock: FixedClock) -> None:
+    audit = AuditJournal(database.sessions, "local", clock)
+    admin = LocalAdmin(database.sessions, clock, audit, PhoneNormaliser())
+    for login, phone, fields in SUBSCRIBERS:
+        await admin.add(login, phones=(phone,), actor="test", **fields)  # type: ignore[arg-type]
+    today = clock.today()
+    await admin.add(
+        "credit",
+        phones=("0501110005",),
+        balance=Decimal("-20"),
+        credit=Decimal("50"),
+        credit_expire=today,
+        fee=Decimal("200"),
+        actor="test",
+    )
+
+
+async def test_same_answers_as_the_full_lookup(database: Database, clock: FixedClock) -> None:
+    await seed(database, clock)
+    audit = AuditJournal(database.sessions, "local", clock)
+    full = LocalBackend(database.sessions, clock, audit)
+    calls = CallLookups(database.engine, clock, reader_for(database))
+    numbers = [f"+38050111000{i}" for i in range(1, 7)]
+    try:
+        for number in numbers * 2:  # the second round comes from memory on SQLite
+            expected = await full.lookup_number(number)
+            got = await calls.find(number)
+            assert got.result == expected.result
+            if expected.subscriber is None:
+                assert got.subscriber is None
+            else:
+                # call lookups leave out the phone list, which no route needs
+                assert got.subscriber == dataclasses.replace(expected.subscriber, phones=())
+    finally:
+        await calls.aclose()
+
+
+async def test_a_change_by_another_connection_is_seen_by_the_next_call(
+    database: Database, clock: FixedClock
+) -> None:
+    await seed(database, clock)
+    calls = CallLookups(database.engine, clock, reader_for(database))
+    other_engine = create_engine(DatabaseSettings(url=database.url))
+    try:
+        first = await calls.find("+380501110002")
+        assert first.subscriber is not None
+        assert first.subscriber.balance == Decimal("-50.25")
+        if database.kind == "sqlite":  # an answer from memory while nothing changed
+            assert (await calls.find("+380501110002")) is first
+        # a payment through another engine, as another process would make it
+        other_sessions = session_factory(other_engine)
+        other_admin = LocalAdmin(
+            other_sessions, clock, AuditJournal(other_sessions, "local", clock), PhoneNormaliser()
+        )
+        await other_admin.add_payment("debt", Decimal("100"), actor="other")
+        paid = await calls.find("+380501110002")
+        assert paid.subscriber is not None
+        assert paid.subscriber.balance == Decimal("49.75")
+        await other_admin.set_frozen("debt", True, actor="other")
+        frozen = await calls.find("+380501110002")
+        assert frozen.subscriber is not None
+        assert int(frozen.subscriber.status) == 3
+        await other_admin.delete("debt", actor="other")
+        assert (await calls.find("+380501110002")).subscriber is None
+    finally:
+        await calls.aclose()
+        await other_engine.dispose()
+
+
+async def test_a_change_outside_pbxbridge_is_seen_too(
+    sqlite_database: Database, clock: FixedClock
+) -> None:
+    database = sqlite_database
+    path = sqlite_path(database.url)
+    assert path is not None
+    await seed(database, clock)
+    calls = CallLookups(database.engine, clock, SqliteReader(path))
+    try:
+        before = await calls.find("+380501110001")
+        assert before.subscriber is not None
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE billing_subscribers SET name = 'Renamed' WHERE login = 'ivan'")
+        after = await calls.find("+380501110001")
+        assert after.subscriber is not None
+        assert after.subscriber.name == "Renamed"
+    finally:
+        await calls.aclose()
+
+
+async def test_the_next_day_recomputes_credit_and_days(
+    database: Database, clock: FixedClock
+) -> None:
+    await seed(database, clock)
+    calls = CallLookups(database.engine, clock, reader_for(database))
+    try:
+        today = await calls.find("+380501110005")
+        assert today.subscriber is not None
+        assert int(today.subscriber.status) == 1  # -20 covered by the credit until today
+        clock.instant += timedelta(days=1)
+        tomorrow = await calls.find("+380501110005")
+        assert tomorrow.subscriber is not None
+        assert int(tomorrow.subscriber.status) == 2  # the credit ended with its day
+        assert tomorrow.subscriber.credit == Decimal("0.00")
+        assert clock.today() == date(2026, 11, 23)
+    finally:
+        await calls.aclose()
+
+
+async def test_concurrent_callers_share_version_reads(
+    sqlite_database: Database, clock: FixedClock
+) -> None:
+    database = sqlite_database
+    path = sqlite_path(database.url)
+    assert path is not None
+    await seed(database, clock)
+    calls = CallLookups(database.engine, clock, SqliteReader(path))
+    try:
+        numbers = ["+380501110001", "+380501110002", "+380501110009"] * 50
+        first = await asyncio.gather(*(calls.find(n) for n in numbers))
+        again = await asyncio.gather(*(calls.find(n) for n in numbers))
+        for number, a, b in zip(numbers, first, again, strict=True):
+            assert a.result == b.result
+            assert (a.subscriber.login if a.subscriber else None) == (
+                {"+380501110001": "ivan", "+380501110002": "debt"}.get(number)
+            )
+    finally:
+        await calls.aclose()
