@@ -22,7 +22,6 @@ from billing_client.local.call_lookups import CallLookups, SqliteReader
 from billing_client.local.paycards import PaycardAdmin
 from billing_client.phones import PhoneNormaliser
 from billing_client.stale_cache import StaleCache
-from billing_client.ubilling import UbillingBackend
 from pbxbridge.settings import Settings
 from storage import create_engine, session_factory
 from storage.engine import sqlite_path
@@ -63,6 +62,9 @@ def build_backend(
     alert: Alert,
 ) -> BillingBackend:
     if settings.billing.backend == "ubilling":
+        # Imported here: aiohttp costs a process-per-call AGI script ~0.1 s it rarely needs.
+        from billing_client.ubilling import UbillingBackend
+
         return UbillingBackend(settings.billing, audit, clock, phones, alert)
     path = sqlite_path(settings.database.url)
     reader = SqliteReader(path, settings.database.busy_timeout_ms) if path is not None else None
