@@ -1,1 +1,1 @@
-"""ami_listener."""
+"""ami_listener: the AMI connection to Asterisk, message framing, events and actions."""
