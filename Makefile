@@ -27,6 +27,7 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/agi_bench.py
+	$(BIN)/python bench/ami_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

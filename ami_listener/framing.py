@@ -26,12 +26,23 @@ class AmiFramer:
         self._max = max_message_bytes
         self.banner: str | None = None
         self._expect_banner = True
+        # Where the search for the next message end may start: the bytes before it were
+        # searched by an earlier feed(), so a message trickling in by small reads is not
+        # re-scanned from its start on every read.
+        self._scan_from = 0
+
+    @property
+    def banner_checked(self) -> bool:
+        """True once the framer knows whether the stream began with a banner (`banner`
+        is then the banner line, or None: the peer did not greet like Asterisk)."""
+        return not self._expect_banner
 
     def reset(self) -> None:
         """A new connection: forget partial data; the next line may be a banner again."""
         self._buffer.clear()
         self.banner = None
         self._expect_banner = True
+        self._scan_from = 0
 
     def feed(self, data: bytes) -> list[AmiMessage]:
         """The messages completed by `data`, in order. Raises FrameTooLarge."""
@@ -41,21 +52,25 @@ class AmiFramer:
         if self._expect_banner and not self._take_banner():
             return messages
         start = 0
+        scan_from = self._scan_from
         while True:
             # skip stray CRLFs between messages
             while buffer.startswith(b"\r\n", start):
                 start += 2
-            end = buffer.find(SEPARATOR, start)
+            end = buffer.find(SEPARATOR, max(start, scan_from))
             if end < 0:
                 break
             if end > start:
-                text = bytes(buffer[start:end]).decode("utf-8", errors="replace")
+                text = buffer[start:end].decode("utf-8", errors="replace")
                 messages.append(parse_message(text))
             start = end + len(SEPARATOR)
         del buffer[:start]
+        # A separator may straddle this read and the next: rescan the last 3 bytes.
+        self._scan_from = max(0, len(buffer) - (len(SEPARATOR) - 1))
         if len(buffer) > self._max:
             size = len(buffer)
             buffer.clear()
+            self._scan_from = 0
             raise FrameTooLarge(f"an AMI message of over {size} bytes has no end")
         return messages
 
