@@ -1,1 +1,7 @@
-"""sms."""
+"""sms: the inbox (chan_dongle/chan_quectel events, the `sms_in` FastAGI route, multipart,
+deduplication, auto-replies) and the persistent outbox (`*SendSMS`, PJSIP `MessageSend`,
+delivery reports, at most one transmission per message).
+
+Kept import-light: `sms.types` is what other components (the FastAGI route) import;
+`sms.inbox`, `sms.outbox`, `sms.transports` and `sms.wiring` are what the root builds.
+"""

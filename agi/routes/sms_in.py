@@ -1,0 +1,112 @@
+"""sms_in: an inbound SMS handed over by the dialplan; sets SMS_RESULT OK or ERROR.
+
+Two dialplan sources:
+
+* chan_dongle/chan_quectel run `Local/sms@<device context>` for each SMS, with the
+  sender as CallerID number, the device as CallerID name (and `DONGLENAME`), and the text
+  in `SMS_BASE64` (UTF-8, exact; `${SMS}` would break on a newline):
+  `exten => sms,1,AGI(agi://127.0.0.1/sms_in)`.
+* A PJSIP MESSAGE in the endpoint's message context (no AMI event exists for it): the
+  body is read as `${BASE64_ENCODE(${MESSAGE(body)})}`, so a newline cannot break the
+  AGI reply, and the sender from `${MESSAGE(from)}` (`"Name" <sip:100@host>` → `100`).
+  The device is `pjsip`, or `pjsip:<x>` with `?device=pjsip:<x>`; replies go back by
+  MessageSend.
+
+`?device=` overrides the device in both cases. Fails closed: SMS_RESULT=ERROR when
+nothing could be read or stored (the dialplan may then keep the text some other way).
+`SMS_ID` is the inbox row (empty for a part held until its siblings arrive).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+
+from agi.errors import AgiError
+from agi.request import AgiRequest
+from agi.routes.deps import RouteDeps
+from agi.session import AgiSession
+from sms.types import InboundHandler, InboundSms
+
+log = logging.getLogger("pbxbridge.agi")
+
+PJSIP_BODY = "${BASE64_ENCODE(${MESSAGE(body)})}"
+PJSIP_FROM = "${MESSAGE(from)}"
+_SIP_USER = re.compile(r"<?\s*(?:sips?|pjsip|tel):([^@;>]+)", re.IGNORECASE)
+
+
+def sip_user(from_header: str) -> str:
+    """The user part of a From value (`"Name" <sip:100@host>` → `100`); the value as is
+    when it holds no SIP URI."""
+    match = _SIP_USER.search(from_header)
+    return (match.group(1) if match else from_header).strip()
+
+
+def _decode(value: str) -> str | None:
+    try:
+        return base64.b64decode(value.strip(), validate=True).decode("utf-8", errors="replace")
+    except (binascii.Error, ValueError):
+        return None
+
+
+async def _dongle_sms(request: AgiRequest, session: AgiSession, encoded: str) -> InboundSms | None:
+    text = _decode(encoded)
+    if text is None:
+        return None
+    device = request.query.get("device") or ""
+    if not device:
+        for name in ("DONGLENAME", "QUECTELNAME"):
+            device = await session.get_variable(name) or ""
+            if device:
+                break
+    device = device or request.calleridname
+    if not device:
+        return None
+    return InboundSms(device=device, sender=request.callerid, text=text, source="agi")
+
+
+async def _pjsip_sms(request: AgiRequest, session: AgiSession) -> InboundSms | None:
+    encoded = await session.get_full_variable(PJSIP_BODY)
+    text = _decode(encoded or "")
+    if not text:
+        return None
+    sender = sip_user(await session.get_full_variable(PJSIP_FROM) or "")
+    if not sender:
+        return None
+    device = request.query.get("device") or "pjsip"
+    return InboundSms(device=device, sender=sender, text=text, source="pjsip")
+
+
+async def sms_in(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
+    handler: InboundHandler | None = deps.inbound_sms
+    result, stored_id = "ERROR", ""
+    try:
+        encoded = await session.get_variable("SMS_BASE64")
+        if encoded:
+            inbound = await _dongle_sms(request, session, encoded)
+        else:
+            inbound = await _pjsip_sms(request, session)
+        if inbound is None:
+            log.warning("AGI %s sms_in: no SMS on this channel", request.uniqueid or "-")
+        elif handler is None:
+            log.error("AGI %s sms_in: SMS storage is not configured", request.uniqueid or "-")
+        else:
+            stored = await handler(inbound)
+            result = "OK"
+            stored_id = str(stored.id) if stored is not None else ""
+            log.info(
+                "AGI %s sms_in: from %s on %s -> %s",
+                request.uniqueid or "-",
+                inbound.sender,
+                inbound.device,
+                f"SMS {stored_id}" if stored_id else "part held",
+            )
+    except AgiError:
+        raise
+    except Exception:
+        log.exception("AGI %s sms_in: storing the SMS failed", request.uniqueid or "-")
+        result = "ERROR"
+    await session.set_variable("SMS_RESULT", result)
+    await session.set_variable("SMS_ID", stored_id)

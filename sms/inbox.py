@@ -1,0 +1,530 @@
+"""The inbox: every inbound SMS stored at once, once, and answered when it is a command.
+
+Arrivals come from AMI events (`handle_event`: chan_dongle/chan_quectel `*NewSMSBase64`,
+`*NewSMS`, `*NewCMGR`) and from the FastAGI route `sms_in` (`receive`). Each arrival is
+one committed transaction before anything else happens, so a `kill -9` right after the
+acknowledgement loses nothing.
+
+Duplicates. chan_dongle raises `*NewSMS` and `*NewSMSBase64` for the same SMS, a dialplan
+may also hand it to `sms_in`, and modems redeliver. An arrival with the same device, sender
+and text (compared without empty lines, which `*NewSMS` drops) as a row stored within
+`dedupe_window` is folded into that row; when the row came from `*NewSMS` (lossy) and the
+new copy is exact, the row takes the exact text.
+
+Multipart. wdoekes chan_dongle and chan_quectel reassemble parts themselves and raise one
+event for the whole text. bg111 chan_dongle 1.1 raises `*NewSMS`/`*NewSMSBase64` for each
+part on its own, with no part number; only the raw PDU in the `*NewCMGR` event that comes
+first carries the concatenation header (reference bg111 #141, wdoekes #130). So:
+
+* a `*NewCMGR` whose PDU has a concatenation header (8- or 16-bit reference, total,
+  sequence) is stored as a part (`sms_inbox_parts`, committed);
+* when every part of a (device, sender, reference, total) group is in, the text is
+  assembled in sequence order and stored as one message, deduplicated like any other (so
+  the whole-text event of a reassembling fork folds into it);
+* the per-part `*NewSMS*` events that follow each `*NewCMGR` (bg111) are recognised by
+  their text, as a recent part of the same device and sender, and dropped;
+* a group still incomplete after `multipart_window` is stored with what arrived, each
+  missing part marked `[…]` (`parts_missing` counts them), by a sweeper and at start-up.
+
+A part that arrives only through the dialplan (bg111 without AMI) carries nothing that
+marks it as a part, and is stored as a message of its own.
+
+After the arrival is stored, a follow-up task looks the sender up in the billing
+(`find`, E.164 senders only), keeps the login and name on the row, queues the auto-reply
+(in the same transaction that marks the row `done`, so a reply is queued at most once),
+and calls `on_stored`. Rows left `stored` by a crash are followed up at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ami_listener.message import AmiMessage
+from billing_client.clock import Clock
+from billing_client.outcomes import BillingResult, Lookup
+from billing_client.phones import PhoneNormaliser
+from billing_client.subscriber import SubscriberInfo
+from sms import text as sms_text
+from sms.events import inbound_from_event
+from sms.models import InboxPartRow, InboxRow
+from sms.outbox import Outbox, SmsRefused
+from sms.replies import reply_for
+from sms.settings import SmsSettings
+from sms.types import InboundSms, OnStored, StoredSms
+
+log = logging.getLogger("pbxbridge.sms")
+
+GAP = "[…]"
+"""Stands for a part that never arrived."""
+FIELD_MAX = 64
+REPLY_ACTOR = "sms:auto-reply"
+LOOKUP_TIMEOUT = 5.0
+SWEEP_INTERVAL = 5.0
+
+
+class SubscriberDirectory(Protocol):
+    """What the inbox needs from the billing client (`BillingClient`)."""
+
+    @property
+    def phones(self) -> PhoneNormaliser: ...
+
+    async def find(self, number_or_login: str) -> Lookup: ...
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def stored_view(row: InboxRow, *, duplicate: bool = False) -> StoredSms:
+    return StoredSms(
+        id=row.id,
+        received_at=_utc(row.received_at),
+        device=row.device,
+        sender=row.sender,
+        text=row.text,
+        source=row.source,
+        parts=row.parts,
+        parts_missing=row.parts_missing,
+        login=row.login,
+        name=row.name,
+        lookup=row.lookup,
+        reply_id=row.reply_id,
+        duplicate=duplicate,
+    )
+
+
+class Inbox:
+    """Stores inbound SMS; one Inbox per database (it serialises arrivals in-process)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        billing: SubscriberDirectory,
+        settings: SmsSettings,
+        *,
+        outbox: Outbox | None = None,
+        on_stored: OnStored | None = None,
+        sweep_interval: float = SWEEP_INTERVAL,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._billing = billing
+        self._settings = settings
+        self._outbox = outbox
+        self._on_stored = on_stored
+        self._sweep_interval = sweep_interval
+        self._lock = asyncio.Lock()
+        self._follow_ups: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # Arrivals
+
+    async def handle_event(self, event: AmiMessage) -> None:
+        """An inbound AMI event (wire this to every name in `sms.events.INBOUND_EVENTS`)."""
+        inbound = inbound_from_event(event, event.name)
+        if inbound is not None:
+            await self.receive(inbound)
+
+    async def receive(self, sms: InboundSms) -> StoredSms | None:
+        """Store one arrival; the row it is in, or None for a part of a message not yet
+        complete (or a repeat of a part). Committed before this returns."""
+        async with self._lock:
+            stored = await self._store(sms)
+        if stored is not None and not stored.duplicate:
+            log.info(
+                "SMS %s from %s on %s stored (%s, %d part(s))",
+                stored.id,
+                stored.sender,
+                stored.device,
+                stored.source,
+                stored.parts,
+            )
+            self._follow_up_soon(stored.id)
+        return stored
+
+    def _sender(self, raw: str) -> tuple[str, str]:
+        raw = raw.strip()[:FIELD_MAX]
+        return (self._billing.phones.normalise(raw) or raw), raw
+
+    async def _store(self, sms: InboundSms) -> StoredSms | None:
+        sender, sender_raw = self._sender(sms.sender)
+        device = sms.device.strip()[:FIELD_MAX]
+        body = sms_text.normalise(sms.text)
+        key = sms_text.text_key(body)
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            if sms.part is not None:
+                return await self._store_part(session, sms, device, sender, sender_raw, body, now)
+            if await self._is_recent_part(session, device, sender, key, now):
+                log.debug("SMS from %s on %s is a part already held; dropped", sender, device)
+                return None
+            row, duplicate = await self._insert(
+                session,
+                device=device,
+                sender=sender,
+                sender_raw=sender_raw,
+                text=body,
+                source=sms.source,
+                now=now,
+            )
+            return stored_view(row, duplicate=duplicate)
+
+    async def _insert(
+        self,
+        session: AsyncSession,
+        *,
+        device: str,
+        sender: str,
+        sender_raw: str,
+        text: str,
+        source: str,
+        now: datetime,
+        parts: int = 1,
+        parts_missing: int = 0,
+    ) -> tuple[InboxRow, bool]:
+        key = sms_text.text_key(text)
+        window = self._settings.dedupe_window
+        if window > 0:
+            earlier = await session.scalar(
+                select(InboxRow)
+                .where(
+                    InboxRow.device == device,
+                    InboxRow.sender == sender,
+                    InboxRow.text_key == key,
+                    InboxRow.received_at >= now - timedelta(seconds=window),
+                )
+                .order_by(InboxRow.id.desc())
+                .limit(1)
+            )
+            if earlier is not None:
+                earlier.duplicates += 1
+                if earlier.source == "lines" and source != "lines" and earlier.text != text:
+                    earlier.text = text  # the exact copy of a lossy DongleNewSMS
+                    earlier.source = source
+                await session.flush()
+                return earlier, True
+        row = InboxRow(
+            received_at=now,
+            device=device,
+            sender=sender,
+            sender_raw=sender_raw,
+            text=text,
+            text_key=key,
+            source=source,
+            parts=parts,
+            parts_missing=parts_missing,
+            duplicates=0,
+            lookup="pending",
+            stage="stored",
+        )
+        session.add(row)
+        await session.flush()
+        return row, False
+
+    def _part_horizon(self, now: datetime) -> datetime:
+        s = self._settings
+        return now - timedelta(seconds=s.multipart_window + s.dedupe_window)
+
+    async def _is_recent_part(
+        self, session: AsyncSession, device: str, sender: str, key: str, now: datetime
+    ) -> bool:
+        found = await session.scalar(
+            select(InboxPartRow.id)
+            .where(
+                InboxPartRow.device == device,
+                InboxPartRow.sender == sender,
+                InboxPartRow.text_key == key,
+                InboxPartRow.received_at >= self._part_horizon(now),
+            )
+            .limit(1)
+        )
+        return found is not None
+
+    async def _store_part(
+        self,
+        session: AsyncSession,
+        sms: InboundSms,
+        device: str,
+        sender: str,
+        sender_raw: str,
+        body: str,
+        now: datetime,
+    ) -> StoredSms | None:
+        part = sms.part
+        assert part is not None
+        key = sms_text.text_key(body)
+        group = builtins.list(
+            await session.scalars(
+                select(InboxPartRow)
+                .where(
+                    InboxPartRow.device == device,
+                    InboxPartRow.sender == sender,
+                    InboxPartRow.ref == part.ref,
+                    InboxPartRow.total == part.total,
+                    InboxPartRow.assembled_id.is_(None),
+                )
+                .order_by(InboxPartRow.seq)
+            )
+        )
+        if any(r.seq == part.seq for r in group):
+            return None  # the same part again
+        repeat = await session.scalar(
+            select(InboxPartRow.id)
+            .where(
+                InboxPartRow.device == device,
+                InboxPartRow.sender == sender,
+                InboxPartRow.ref == part.ref,
+                InboxPartRow.total == part.total,
+                InboxPartRow.seq == part.seq,
+                InboxPartRow.text_key == key,
+                InboxPartRow.received_at >= self._part_horizon(now),
+            )
+            .limit(1)
+        )
+        if repeat is not None:
+            return None  # a redelivered part of a message already assembled
+        row = InboxPartRow(
+            received_at=now,
+            device=device,
+            sender=sender,
+            sender_raw=sender_raw,
+            ref=part.ref,
+            total=part.total,
+            seq=part.seq,
+            text=body,
+            text_key=key,
+        )
+        session.add(row)
+        await session.flush()
+        group.append(row)
+        if len({r.seq for r in group}) < part.total:
+            log.info(
+                "SMS part %d/%d (ref %d) from %s on %s held",
+                part.seq,
+                part.total,
+                part.ref,
+                sender,
+                device,
+            )
+            return None
+        return await self._assemble(session, group, now)
+
+    async def _assemble(
+        self, session: AsyncSession, group: builtins.list[InboxPartRow], now: datetime
+    ) -> StoredSms:
+        first = group[0]
+        by_seq = {r.seq: r.text for r in group}
+        pieces = [by_seq.get(seq, GAP) for seq in range(1, first.total + 1)]
+        missing = sum(1 for seq in range(1, first.total + 1) if seq not in by_seq)
+        inbox_row, duplicate = await self._insert(
+            session,
+            device=first.device,
+            sender=first.sender,
+            sender_raw=first.sender_raw,
+            text="".join(pieces),
+            source="reassembled",
+            now=now,
+            parts=first.total,
+            parts_missing=missing,
+        )
+        for part_row in group:
+            part_row.assembled_id = inbox_row.id
+        await session.flush()
+        return stored_view(inbox_row, duplicate=duplicate)
+
+    async def flush_expired(self) -> builtins.list[StoredSms]:
+        """Store every multipart group whose first part is older than multipart_window
+        with the parts that arrived; forget assembled parts past the dedupe horizon."""
+        now = self._clock.now()
+        cutoff = now - timedelta(seconds=self._settings.multipart_window)
+        stored: builtins.list[StoredSms] = []
+        async with self._lock, self._sessions.begin() as session:
+            rows = await session.scalars(
+                select(InboxPartRow)
+                .where(InboxPartRow.assembled_id.is_(None))
+                .order_by(InboxPartRow.id)
+            )
+            groups: dict[tuple[str, str, int, int], builtins.list[InboxPartRow]] = {}
+            for row in rows:
+                groups.setdefault((row.device, row.sender, row.ref, row.total), []).append(row)
+            for group in groups.values():
+                if min(_utc(r.received_at) for r in group) > cutoff:
+                    continue
+                group.sort(key=lambda r: r.seq)
+                result = await self._assemble(session, group, now)
+                log.warning(
+                    "SMS %s from %s on %s stored with %d of %d part(s) missing",
+                    result.id,
+                    result.sender,
+                    result.device,
+                    result.parts_missing,
+                    result.parts,
+                )
+                stored.append(result)
+            await session.execute(
+                delete(InboxPartRow)
+                .where(
+                    InboxPartRow.assembled_id.is_not(None),
+                    InboxPartRow.received_at < self._part_horizon(now) - timedelta(seconds=60),
+                )
+                .execution_options(synchronize_session=False)
+            )
+        for result in stored:
+            if not result.duplicate:
+                self._follow_up_soon(result.id)
+        return stored
+
+    # Follow-up: sender lookup, auto-reply, on_stored
+
+    def _follow_up_soon(self, row_id: int) -> None:
+        task = asyncio.create_task(self._follow_up(row_id), name=f"sms-inbox-{row_id}")
+        self._follow_ups.add(task)
+        task.add_done_callback(self._follow_ups.discard)
+
+    async def _lookup(self, sender: str) -> tuple[str, SubscriberInfo | None]:
+        number = self._billing.phones.normalise(sender)
+        if number is None:
+            return "none", None
+        try:
+            async with asyncio.timeout(LOOKUP_TIMEOUT):
+                result = await self._billing.find(number)
+        except TimeoutError:
+            return "error", None
+        if result.result == BillingResult.ERROR:
+            log.warning("SMS from %s: billing lookup failed: %s", number, result.error)
+            return "error", None
+        if result.subscriber is None:
+            return "notfound", None
+        return "found", result.subscriber
+
+    async def _follow_up(self, row_id: int) -> None:
+        try:
+            await self._follow_up_inner(row_id)
+        except Exception:
+            log.exception("SMS %s: follow-up failed (it stays 'stored' until a restart)", row_id)
+
+    async def _follow_up_inner(self, row_id: int) -> None:
+        async with self._sessions() as session:
+            row = await session.get(InboxRow, row_id)
+            if row is None or row.stage != "stored":
+                return
+            sender, device, text = row.sender, row.device, row.text
+            received_at = _utc(row.received_at)
+        lookup, info = await self._lookup(sender)
+        reply: str | None = None
+        age = (self._clock.now() - received_at).total_seconds()
+        if self._outbox is not None and age <= self._settings.auto_reply.max_age:
+            reply = reply_for(text, info, self._settings.auto_reply)
+        queued: builtins.list[int] = []
+        async with self._sessions.begin() as session:
+            values: dict[str, Any] = {
+                "stage": "done",
+                "lookup": lookup,
+                "login": info.login[:FIELD_MAX] if info else None,
+                "name": info.name[:255] if info else None,
+            }
+            result: Any = await session.execute(
+                update(InboxRow)
+                .where(InboxRow.id == row_id, InboxRow.stage == "stored")
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                return  # followed up elsewhere
+            if reply is not None and self._outbox is not None:
+                try:
+                    queued = await self._outbox.add(
+                        session, sender, reply, device=device, actor=REPLY_ACTOR, reply_to=row_id
+                    )
+                except SmsRefused as exc:
+                    log.warning("SMS %s: auto-reply not queued: %s", row_id, exc)
+                if queued:
+                    await session.execute(
+                        update(InboxRow)
+                        .where(InboxRow.id == row_id)
+                        .values(reply_id=queued[0])
+                        .execution_options(synchronize_session=False)
+                    )
+        if queued and self._outbox is not None:
+            self._outbox.wake()
+            log.info(
+                "SMS %s from %s (%s): auto-reply %s queued",
+                row_id,
+                sender,
+                values["login"],
+                queued[0],
+            )
+        stored = await self.get(row_id)
+        if stored is not None and self._on_stored is not None:
+            try:
+                await self._on_stored(stored)
+            except Exception:
+                log.exception("SMS %s: on_stored callback failed", row_id)
+
+    async def drain(self) -> None:
+        """Wait until every follow-up started so far has finished."""
+        while self._follow_ups:
+            await asyncio.gather(*builtins.list(self._follow_ups), return_exceptions=True)
+
+    # Lifecycle
+
+    async def start(self) -> None:
+        """Follow up rows a crash left `stored`, store expired multipart groups, and start
+        the sweeper."""
+        await self.recover()
+        await self.flush_expired()
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="sms-inbox-sweeper")
+
+    async def recover(self) -> builtins.list[int]:
+        async with self._sessions() as session:
+            ids = builtins.list(
+                await session.scalars(
+                    select(InboxRow.id).where(InboxRow.stage == "stored").order_by(InboxRow.id)
+                )
+            )
+        for row_id in ids:
+            self._follow_up_soon(row_id)
+        if ids:
+            log.info("SMS inbox: following up %d message(s) stored before a restart", len(ids))
+        return ids
+
+    async def stop(self) -> None:
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+        await self.drain()
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_interval)
+            try:
+                await self.flush_expired()
+            except Exception:
+                log.exception("SMS inbox sweep failed")
+
+    # Reading
+
+    async def get(self, row_id: int) -> StoredSms | None:
+        async with self._sessions() as session:
+            row = await session.get(InboxRow, row_id)
+            return stored_view(row) if row is not None else None
+
+    async def list(self, limit: int = 50) -> builtins.list[StoredSms]:
+        """The newest messages first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(InboxRow).order_by(InboxRow.id.desc()).limit(max(1, limit))
+            )
+            return [stored_view(r) for r in rows]

@@ -1,0 +1,625 @@
+"""The persistent outbox: `queued → sending → sent | failed | unknown`, at most one
+transmission per message, even across a crash.
+
+How "at most once" holds:
+
+* A worker claims a message with a conditional UPDATE (`queued` → `sending`, attempt + 1,
+  ActionID `pbxbridge-sms-<id>-<attempt>`) and commits **before** the action is written.
+* The action carries that key as ActionID and, for chan_dongle/chan_quectel, as `Payload`
+  (echoed back in `*Report`), so whoever looks at Asterisk's side can tell which attempt
+  of which message a transmission was.
+* Only an outcome that proves nothing went out (the link was down before the action was
+  written; `Response: Error`, since chan_dongle and MessageSend queue nothing when they
+  refuse) puts the message back to `queued` for a later retry, with backoff. A timeout,
+  a link lost while waiting, or anything unexpected makes it `unknown`.
+* At start-up every message still `sending` (the process died between the commit and
+  the answer) becomes `unknown` and is reported through `on_final`; nothing `unknown` is
+  ever sent again automatically. Staff who judge it lost send a copy (`requeue`).
+
+Delivery reports (`*Report`, bg111 `DongleSMSStatus`) move `sending`/`sent`/`unknown` to
+`sent`, `delivered` or `failed`. Every transition is one conditional UPDATE, so a report
+handled while the worker records the response can never be overwritten by a stale state.
+
+One running outbox (worker) per database: two would each turn the other's `sending`
+messages into `unknown` at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import logging
+import re
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ami_listener.message import AmiMessage
+from billing_client.clock import Clock
+from billing_client.phones import PhoneNormaliser
+from sms import text as sms_text
+from sms.events import DeliveryReport, report_from_event
+from sms.models import OutboxRow
+from sms.settings import PJSIP_MAX_BODY, SmsSettings
+from sms.transports import (
+    SendOutcome,
+    SmsTransport,
+    action_key,
+    dongle_message,
+    header_line_fits,
+    pjsip_body_limit,
+)
+from sms.types import FINAL_STATES, OnFinal, OutboxMessage, OutboxState
+
+log = logging.getLogger("pbxbridge.sms")
+
+MAX_TEXT = 4000
+"""Characters one queued text may have (before splitting)."""
+MAX_PARTS = 20
+"""Separate messages a long text may become on a single-PDU modem."""
+ACTOR_MAX = 64
+_SHORT_NUMBER = re.compile(r"\+?[0-9*#]{2,20}")
+_SIP_USER = re.compile(r"[A-Za-z0-9_.+*#\-]{1,64}")
+_ORPHAN_REPORTS = 200
+
+_REPORT_FROM: dict[str, tuple[OutboxState, ...]] = {
+    "sent": (OutboxState.SENDING, OutboxState.UNKNOWN),
+    "delivered": (OutboxState.SENDING, OutboxState.SENT, OutboxState.UNKNOWN),
+    "failed": (OutboxState.SENDING, OutboxState.SENT, OutboxState.UNKNOWN),
+}
+
+
+class SmsRefused(ValueError):
+    """A message that cannot be queued; the text says why, fit to show as is."""
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def view(row: OutboxRow) -> OutboxMessage:
+    return OutboxMessage(
+        id=row.id,
+        created_at=_utc(row.created_at),
+        updated_at=_utc(row.updated_at),
+        actor=row.actor,
+        number=row.number,
+        text=row.text,
+        transport=row.transport,
+        device=row.device,
+        state=OutboxState(row.state),
+        attempts=row.attempts,
+        next_attempt_at=_utc(row.next_attempt_at) if row.next_attempt_at else None,
+        last_error=row.last_error,
+        action_id=row.action_id,
+        modem_id=row.modem_id,
+        group_id=row.group_id if row.group_id is not None else row.id,
+        part_no=row.part_no,
+        part_count=row.part_count,
+        transliterated=row.transliterated,
+        reply_to=row.reply_to,
+    )
+
+
+class Outbox:
+    """Queue messages; a worker task sends them through `transport`.
+
+    `transport` may be None for a process that only queues and lists (the CLI): the
+    running service sends. `on_final` is awaited for every change into sent, delivered,
+    failed or unknown (errors it raises are logged).
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        transport: SmsTransport | None,
+        settings: SmsSettings,
+        on_final: OnFinal | None = None,
+        *,
+        phones: PhoneNormaliser | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._transport = transport
+        self._settings = settings
+        self._on_final = on_final
+        self._phones = phones or PhoneNormaliser()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._orphans: deque[DeliveryReport] = deque(maxlen=_ORPHAN_REPORTS)
+
+    # Queueing
+
+    def prepare(
+        self, number: str, text: str, *, device: str | None, transliterate: bool | None
+    ) -> tuple[str, str, str, list[str], bool]:
+        """(number, transport, device, texts, transliterated) for a message, or SmsRefused.
+
+        Checks everything that can be checked before sending: the number's form for the
+        transport, the device, the text's size; splits it for a single-PDU modem.
+        """
+        device = (device or "").strip() or None
+        if device is not None and (len(device) > 64 or re.search(r"[\x00-\x1f]", device)):
+            raise SmsRefused(f"invalid device {device[:64]!r}")
+        transport = self._settings.transport
+        if device is not None and device.lower().startswith("pjsip"):
+            transport = "pjsip"
+        if device is None:
+            device = "pjsip" if transport == "pjsip" else self._settings.device
+        body = sms_text.normalise(text)
+        if not body.strip():
+            raise SmsRefused("the text is empty")
+        if len(body) > MAX_TEXT:
+            raise SmsRefused(f"the text is {len(body)} characters long; at most {MAX_TEXT}")
+        translit = self._settings.transliterate if transliterate is None else transliterate
+        if translit:
+            body = sms_text.transliterate(body)
+        cleaned = re.sub(r"[\s().\-]", "", number or "")
+        e164 = self._phones.normalise(number)
+        if transport == "pjsip":
+            target = e164 or cleaned
+            if not _SIP_USER.fullmatch(target):
+                raise SmsRefused(f"not a number or SIP user: {number[:40]!r}")
+            size = len(body.encode("utf-8"))
+            limit = pjsip_body_limit()
+            if size > limit:
+                raise SmsRefused(
+                    f"the text is {size} bytes of UTF-8; MessageSend over AMI carries at most "
+                    f"{limit} (Asterisk cuts Base64Body at {PJSIP_MAX_BODY} bytes, and its "
+                    "manager drops lines over 1024 bytes): shorten it"
+                )
+            return target, transport, device, [body], translit
+        target = e164 or cleaned
+        if not _SHORT_NUMBER.fullmatch(target):
+            raise SmsRefused(f"not a phone number: {number[:40]!r}")
+        pieces = sms_text.split(body) if self._settings.split_single_pdu else [body]
+        if len(pieces) > MAX_PARTS:
+            raise SmsRefused(
+                f"the text would be {len(pieces)} separate messages on a single-PDU modem; "
+                f"at most {MAX_PARTS}"
+            )
+        for piece in pieces:
+            if not header_line_fits("Message", dongle_message(piece, self._settings.c_escapes)):
+                raise SmsRefused(
+                    f"the text is {len(piece.encode())} bytes of UTF-8, more than one AMI "
+                    "header line carries (1024 bytes): shorten it or split it"
+                )
+        return target, transport, device, pieces, translit
+
+    async def add(
+        self,
+        session: AsyncSession,
+        number: str,
+        text: str,
+        *,
+        device: str | None = None,
+        transliterate: bool | None = None,
+        actor: str,
+        reply_to: int | None = None,
+    ) -> builtins.list[int]:
+        """Add a message inside the caller's transaction; its row ids (several when split).
+
+        The caller commits, then calls `wake()`. Raises SmsRefused.
+        """
+        actor = (actor or "").strip()[:ACTOR_MAX]
+        if not actor:
+            raise SmsRefused("actor is required (who sends the message)")
+        target, transport, dev, pieces, translit = self.prepare(
+            number, text, device=device, transliterate=transliterate
+        )
+        now = self._clock.now()
+        ids: builtins.list[int] = []
+        group_id: int | None = None
+        for part_no, piece in enumerate(pieces, start=1):
+            row = OutboxRow(
+                created_at=now,
+                updated_at=now,
+                actor=actor,
+                number=target,
+                text=piece,
+                transport=transport,
+                device=dev,
+                state=OutboxState.QUEUED.value,
+                attempts=0,
+                next_attempt_at=None,
+                last_error="",
+                group_id=group_id,
+                part_no=part_no,
+                part_count=len(pieces),
+                transliterated=translit,
+                reply_to=reply_to,
+            )
+            session.add(row)
+            await session.flush()
+            if group_id is None:
+                group_id = row.id
+                row.group_id = row.id
+            ids.append(row.id)
+        return ids
+
+    async def queue(
+        self,
+        number: str,
+        text: str,
+        *,
+        device: str | None = None,
+        transliterate: bool | None = None,
+        actor: str,
+        reply_to: int | None = None,
+    ) -> int:
+        """Queue a message; its id (the first part's when it was split). Raises SmsRefused.
+
+        The message is committed before this returns; the worker is woken.
+        """
+        async with self._sessions.begin() as session:
+            ids = await self.add(
+                session,
+                number,
+                text,
+                device=device,
+                transliterate=transliterate,
+                actor=actor,
+                reply_to=reply_to,
+            )
+        self.wake()
+        log.info("SMS %s queued for %s by %s (%d part(s))", ids[0], number, actor, len(ids))
+        return ids[0]
+
+    async def requeue(self, message_id: int, *, actor: str) -> int:
+        """Queue a copy of a `failed` or `unknown` message (staff judged it lost); the copy's
+        id. The copy is a new message with its own idempotency key. Raises SmsRefused."""
+        actor = (actor or "").strip()[:ACTOR_MAX]
+        if not actor:
+            raise SmsRefused("actor is required (who sends the message)")
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            old = await session.get(OutboxRow, message_id)
+            if old is None:
+                raise SmsRefused(f"no message {message_id}")
+            if old.state not in (OutboxState.FAILED.value, OutboxState.UNKNOWN.value):
+                raise SmsRefused(f"message {message_id} is {old.state}: only failed or unknown")
+            copy = OutboxRow(
+                created_at=now,
+                updated_at=now,
+                actor=actor,
+                number=old.number,
+                text=old.text,
+                transport=old.transport,
+                device=old.device,
+                state=OutboxState.QUEUED.value,
+                attempts=0,
+                next_attempt_at=None,
+                last_error=f"copy of message {message_id}",
+                part_no=1,
+                part_count=1,
+                transliterated=old.transliterated,
+                reply_to=old.reply_to,
+            )
+            session.add(copy)
+            await session.flush()
+            copy.group_id = copy.id
+            new_id = copy.id
+        self.wake()
+        log.info("SMS %s requeued as %s by %s", message_id, new_id, actor)
+        return new_id
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # Reading
+
+    async def get(self, message_id: int) -> OutboxMessage | None:
+        async with self._sessions() as session:
+            row = await session.get(OutboxRow, message_id)
+            return view(row) if row is not None else None
+
+    async def group(self, group_id: int) -> builtins.list[OutboxMessage]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(OutboxRow).where(OutboxRow.group_id == group_id).order_by(OutboxRow.id)
+            )
+            return [view(r) for r in rows]
+
+    async def list(
+        self, limit: int = 50, state: OutboxState | str | None = None
+    ) -> builtins.list[OutboxMessage]:
+        """The newest messages first, optionally only those in one state."""
+        query = select(OutboxRow).order_by(OutboxRow.id.desc()).limit(max(1, limit))
+        if state is not None:
+            query = query.where(OutboxRow.state == OutboxState(state).value)
+        async with self._sessions() as session:
+            return [view(r) for r in await session.scalars(query)]
+
+    # Running
+
+    async def start(self) -> builtins.list[OutboxMessage]:
+        """Turn every `sending` message into `unknown` (reported), then start the worker.
+
+        Returns the messages found in flight. Without a transport only the recovery runs.
+        """
+        recovered = await self.recover()
+        if self._transport is not None and self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="sms-outbox")
+        return recovered
+
+    async def recover(self) -> builtins.list[OutboxMessage]:
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            rows = builtins.list(
+                await session.scalars(
+                    select(OutboxRow)
+                    .where(OutboxRow.state == OutboxState.SENDING.value)
+                    .order_by(OutboxRow.id)
+                )
+            )
+            for row in rows:
+                row.state = OutboxState.UNKNOWN.value
+                row.updated_at = now
+                row.last_error = (
+                    f"pbxbridge stopped while sending attempt {row.attempts} "
+                    f"({row.action_id}): it may or may not have gone out; not resent"
+                )
+        recovered = [view(r) for r in rows]
+        for message in recovered:
+            log.error("SMS %s to %s: %s", message.id, message.number, message.last_error)
+            await self._notify(message)
+        return recovered
+
+    async def stop(self) -> None:
+        """Stop the worker: a send in progress gets up to action_timeout to finish; cut
+        off later, its message stays `sending` and becomes `unknown` at the next start."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(task), self._settings.action_timeout + 1)
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                worked = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("SMS outbox worker failed; retrying in %ss", self._poll())
+                worked = False
+            if worked or self._stopping:
+                continue
+            self._wake.clear()
+            delay = await self._idle_delay()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    def _poll(self) -> float:
+        return self._settings.poll_interval
+
+    async def _idle_delay(self) -> float:
+        """Until the next retry falls due, at most poll_interval."""
+        async with self._sessions() as session:
+            due = await session.scalar(
+                select(OutboxRow.next_attempt_at)
+                .where(
+                    OutboxRow.state == OutboxState.QUEUED.value,
+                    OutboxRow.next_attempt_at.is_not(None),
+                )
+                .order_by(OutboxRow.next_attempt_at)
+                .limit(1)
+            )
+        if due is None:
+            return self._poll()
+        wait = (_utc(due) - self._clock.now()).total_seconds()
+        return min(self._poll(), max(0.01, wait))
+
+    async def run_once(self) -> bool:
+        """Claim one due message and send it; False when none was due."""
+        if self._transport is None:
+            raise RuntimeError("this outbox has no transport: it can only queue")
+        message = await self.claim()
+        if message is None:
+            return False
+        try:
+            outcome = await self._transport.send(message)
+        except Exception as exc:  # a transport must not raise; be safe if one does
+            log.exception("SMS %s: transport failed", message.id)
+            outcome = SendOutcome("unknown", f"transport error: {type(exc).__name__}: {exc}")
+        await self.settle(message, outcome)
+        return True
+
+    async def claim(self) -> OutboxMessage | None:
+        """The next due message, moved to `sending` and committed; None when none is due."""
+        now = self._clock.now()
+        for _ in range(5):
+            async with self._sessions.begin() as session:
+                row = await session.scalar(
+                    select(OutboxRow)
+                    .where(
+                        OutboxRow.state == OutboxState.QUEUED.value,
+                        (OutboxRow.next_attempt_at.is_(None)) | (OutboxRow.next_attempt_at <= now),
+                    )
+                    .order_by(OutboxRow.id)
+                    .limit(1)
+                )
+                if row is None:
+                    return None
+                attempt = row.attempts + 1
+                key = action_key(row.id, attempt)
+                result: Any = await session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id == row.id, OutboxRow.state == OutboxState.QUEUED.value)
+                    .values(
+                        state=OutboxState.SENDING.value,
+                        attempts=attempt,
+                        action_id=key,
+                        updated_at=now,
+                        next_attempt_at=None,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount != 1:
+                    continue  # another worker took it
+                await session.refresh(row)
+                return view(row)
+        return None
+
+    async def settle(self, message: OutboxMessage, outcome: SendOutcome) -> None:
+        """Record what the transmission of `message` (in `sending`) came to."""
+        now = self._clock.now()
+        detail = outcome.detail[:2000]
+        values: dict[str, Any] = {"updated_at": now, "last_error": detail}
+        if outcome.kind == "accepted":
+            values["state"] = OutboxState.SENT.value
+            values["last_error"] = ""
+            if outcome.modem_id:
+                values["modem_id"] = outcome.modem_id[:64]
+        elif outcome.kind == "not_sent" and message.attempts < self._settings.max_attempts:
+            delay = min(
+                self._settings.retry_backoff * 2 ** (message.attempts - 1),
+                self._settings.retry_backoff_max,
+            )
+            values["state"] = OutboxState.QUEUED.value
+            values["next_attempt_at"] = now + timedelta(seconds=delay)
+        elif outcome.kind in ("not_sent", "rejected"):
+            values["state"] = OutboxState.FAILED.value
+        else:
+            values["state"] = OutboxState.UNKNOWN.value
+        changed = await self._transition(
+            message.id, (OutboxState.SENDING,), values, attempt=message.attempts
+        )
+        if outcome.modem_id and not changed:
+            # A report settled it first: still remember the modem's ID.
+            await self._transition(
+                message.id,
+                tuple(OutboxState),
+                {"modem_id": outcome.modem_id[:64]},
+                attempt=message.attempts,
+            )
+        level = logging.INFO if outcome.kind == "accepted" else logging.WARNING
+        log.log(
+            level,
+            "SMS %s attempt %d to %s via %s/%s: %s%s",
+            message.id,
+            message.attempts,
+            message.number,
+            message.transport,
+            message.device,
+            outcome.kind,
+            f" ({outcome.detail})" if outcome.detail else "",
+        )
+        if changed is not None:
+            await self._notify(changed)
+        if outcome.modem_id:
+            await self._retry_orphans(message.device, outcome.modem_id)
+
+    async def _transition(
+        self,
+        message_id: int,
+        from_states: Sequence[OutboxState],
+        values: dict[str, Any],
+        *,
+        attempt: int | None = None,
+    ) -> OutboxMessage | None:
+        """Apply `values` when the message is in one of `from_states` (and at `attempt`);
+        the message afterwards, or None when it was not."""
+        conditions = [
+            OutboxRow.id == message_id,
+            OutboxRow.state.in_([s.value for s in from_states]),
+        ]
+        if attempt is not None:
+            conditions.append(OutboxRow.attempts == attempt)
+        async with self._sessions.begin() as session:
+            result: Any = await session.execute(
+                update(OutboxRow)
+                .where(*conditions)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                return None
+            row = await session.get(OutboxRow, message_id, populate_existing=True)
+            return view(row) if row is not None else None
+
+    async def _notify(self, message: OutboxMessage) -> None:
+        if self._on_final is None or message.state not in FINAL_STATES:
+            return
+        try:
+            await self._on_final(message)
+        except Exception:
+            log.exception("SMS %s: on_final callback failed", message.id)
+
+    # Delivery reports
+
+    async def handle_report(self, event: AmiMessage) -> None:
+        """An AMI `*Report` / `*SMSStatus` event (wire this to every name in REPORT_EVENTS)."""
+        report = report_from_event(event, event.name)
+        if report is None:
+            return
+        if not await self.apply_report(report) and report.modem_id:
+            self._orphans.append(report)
+
+    async def apply_report(self, report: DeliveryReport) -> bool:
+        """Apply a report to its message; False when no message matches it."""
+        async with self._sessions() as session:
+            if report.payload:
+                row = await session.scalar(
+                    select(OutboxRow).where(OutboxRow.action_id == report.payload).limit(1)
+                )
+            elif report.modem_id:
+                row = await session.scalar(
+                    select(OutboxRow)
+                    .where(
+                        OutboxRow.modem_id == report.modem_id,
+                        OutboxRow.device == report.device,
+                    )
+                    .order_by(OutboxRow.id.desc())
+                    .limit(1)
+                )
+            else:
+                row = None
+        if row is None:
+            log.info(
+                "SMS report on %s matches no message (payload %r, id %r): %s",
+                report.device,
+                report.payload,
+                report.modem_id,
+                report.detail,
+            )
+            return False
+        if report.outcome == "expired":
+            await self._transition(
+                row.id,
+                tuple(OutboxState),
+                {"last_error": f"no delivery report before the validity ended ({report.detail})"},
+            )
+            return True
+        target = {
+            "sent": OutboxState.SENT,
+            "delivered": OutboxState.DELIVERED,
+            "failed": OutboxState.FAILED,
+        }[report.outcome]
+        values: dict[str, Any] = {"state": target.value, "updated_at": self._clock.now()}
+        values["last_error"] = "" if target != OutboxState.FAILED else report.detail[:2000]
+        changed = await self._transition(row.id, _REPORT_FROM[report.outcome], values)
+        log.info("SMS %s report: %s (%s)", row.id, report.outcome, report.detail)
+        if changed is not None:
+            await self._notify(changed)
+        return True
+
+    async def _retry_orphans(self, device: str, modem_id: str) -> None:
+        waiting = [r for r in self._orphans if r.device == device and r.modem_id == modem_id]
+        for report in waiting:
+            self._orphans.remove(report)
+            await self.apply_report(report)
