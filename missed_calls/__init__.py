@@ -1,0 +1,22 @@
+"""missed_calls: missed inbound calls from AMI events, their recalls, and daily statistics.
+
+The root builds one `MissedCallTracker` and registers its `handle` with the AMI client for
+`EVENTS`; the bot and the CLI read through `list()` and `stats()`. Detection rules and the
+moment a call counts as complete are described in `missed_calls.calls`.
+"""
+
+from missed_calls.events import EVENTS
+from missed_calls.migrations import VERSIONS
+from missed_calls.records import DailyStats, MissedCall
+from missed_calls.settings import MissedCallSettings
+from missed_calls.tracker import MissedCallTracker, OnMissed
+
+__all__ = [
+    "EVENTS",
+    "VERSIONS",
+    "DailyStats",
+    "MissedCall",
+    "MissedCallSettings",
+    "MissedCallTracker",
+    "OnMissed",
+]

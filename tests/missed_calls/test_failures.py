@@ -1,0 +1,166 @@
+"""A failing billing or database never loses a missed call."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from billing_client.audit import AuditJournal
+from billing_client.client import BillingClient
+from billing_client.clock import FixedClock
+from billing_client.errors import BillingUnavailable
+from billing_client.local.admin import LocalAdmin
+from billing_client.local.backend import LocalBackend
+from billing_client.outcomes import Lookup
+from billing_client.phones import PhoneNormaliser
+from missed_calls import MissedCall
+from missed_calls.models import MissedCallRow
+from missed_calls.store import MissedCallStore
+from tests.conftest import Database
+from tests.missed_calls.conftest import (
+    ABANDONED_QUEUE,
+    MISSED_DIRECT,
+    MakeTracker,
+    Seen,
+    capture_messages,
+    feed,
+    inbound_call,
+)
+
+
+class FlakyBackend(LocalBackend):
+    """The embedded billing, made to fail on lookups as the test says."""
+
+    def __init__(self, db: Database, clock: FixedClock) -> None:
+        super().__init__(db.sessions, clock, AuditJournal(db.sessions, "local", clock))
+        self.mode = "down"
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.asked = 0
+
+    async def lookup_number(self, number: str) -> Lookup:
+        self.asked += 1
+        if self.mode == "down":
+            raise BillingUnavailable("Ubilling unreachable (breaker open)")
+        if self.mode == "crash":
+            raise RuntimeError("a bug in a backend")
+        if self.mode == "hang":
+            self.entered.set()
+            await self.release.wait()
+        return await super().lookup_number(number)
+
+
+@pytest.fixture
+async def flaky(db: Database, clock: FixedClock, admin: LocalAdmin) -> FlakyBackend:
+    await admin.add("olena", name="Олена", phones=("0671234567",), actor="test")
+    return FlakyBackend(db, clock)
+
+
+def client(backend: FlakyBackend) -> BillingClient:
+    return BillingClient(backend, PhoneNormaliser("UA"))
+
+
+async def test_billing_down_keeps_the_call_and_names_it_later(
+    make_tracker: MakeTracker, flaky: FlakyBackend
+) -> None:
+    seen = Seen()
+    tracker = make_tracker(billing=client(flaky), on_missed=seen)
+    await feed(tracker, capture_messages())
+    # both recorded and announced, without a subscriber
+    assert [(c.login, c.lookup) for c in seen.calls] == [(None, "pending"), (None, "pending")]
+    flaky.mode = "up"
+    calls = {c.linkedid: c for c in await tracker.list()}
+    assert (calls[MISSED_DIRECT].login, calls[MISSED_DIRECT].lookup) == ("olena", "ok")
+    assert {c.lookup for c in calls.values()} == {"ok", "notfound"}
+
+
+@pytest.mark.parametrize("mode", ["crash", "hang"])
+async def test_a_hanging_or_broken_billing_does_not_lose_the_call(
+    make_tracker: MakeTracker, flaky: FlakyBackend, mode: str
+) -> None:
+    flaky.mode = mode
+    seen = Seen()
+    tracker = make_tracker(billing=client(flaky), on_missed=seen, lookup_timeout=0.2)
+    await feed(tracker, capture_messages())
+    assert len(seen.calls) == 2
+    assert all(c.login is None and c.lookup == "pending" for c in seen.calls)
+    assert len(await tracker.list()) == 2
+
+
+async def test_the_call_is_committed_before_the_billing_is_asked(
+    make_tracker: MakeTracker, flaky: FlakyBackend, db: Database
+) -> None:
+    """The row is in the database while the lookup still hangs: a kill -9 at that moment
+    loses nothing; the next process names the subscriber."""
+    flaky.mode = "hang"
+    tracker = make_tracker(billing=client(flaky), lookup_timeout=30)
+    for message in capture_messages():
+        await tracker.handle(message)
+    flushing = asyncio.create_task(tracker.flush())
+    await asyncio.wait_for(flaky.entered.wait(), 5)
+    async with db.sessions() as session:
+        rows = (await session.scalars(select(MissedCallRow))).all()
+    assert {r.linkedid: r.lookup for r in rows}[MISSED_DIRECT] == "pending"
+    # "restart": a new process with a working billing
+    flaky.mode = "up"
+    restarted = make_tracker(billing=client(flaky))
+    calls = {c.linkedid: c for c in await restarted.list()}
+    assert calls[MISSED_DIRECT].login == "olena"
+    flaky.release.set()
+    await flushing
+
+
+async def test_a_database_hiccup_is_retried(
+    make_tracker: MakeTracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_insert = MissedCallStore.insert
+    failures = 1
+
+    async def insert(self: MissedCallStore, *args: Any, **kwargs: Any) -> MissedCall | None:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return await real_insert(self, *args, **kwargs)
+
+    monkeypatch.setattr(MissedCallStore, "insert", insert)
+    tracker = make_tracker()
+    await feed(tracker, capture_messages())
+    assert len(await tracker.list()) == 2
+
+
+async def test_a_failing_on_missed_callback_changes_nothing(
+    make_tracker: MakeTracker, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(call: MissedCall) -> None:
+        raise RuntimeError("telegram is down")
+
+    tracker = make_tracker(on_missed=broken)
+    await feed(tracker, capture_messages())
+    assert len(await tracker.list()) == 2
+    assert "on_missed failed" in caplog.text
+
+
+async def test_a_subscriber_found_by_a_later_call_fills_older_pending_ones(
+    make_tracker: MakeTracker,
+    flaky: FlakyBackend,
+    admin: LocalAdmin,
+    clock: FixedClock,
+    db: Database,
+) -> None:
+    await admin.add("petro", phones=("0501112233",), balance=Decimal(10), actor="test")
+    tracker = make_tracker(billing=client(flaky))
+    await feed(tracker, capture_messages())
+    flaky.mode = "up"
+    # the next missed call's lookup works, and sweeps up the pending ones (no list() asked)
+    await feed(tracker, inbound_call("7.1", "0441234567"))
+    store = MissedCallStore(db.sessions, clock)
+    calls = {c.linkedid: c for c in await store.list(clock.today())}
+    assert calls[MISSED_DIRECT].login == "olena"
+    assert calls[ABANDONED_QUEUE].login == "petro"
+    assert calls["7.1"].lookup == "notfound"

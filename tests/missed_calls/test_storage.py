@@ -1,0 +1,135 @@
+"""The tables: the migration matches the models, a call is stored once, and a stored call
+survives a `kill -9` of the process that stored it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import MetaData, func, select
+from sqlalchemy.engine import Connection
+
+from billing_client.clock import FixedClock
+from billing_client.local.admin import LocalAdmin
+from missed_calls.calls import Missed
+from missed_calls.models import MissedCallRow, RecallAttemptRow
+from missed_calls.store import MissedCallStore
+from tests.conftest import Database
+from tests.missed_calls.conftest import MISSED_DIRECT, MakeTracker, capture_messages
+
+ROOT = Path(__file__).resolve().parents[2]
+MISSED = Missed("+380671234567", "0671234567", True, None, None, 4)
+
+
+async def test_the_migration_matches_the_models(db: Database) -> None:
+    mine = MetaData()
+    for table in (MissedCallRow.__table__, RecallAttemptRow.__table__):
+        table.to_metadata(mine)  # type: ignore[attr-defined]
+
+    def diff(conn: Connection) -> list[Any]:
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "include_name": lambda name, kind, _parents: (
+                    kind != "table" or str(name).startswith("missed_calls_")
+                ),
+            },
+        )
+        return list(compare_metadata(context, mine))
+
+    async with db.engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
+
+
+async def test_a_linkedid_is_stored_once(db: Database, clock: FixedClock) -> None:
+    store = MissedCallStore(db.sessions, clock)
+    now = clock.now()
+    results = await asyncio.gather(
+        *(store.insert(MISSED_DIRECT, MISSED, at=now, ended_at=now) for _ in range(5))
+    )
+    assert sum(r is not None for r in results) == 1
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(MissedCallRow)) == 1
+
+
+async def test_two_trackers_on_one_database_record_the_call_once(
+    make_tracker: MakeTracker,
+) -> None:
+    first, second = make_tracker(), make_tracker()
+    for message in capture_messages():
+        await first.handle(message)
+        await second.handle(message)
+    await asyncio.gather(first.flush(), second.flush())
+    assert len(await first.list()) == 2
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys
+    sys.path.insert(0, sys.argv[2])
+    from billing_client.audit import AuditJournal
+    from billing_client.client import BillingClient
+    from billing_client.clock import Clock
+    from billing_client.local.backend import LocalBackend
+    from billing_client.phones import PhoneNormaliser
+    from missed_calls import MissedCallSettings, MissedCallTracker
+    from storage import DatabaseSettings, create_engine, session_factory
+    from tests.missed_calls.conftest import capture_messages
+
+    class Hanging(LocalBackend):
+        async def lookup_number(self, number):
+            print("asked", number, flush=True)
+            await asyncio.Event().wait()
+
+    async def main(url):
+        engine = create_engine(DatabaseSettings(url=url))
+        sessions = session_factory(engine)
+        clock = Clock()
+        backend = Hanging(sessions, clock, AuditJournal(sessions, "local", clock))
+        settings = MissedCallSettings(lookup_timeout=600)
+        billing = BillingClient(backend, PhoneNormaliser())
+        tracker = MissedCallTracker(sessions, clock, billing, settings)
+        for message in capture_messages():
+            await tracker.handle(message)
+        await tracker.flush()
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+async def test_a_recorded_call_survives_kill_9(
+    db: Database, tmp_path: Path, make_tracker: MakeTracker, admin: LocalAdmin
+) -> None:
+    """The service records both calls, then hangs asking the billing; SIGKILL. The next
+    process finds both calls and names the subscriber."""
+    await admin.add("olena", phones=("0671234567",), actor="test")
+    script = tmp_path / "service.py"
+    script.write_text(SCRIPT, encoding="utf-8")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        db.url,
+        str(ROOT),
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert process.stdout is not None
+    try:
+        async with asyncio.timeout(20):
+            asked = [await process.stdout.readline(), await process.stdout.readline()]
+    finally:
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+    assert sorted(line.split()[1] for line in asked) == [b"+380501112233", b"+380671234567"]
+    calls = {c.linkedid: c for c in await make_tracker().list()}
+    assert len(calls) == 2
+    assert calls[MISSED_DIRECT].login == "olena"
