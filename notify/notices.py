@@ -1,0 +1,57 @@
+"""What other components tell staff about: plain data, so notify imports no other component.
+
+The root turns its own events (an AMI missed call, an inbound SMS, a link change, an SMS
+that could not be sent) into these and hands them to `StaffNotifier.notify`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MissedCallNotice:
+    """A call nobody answered. `status` is Ubilling's userstatus code (0–3) when known."""
+
+    number: str
+    login: str | None
+    name: str | None
+    status: int | None
+    queue: str | None
+    at: datetime
+    waited_seconds: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundSmsNotice:
+    """An SMS that reached one of the PBX's modems (`device`, e.g. the dongle name)."""
+
+    sender: str
+    login: str | None
+    name: str | None
+    text: str
+    device: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LinkNotice:
+    """A link to another system went down or came back (`link` e.g. "AMI")."""
+
+    link: str
+    up: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class SmsFailedNotice:
+    """An outgoing SMS that will not be delivered (`message_id`: its outbox id)."""
+
+    number: str
+    text: str
+    reason: str
+    message_id: int
+
+
+Notice = MissedCallNotice | InboundSmsNotice | LinkNotice | SmsFailedNotice
