@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from agi.lockout import LockoutGuard
 from agi.routes import ROUTES, RouteDeps, build_handlers
 from agi.server import FastAgiServer
+from ami_listener import AmiClient, AmiHealth
 from billing_client.audit import AuditJournal
 from billing_client.backend import BillingBackend
 from billing_client.client import BillingClient
@@ -22,7 +23,16 @@ from billing_client.local.call_lookups import CallLookups, SqliteReader
 from billing_client.local.paycards import PaycardAdmin
 from billing_client.phones import PhoneNormaliser
 from billing_client.stale_cache import StaleCache
+from missed_calls.events import EVENTS as MISSED_CALL_EVENTS
+from missed_calls.tracker import MissedCallTracker
+from notify import Notice, Telegram
+from pbxbridge import staff
 from pbxbridge.settings import Settings
+from sms.inbox import Inbox
+from sms.outbox import Outbox
+from sms.transports import build_transport
+from sms.types import InboundHandler
+from sms.wiring import subscribe
 from storage import create_engine, session_factory
 from storage.engine import sqlite_path
 
@@ -111,35 +121,104 @@ async def open_core(
         await engine.dispose()
 
 
-def build_route_deps(core: Core) -> RouteDeps:
+def build_route_deps(core: Core, inbound_sms: InboundHandler | None = None) -> RouteDeps:
     agi = core.settings.agi
     lockout = LockoutGuard(
         core.sessions, core.clock, failures=agi.lockout_failures, window=agi.lockout_window
     )
-    return RouteDeps(billing=core.billing, lockout=lockout, settings=agi)
+    return RouteDeps(billing=core.billing, lockout=lockout, settings=agi, inbound_sms=inbound_sms)
 
 
 class Service:
-    """The long-running parts, started in order and stopped in reverse."""
+    """The long-running parts, started in order and stopped in reverse.
+
+    The AMI link is optional at run time: while Asterisk cannot be reached the client
+    retries with backoff, and the FastAGI server, the outbox queue and the bot go on.
+    """
 
     def __init__(self, core: Core) -> None:
+        s = core.settings
         self.core = core
-        self.routes = build_route_deps(core)
-        self.agi = FastAgiServer(core.settings.agi, build_handlers(self.routes))
+        self.ami = AmiClient(s.ami) if s.ami.enabled else None
+        self.missed = (
+            MissedCallTracker(
+                core.sessions,
+                core.clock,
+                core.billing,
+                s.missed_calls,
+                on_missed=staff.on_missed(self._notify),
+            )
+            if s.missed_calls.enabled
+            else None
+        )
+        transport = None
+        if self.ami is not None:
+            ami = self.ami
+            transport = build_transport(s.sms, ami, ready=lambda: ami.health is AmiHealth.CONNECTED)
+        self.outbox = Outbox(
+            core.sessions,
+            core.clock,
+            transport,
+            s.sms,
+            on_final=staff.on_sms_final(self._notify),
+            phones=core.phones,
+        )
+        self.inbox = Inbox(
+            core.sessions,
+            core.clock,
+            core.billing,
+            s.sms,
+            outbox=self.outbox,
+            on_stored=staff.on_sms_stored(self._notify),
+        )
+        self.telegram = Telegram(
+            s.telegram,
+            missed=staff.missed_today(self.missed),
+            send_sms=staff.send_sms(self.outbox),
+            whois=staff.whois(core.billing),
+        )
+        if self.ami is not None:
+            subscribe(self.ami, self.inbox, self.outbox)
+            if self.missed is not None:
+                for name in MISSED_CALL_EVENTS:
+                    self.ami.on_event(name, self.missed.handle)
+            self.ami.on_health(staff.on_ami_health(self._notify))
+        self.routes = build_route_deps(core, inbound_sms=self.inbox.receive)
+        self.agi = FastAgiServer(s.agi, build_handlers(self.routes))
+
+    async def _notify(self, notice: Notice) -> None:
+        await self.telegram.notify(notice)
 
     async def start(self) -> None:
+        await self.telegram.start()
+        await self.outbox.start()
+        await self.inbox.start()
+        if self.ami is not None:
+            await self.ami.start()
         await self.agi.start()
+        s = self.core.settings
         log.info(
-            "pbxbridge started: FastAGI on %s:%d (routes %s), billing=%s, database=%s",
-            self.core.settings.agi.host,
+            "pbxbridge started: FastAGI on %s:%d (routes %s), AMI %s, Telegram %s, "
+            "billing=%s, database=%s",
+            s.agi.host,
             self.agi.port,
             ", ".join(ROUTES),
-            self.core.settings.billing.backend,
-            self.core.settings.database.safe_url(),
+            f"{s.ami.host}:{s.ami.port}" if self.ami is not None else "off",
+            "on" if s.telegram.active else "off",
+            s.billing.backend,
+            s.database.safe_url(),
         )
 
     async def stop(self) -> None:
-        """Stop taking calls, let calls in flight finish, wait for money moves to land."""
+        """Stop taking calls, let calls in flight finish, wait for money moves to land,
+        then close the AMI link and let what it delivered be stored."""
         await self.agi.stop()
         await self.routes.drain()
+        if self.ami is not None:
+            await self.ami.stop()
+        if self.missed is not None:
+            await self.missed.aclose()
+        await self.inbox.stop()
+        await self.outbox.stop()
+        await self.telegram.stop()
         log.info("pbxbridge stopped")

@@ -8,11 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import agi.migrations
 import billing_client.migrations
+import missed_calls.migrations
+import sms.migrations
 from storage import migrate
 
 VERSION_LOCATIONS: tuple[Path, ...] = (
     billing_client.migrations.VERSIONS,
     agi.migrations.VERSIONS,
+    sms.migrations.VERSIONS,
+    missed_calls.migrations.VERSIONS,
 )
 
 

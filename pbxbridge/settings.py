@@ -20,7 +20,11 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agi.settings import AgiSettings
+from ami_listener.settings import AmiSettings
 from billing_client.settings import BillingSettings
+from missed_calls.settings import MissedCallSettings
+from notify.settings import TelegramSettings
+from sms.settings import SmsSettings
 from storage import DatabaseSettings
 
 SYSTEM_CONFIG = Path("/etc/pbxbridge/pbxbridge.toml")
@@ -57,6 +61,10 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     billing: BillingSettings = BillingSettings()
     agi: AgiSettings = AgiSettings()
+    ami: AmiSettings = AmiSettings()
+    sms: SmsSettings = SmsSettings()
+    missed_calls: MissedCallSettings = MissedCallSettings()
+    telegram: TelegramSettings = TelegramSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("timezone")
@@ -91,7 +99,12 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value in the settings, for the log redactor."""
-        return [s for s in (self.billing.key.get_secret_value(),) if s]
+        values = (
+            self.billing.key.get_secret_value(),
+            self.ami.secret.get_secret_value(),
+            self.telegram.token.get_secret_value(),
+        )
+        return [s for s in values if s]
 
 
 def config_path(explicit: Path | None, environ: Mapping[str, str] = os.environ) -> Path | None:

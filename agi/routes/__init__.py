@@ -12,6 +12,7 @@ from agi.routes.paycardpay import paycardpay
 from agi.routes.ping import ping
 from agi.routes.realname import realname
 from agi.routes.setcredit import setcredit
+from agi.routes.sms_in import sms_in
 from agi.routes.userstatus import userstatus
 from agi.server import Handler
 from agi.session import AgiSession
@@ -25,6 +26,7 @@ ROUTES: dict[str, Route] = {
     "paycardpay": paycardpay,
     "realname": realname,
     "ping": ping,
+    "sms_in": sms_in,
 }
 
 

@@ -8,9 +8,11 @@ import click
 
 from pbxbridge.cli.common import CliState
 from pbxbridge.cli.database import db
+from pbxbridge.cli.missed import missed
 from pbxbridge.cli.paycards import paycards
 from pbxbridge.cli.probe import agi_probe
 from pbxbridge.cli.service import audit_command, check_command, run_command
+from pbxbridge.cli.sms import sms
 from pbxbridge.cli.subscribers import payments, subscribers
 
 
@@ -38,6 +40,8 @@ for command in (
     subscribers,
     payments,
     paycards,
+    sms,
+    missed,
 ):
     cli.add_command(command)
 

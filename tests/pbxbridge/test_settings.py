@@ -95,6 +95,15 @@ def test_example_config_loads_and_documents_every_section(monkeypatch: pytest.Mo
     example = Path(__file__).resolve().parents[2] / "pbxbridge.example.toml"
     settings, _ = load_settings(example)
     text = example.read_text(encoding="utf-8")
-    for section in ("[database]", "[billing]", "[agi]", "[logging]"):
+    for section in (
+        "[database]",
+        "[billing]",
+        "[agi]",
+        "[ami]",
+        "[sms]",
+        "[missed_calls]",
+        "[telegram]",
+        "[logging]",
+    ):
         assert section in text
     assert settings.billing.backend == "local"

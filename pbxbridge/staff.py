@@ -1,0 +1,137 @@
+"""What staff see and can ask: notices for Telegram and the bot's answers.
+
+The components know nothing of Telegram and Telegram knows nothing of them; these small
+adapters, built by the root, turn one side's objects into the other's words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from ami_listener.health import AmiHealth
+from billing_client.client import BillingClient
+from billing_client.outcomes import BillingResult
+from missed_calls.records import MissedCall
+from missed_calls.tracker import MissedCallTracker
+from notify import InboundSmsNotice, LinkNotice, MissedCallNotice, Notice, SmsFailedNotice
+from sms.outbox import Outbox, SmsRefused
+from sms.types import OutboxMessage, OutboxState, StoredSms
+
+STATUS_WORDS = {0: "unknown", 1: "active", 2: "debtor", 3: "frozen"}
+
+Notify = Callable[[Notice], Awaitable[None]]
+
+
+def on_missed(notify: Notify) -> Callable[[MissedCall], Awaitable[None]]:
+    async def missed(call: MissedCall) -> None:
+        await notify(
+            MissedCallNotice(
+                number=call.number,
+                login=call.login,
+                name=call.name,
+                status=None if call.status is None else int(call.status),
+                queue=call.queue,
+                at=call.at,
+                waited_seconds=call.waited_seconds,
+            )
+        )
+
+    return missed
+
+
+def on_sms_stored(notify: Notify) -> Callable[[StoredSms], Awaitable[None]]:
+    async def stored(sms: StoredSms) -> None:
+        if sms.duplicate:
+            return
+        await notify(
+            InboundSmsNotice(
+                sender=sms.sender,
+                login=sms.login,
+                name=sms.name,
+                text=sms.text,
+                device=sms.device,
+                at=sms.received_at,
+            )
+        )
+
+    return stored
+
+
+def on_sms_final(notify: Notify) -> Callable[[OutboxMessage], Awaitable[None]]:
+    """Staff hear of messages that failed for good or whose fate is unknown."""
+
+    async def final(message: OutboxMessage) -> None:
+        if message.state not in (OutboxState.FAILED, OutboxState.UNKNOWN):
+            return
+        await notify(
+            SmsFailedNotice(
+                number=message.number,
+                text=message.text,
+                reason=f"{message.state}: {message.last_error}",
+                message_id=message.id,
+            )
+        )
+
+    return final
+
+
+def on_ami_health(notify: Notify) -> Callable[[AmiHealth, str], Awaitable[None]]:
+    state: dict[str, bool | None] = {"up": None}
+
+    async def changed(health: AmiHealth, detail: str) -> None:
+        up = health is AmiHealth.CONNECTED
+        if state["up"] == up or health is AmiHealth.STOPPED:
+            return
+        if state["up"] is None and up:  # the first login after start-up is no news
+            state["up"] = up
+            return
+        state["up"] = up
+        await notify(LinkNotice(link="AMI", up=up, detail=detail))
+
+    return changed
+
+
+def missed_today(tracker: MissedCallTracker | None) -> Callable[[], Awaitable[str]]:
+    async def answer() -> str:
+        if tracker is None:
+            return "Missed calls are not tracked (missed_calls.enabled = false)."
+        calls = await tracker.list()
+        if not calls:
+            return "No missed calls today."
+        lines = [f"Missed today: {len(calls)}"]
+        for call in calls[-30:]:
+            who = f" {call.login} ({call.name})" if call.login else ""
+            done = " ✓ recalled" if call.recalled_at else ""
+            lines.append(f"{call.at:%H:%M} {call.number}{who}{done}")
+        return "\n".join(lines)
+
+    return answer
+
+
+def send_sms(outbox: Outbox) -> Callable[[str, str, str], Awaitable[str]]:
+    async def answer(number: str, text: str, actor: str) -> str:
+        try:
+            message_id = await outbox.queue(number, text, actor=actor)
+        except SmsRefused as exc:
+            return f"Not queued: {exc}"
+        return f"SMS #{message_id} to {number} queued."
+
+    return answer
+
+
+def whois(billing: BillingClient) -> Callable[[str], Awaitable[str]]:
+    async def answer(number: str) -> str:
+        lookup = await billing.find(number)
+        if lookup.result == BillingResult.ERROR:
+            return f"Billing error: {lookup.error}"
+        info = lookup.subscriber
+        if info is None:
+            return f"{number}: not a subscriber."
+        days = "" if info.days_left is None else f", {info.days_left} days left"
+        return (
+            f"{info.login} {info.name}\n"
+            f"status {int(info.status)} ({STATUS_WORDS[int(info.status)]}), balance "
+            f"{info.balance}, credit {info.credit}{days}\ntariff {info.tariff} ({info.fee})"
+        )
+
+    return answer
