@@ -1,6 +1,11 @@
-"""notify: staff notifications and the staff command bot on Telegram (aiogram 3)."""
+"""notify: staff notifications and the staff command bot on Telegram (aiogram 3).
 
-from notify.bot import StaffBot
+Only the notices and the settings are imported here: aiogram takes seconds to import, and
+the CLI and the process-per-call AGI script must not pay that when Telegram is off. The
+Telegram side lives in `notify.service` (Telegram, create_bot), `notify.notifier`
+(StaffNotifier) and `notify.bot` (StaffBot).
+"""
+
 from notify.notices import (
     InboundSmsNotice,
     LinkNotice,
@@ -8,8 +13,6 @@ from notify.notices import (
     Notice,
     SmsFailedNotice,
 )
-from notify.notifier import StaffNotifier
-from notify.service import Telegram, create_bot
 from notify.settings import TelegramSettings
 
 __all__ = [
@@ -18,9 +21,5 @@ __all__ = [
     "MissedCallNotice",
     "Notice",
     "SmsFailedNotice",
-    "StaffBot",
-    "StaffNotifier",
-    "Telegram",
     "TelegramSettings",
-    "create_bot",
 ]

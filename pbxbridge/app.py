@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -25,7 +26,7 @@ from billing_client.phones import PhoneNormaliser
 from billing_client.stale_cache import StaleCache
 from missed_calls.events import EVENTS as MISSED_CALL_EVENTS
 from missed_calls.tracker import MissedCallTracker
-from notify import Notice, Telegram
+from notify import Notice
 from pbxbridge import staff
 from pbxbridge.settings import Settings
 from sms.inbox import Inbox
@@ -35,6 +36,9 @@ from sms.types import InboundHandler
 from sms.wiring import subscribe
 from storage import create_engine, session_factory
 from storage.engine import sqlite_path
+
+if TYPE_CHECKING:
+    from notify.service import Telegram
 
 log = logging.getLogger("pbxbridge")
 
@@ -171,12 +175,17 @@ class Service:
             outbox=self.outbox,
             on_stored=staff.on_sms_stored(self._notify),
         )
-        self.telegram = Telegram(
-            s.telegram,
-            missed=staff.missed_today(self.missed),
-            send_sms=staff.send_sms(self.outbox),
-            whois=staff.whois(core.billing),
-        )
+        self.telegram: Telegram | None = None
+        if s.telegram.active:
+            # aiogram costs seconds to import: only when Telegram is on
+            from notify.service import Telegram
+
+            self.telegram = Telegram(
+                s.telegram,
+                missed=staff.missed_today(self.missed),
+                send_sms=staff.send_sms(self.outbox),
+                whois=staff.whois(core.billing),
+            )
         if self.ami is not None:
             subscribe(self.ami, self.inbox, self.outbox)
             if self.missed is not None:
@@ -187,10 +196,12 @@ class Service:
         self.agi = FastAgiServer(s.agi, build_handlers(self.routes))
 
     async def _notify(self, notice: Notice) -> None:
-        await self.telegram.notify(notice)
+        if self.telegram is not None:
+            await self.telegram.notify(notice)
 
     async def start(self) -> None:
-        await self.telegram.start()
+        if self.telegram is not None:
+            await self.telegram.start()
         await self.outbox.start()
         await self.inbox.start()
         if self.ami is not None:
@@ -220,5 +231,6 @@ class Service:
             await self.missed.aclose()
         await self.inbox.stop()
         await self.outbox.stop()
-        await self.telegram.stop()
+        if self.telegram is not None:
+            await self.telegram.stop()
         log.info("pbxbridge stopped")

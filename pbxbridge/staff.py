@@ -76,17 +76,23 @@ def on_sms_final(notify: Notify) -> Callable[[OutboxMessage], Awaitable[None]]:
 
 
 def on_ami_health(notify: Notify) -> Callable[[AmiHealth, str], Awaitable[None]]:
-    state: dict[str, bool | None] = {"up": None}
+    """Staff hear when the link is lost (or never comes up) and when it is back.
+
+    Connecting is no news, and neither is the first login after start-up.
+    """
+    told_down = False
 
     async def changed(health: AmiHealth, detail: str) -> None:
+        nonlocal told_down
+        if health in (AmiHealth.CONNECTING, AmiHealth.STOPPED):
+            return
         up = health is AmiHealth.CONNECTED
-        if state["up"] == up or health is AmiHealth.STOPPED:
-            return
-        if state["up"] is None and up:  # the first login after start-up is no news
-            state["up"] = up
-            return
-        state["up"] = up
-        await notify(LinkNotice(link="AMI", up=up, detail=detail))
+        if up and told_down:
+            told_down = False
+            await notify(LinkNotice(link="AMI", up=True, detail=detail))
+        elif not up and not told_down:
+            told_down = True
+            await notify(LinkNotice(link="AMI", up=False, detail=detail))
 
     return changed
 

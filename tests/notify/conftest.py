@@ -12,7 +12,10 @@ import pytest
 from aiogram import Bot
 from pydantic import SecretStr
 
-from notify import StaffBot, StaffNotifier, TelegramSettings, create_bot
+from notify import TelegramSettings
+from notify.bot import StaffBot
+from notify.notifier import StaffNotifier
+from notify.service import create_bot
 from tests.fakes.telegram import FakeTelegram
 
 STAFF = 111  # a private chat

@@ -15,7 +15,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import GetUpdates
 
-from notify import create_bot
+from notify.service import create_bot
 from tests.fakes.telegram import FakeTelegram
 from tests.notify.conftest import STAFF, make_settings
 

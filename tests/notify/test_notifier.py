@@ -295,7 +295,8 @@ async def test_stop_flushes_what_is_queued_as_one_summary(
 async def test_stop_is_bounded_when_telegram_does_not_answer(
     fake: FakeTelegram, vtime: VirtualTime, debug_logs: pytest.LogCaptureFixture
 ) -> None:
-    from notify import StaffNotifier, create_bot
+    from notify.notifier import StaffNotifier
+    from notify.service import create_bot
     from tests.notify.conftest import make_settings
 
     fake.fail("sendMessage", stall=True)

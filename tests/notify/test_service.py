@@ -7,7 +7,8 @@ import json
 import pytest
 from pydantic import SecretStr
 
-from notify import LinkNotice, Telegram, TelegramSettings
+from notify import LinkNotice, TelegramSettings
+from notify.service import Telegram
 from tests.fakes.telegram import FakeTelegram
 from tests.notify.conftest import STAFF, STAFF_GROUP, Staff, make_settings
 

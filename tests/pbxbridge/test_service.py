@@ -72,9 +72,11 @@ async def probe(config: Path, *args: str) -> str:
 
 
 def write_config(tmp_path: Path) -> Path:
+    """FastAGI on a free port; AMI pointed at a port where nothing listens."""
     config = tmp_path / "pbxbridge.toml"
     config.write_text(
-        f'[database]\nurl = "sqlite+aiosqlite:///pbx.db"\n[agi]\nport = {free_port()}\n',
+        f'[database]\nurl = "sqlite+aiosqlite:///pbx.db"\n[agi]\nport = {free_port()}\n'
+        f"[ami]\nport = {free_port()}\nbackoff_initial = 0.05\nbackoff_max = 0.1\n",
         encoding="utf-8",
     )
     return config
@@ -106,13 +108,19 @@ async def test_demo_run_answers_calls_and_stops_cleanly_on_sigterm(tmp_path: Pat
         assert "Demo subscribers" not in "".join(lines)
 
 
-async def test_plain_run_never_seeds(tmp_path: Path) -> None:
+async def test_plain_run_never_seeds_and_serves_without_asterisk(tmp_path: Path) -> None:
+    """No AMI peer: the client retries quietly (one line per state change) and calls
+    are still answered."""
     config = write_config(tmp_path)
     async with running(config) as (proc, lines):
         assert "Demo subscribers" not in "".join(lines)
+        await asyncio.sleep(1)  # ten reconnect attempts at backoff_max 0.1 s
         status = await probe(config, "askozianum", "--callerid", "0501110002")
         assert "BILLING_RESULT=NOTFOUND" in status
     assert proc.returncode == 0
+    ami_lines = [line for line in lines if "pbxbridge.ami" in line]
+    reconnecting = [line for line in ami_lines if "AMI reconnecting" in line]
+    assert len(reconnecting) == 1, ami_lines
 
 
 async def test_demo_refuses_the_ubilling_backend(tmp_path: Path) -> None:
