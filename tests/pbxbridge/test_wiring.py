@@ -3,11 +3,9 @@ Telegram around the real components, on a real database."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from typing import Any
 
 from pydantic import SecretStr
 
@@ -15,6 +13,7 @@ from ami_listener import AmiHealth
 from billing_client.clock import FixedClock
 from pbxbridge.app import Service, open_core
 from pbxbridge.settings import Settings
+from tests.ami_listener.conftest import until
 from tests.conftest import Database
 from tests.fakes.ami_asterisk import FakeAmi, dongle_sms_events, success
 from tests.fakes.telegram import FakeTelegram
@@ -27,17 +26,17 @@ async def service(
     database: Database, clock: FixedClock, ami: FakeAmi, telegram: FakeTelegram
 ) -> AsyncIterator[Service]:
     settings = Settings(
-        database={"url": database.url},  # type: ignore[arg-type]
-        agi={"port": 0},  # type: ignore[arg-type]
-        ami={  # type: ignore[arg-type]
+        database={"url": database.url},
+        agi={"port": 0},
+        ami={
             "port": ami.port,
             "secret": SecretStr(ami.secret),
             "backoff_initial": 0.05,
             "backoff_max": 0.1,
         },
-        missed_calls={"flush_delay": 0.05},  # type: ignore[arg-type]
-        sms={"poll_interval": 0.05},  # type: ignore[arg-type]
-        telegram={  # type: ignore[arg-type]
+        missed_calls={"flush_delay": 0.05},
+        sms={"poll_interval": 0.05},
+        telegram={
             "enabled": True,
             "token": SecretStr(telegram.token),
             "api_server": telegram.url,
@@ -61,12 +60,6 @@ async def service(
             yield running
         finally:
             await running.stop()
-
-
-async def until(predicate: Callable[[], Any], within: float = 10.0) -> None:
-    async with asyncio.timeout(within):
-        while not predicate():
-            await asyncio.sleep(0.02)
 
 
 async def test_missed_call_and_inbound_sms_reach_staff_and_the_bot_answers(
