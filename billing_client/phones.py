@@ -51,3 +51,10 @@ class PhoneNormaliser:
             return e164
         national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
         return re.sub(r"\D", "", national)
+
+    def national_significant(self, e164: str) -> str:
+        """The number without country code or trunk prefix (`501234567`), for dial strings.
+
+        E.164 is `+`, the country code, then this: the country code is what lies between.
+        """
+        return phonenumbers.national_significant_number(phonenumbers.parse(e164, None))

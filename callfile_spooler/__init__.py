@@ -1,1 +1,44 @@
-"""callfile_spooler."""
+"""callfile_spooler: campaigns, schedules, pacing, the call-file writer, outcome reconciliation.
+
+The root builds one `Spooler(sessions, clock, phones, settings)`, registers its `handle`
+for `Spooler.EVENTS` on the AMI client, runs `start()`/`stop()` with the service, and
+adds `callfile_spooler.migrations.VERSIONS` to the migration list. The CLI manages
+campaigns through `CampaignManager` (also `Spooler.campaigns`).
+"""
+
+from callfile_spooler.callfile import CallFile, parse, render
+from callfile_spooler.campaigns import (
+    CampaignError,
+    CampaignInfo,
+    CampaignManager,
+    CampaignSettings,
+    CampaignStatus,
+    ImportReport,
+    NumberReport,
+)
+from callfile_spooler.escape import CallFileValueError
+from callfile_spooler.events import EVENTS
+from callfile_spooler.settings import RetryDelays, SpoolSettings
+from callfile_spooler.spooler import Spooler, TickResult
+from callfile_spooler.writer import SpoolError, SpoolFolder
+
+__all__ = [
+    "EVENTS",
+    "CallFile",
+    "CallFileValueError",
+    "CampaignError",
+    "CampaignInfo",
+    "CampaignManager",
+    "CampaignSettings",
+    "CampaignStatus",
+    "ImportReport",
+    "NumberReport",
+    "RetryDelays",
+    "SpoolError",
+    "SpoolFolder",
+    "SpoolSettings",
+    "Spooler",
+    "TickResult",
+    "parse",
+    "render",
+]

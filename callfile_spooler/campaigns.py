@@ -1,0 +1,490 @@
+"""Managing campaigns: create, edit, import numbers, start, pause, status, report, DNC.
+
+What the CLI (and later the web admin) calls. Everything here is database work; the
+spooler's scheduler notices the changes at its next tick (a pause takes the campaign's
+not-yet-started files back out of `outgoing/` then).
+
+A *run* calls every number of the campaign once (plus retries): `start` on a campaign that
+is idle or done begins one (run_no + 1), on a paused one resumes it. The weekly schedule
+begins a run at the day's start time, once a day (`last_run_on`); a run begun by hand
+counts for that day too, so the schedule does not call everyone again the same day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from billing_client.clock import Clock
+from billing_client.phones import PhoneNormaliser
+from callfile_spooler import escape
+from callfile_spooler.imports import ParsedNumbers, read_numbers_file
+from callfile_spooler.models import Attempt, Campaign, CampaignNumber, DoNotCall
+from callfile_spooler.outcomes import AttemptStatus, CampaignState, NumberStatus
+from callfile_spooler.pacing import Limits
+from callfile_spooler.schedule import ScheduleError, TimeWindow, WeeklySchedule
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+DEFAULT_CONTEXT = "pbxbridge-campaign"
+DEFAULT_EXTENSION = "s"
+BATCH = 1000
+
+
+class CampaignError(Exception):
+    """A campaign operation that cannot be done; the message says why."""
+
+
+def as_utc(instant: datetime) -> datetime:
+    """SQLite hands instants back naive (they are stored in UTC)."""
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSettings:
+    """A campaign's own settings (what `create`/`edit` take)."""
+
+    context: str = DEFAULT_CONTEXT
+    extension: str = DEFAULT_EXTENSION
+    callerid: str | None = None
+    bundle_size: int = 0
+    bundle_delay: float = 0.0
+    max_concurrent: int = 5
+    cps: float = 1.0
+    window: str | None = None
+    schedule: WeeklySchedule | None = None
+    max_attempts: int | None = None
+
+    def checked(self) -> CampaignSettings:
+        """Self, or CampaignError naming the first value that cannot be used."""
+        try:
+            escape.context(self.context)
+            escape.extension(self.extension)
+            if self.callerid is not None:
+                escape.callerid(self.callerid)
+            Limits(self.max_concurrent, self.cps, self.bundle_size, self.bundle_delay)
+            if self.window is not None:
+                TimeWindow.parse(self.window)
+        except (ValueError, ScheduleError) as exc:
+            raise CampaignError(str(exc)) from None
+        if self.max_attempts is not None and not 1 <= self.max_attempts <= 20:
+            raise CampaignError("max_attempts must be 1-20")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignInfo:
+    id: int
+    name: str
+    kind: str
+    state: CampaignState
+    settings: CampaignSettings
+    run_no: int
+    last_run_on: date | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def limits(self) -> Limits:
+        s = self.settings
+        return Limits(s.max_concurrent, s.cps, s.bundle_size, s.bundle_delay)
+
+    @property
+    def time_window(self) -> TimeWindow | None:
+        return TimeWindow.parse(self.settings.window) if self.settings.window else None
+
+    @classmethod
+    def of(cls, row: Campaign) -> CampaignInfo:
+        schedule = WeeklySchedule.from_json(row.schedule) if row.schedule else None
+        return cls(
+            id=row.id,
+            name=row.name,
+            kind=row.kind,
+            state=CampaignState(row.state),
+            settings=CampaignSettings(
+                context=row.context,
+                extension=row.extension,
+                callerid=row.callerid,
+                bundle_size=row.bundle_size,
+                bundle_delay=row.bundle_delay,
+                max_concurrent=row.max_concurrent,
+                cps=row.cps,
+                window=row.window,
+                schedule=schedule,
+                max_attempts=row.max_attempts,
+            ),
+            run_no=row.run_no,
+            last_run_on=row.last_run_on,
+            started_at=as_utc(row.started_at) if row.started_at else None,
+            finished_at=as_utc(row.finished_at) if row.finished_at else None,
+        )
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    updated: int = 0
+    queued: int = 0
+    """Numbers added to a campaign whose run is under way, queued into that run."""
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = f"added {self.added}, updated {self.updated}, skipped {len(self.skipped)}"
+        return text + (f", queued into the current run {self.queued}" if self.queued else "")
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignStatus:
+    info: CampaignInfo
+    numbers: int
+    by_number_status: dict[str, int]
+    by_attempt_status: dict[str, int]
+    """Attempts of the current run, by status."""
+
+    @property
+    def done_numbers(self) -> int:
+        s = self.by_number_status
+        return sum(s.get(k, 0) for k in ("answered", "given_up", "dnc"))
+
+
+@dataclass(frozen=True, slots=True)
+class NumberReport:
+    number: str
+    extension: str | None
+    status: str
+    attempts: int
+    last_outcome: str | None
+    last_reason: int | None
+    digit: str | None
+    last_attempt_at: datetime | None
+
+
+class CampaignManager:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        phones: PhoneNormaliser,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.phones = phones
+
+    # --- campaigns --------------------------------------------------------------------
+
+    async def create(
+        self, name: str, settings: CampaignSettings | None = None, *, kind: str = "campaign"
+    ) -> CampaignInfo:
+        if not isinstance(name, str) or NAME.fullmatch(name) is None:
+            raise CampaignError(f"campaign name {name!r}: letters, digits, _ . - (1-64)")
+        settings = (settings or CampaignSettings()).checked()
+        async with self.sessions.begin() as session:
+            if await session.scalar(select(Campaign.id).where(Campaign.name == name)):
+                raise CampaignError(f"campaign {name!r} exists")
+            row = Campaign(
+                name=name,
+                kind=kind,
+                state=CampaignState.IDLE.value,
+                run_no=0,
+                created_at=self.clock.now(),
+                **_columns(settings),
+            )
+            session.add(row)
+            await session.flush()
+            return CampaignInfo.of(row)
+
+    async def edit(self, name: str, **changes: Any) -> CampaignInfo:
+        """Change some of a campaign's settings (keyword names of CampaignSettings)."""
+        async with self.sessions.begin() as session:
+            row = await self._row(session, name)
+            current = CampaignInfo.of(row).settings
+            try:
+                merged = CampaignSettings(**{**_as_dict(current), **changes})
+            except TypeError as exc:
+                raise CampaignError(str(exc)) from None
+            for key, value in _columns(merged.checked()).items():
+                setattr(row, key, value)
+            await session.flush()
+            return CampaignInfo.of(row)
+
+    async def get(self, name: str) -> CampaignInfo:
+        async with self.sessions() as session:
+            return CampaignInfo.of(await self._row(session, name))
+
+    async def list_campaigns(self) -> list[CampaignInfo]:
+        async with self.sessions() as session:
+            rows = await session.scalars(select(Campaign).order_by(Campaign.name))
+            return [CampaignInfo.of(r) for r in rows]
+
+    async def delete(self, name: str) -> None:
+        async with self.sessions.begin() as session:
+            row = await self._row(session, name)
+            if row.state == CampaignState.RUNNING:
+                raise CampaignError(f"campaign {name!r} is running: pause it first")
+            live = await session.scalar(
+                select(func.count())
+                .select_from(Attempt)
+                .where(
+                    Attempt.campaign_id == row.id,
+                    Attempt.status.in_([AttemptStatus.SPOOLED, AttemptStatus.DIALING]),
+                )
+            )
+            if live:
+                raise CampaignError(f"campaign {name!r} has {live} call(s) in Asterisk's hands")
+            await session.execute(delete(Attempt).where(Attempt.campaign_id == row.id))
+            await session.execute(
+                delete(CampaignNumber).where(CampaignNumber.campaign_id == row.id)
+            )
+            await session.delete(row)
+
+    async def _row(self, session: AsyncSession, name: str) -> Campaign:
+        row = await session.scalar(select(Campaign).where(Campaign.name == name))
+        if row is None:
+            raise CampaignError(f"no campaign {name!r}")
+        return row
+
+    # --- numbers ----------------------------------------------------------------------
+
+    async def import_file(self, name: str, path: Path) -> ImportReport:
+        parsed = await asyncio.to_thread(read_numbers_file, path, self.phones)
+        return await self.import_numbers(name, parsed)
+
+    async def import_numbers(self, name: str, parsed: ParsedNumbers) -> ImportReport:
+        """Add the parsed rows to the campaign (an existing number gets the row's extension
+        and variables). Numbers added while a run is under way join that run."""
+        report = ImportReport(skipped=list(parsed.problems))
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
+            campaign = await self._row(session, name)
+            joining = campaign.state in (CampaignState.RUNNING, CampaignState.PAUSED)
+            existing = {
+                number: number_id
+                for number_id, number in await session.execute(
+                    select(CampaignNumber.id, CampaignNumber.number).where(
+                        CampaignNumber.campaign_id == campaign.id
+                    )
+                )
+            }
+            new_rows: list[dict[str, Any]] = []
+            changed: list[dict[str, Any]] = []
+            for row in parsed.rows:
+                values = {
+                    "extension": row.extension,
+                    "variables": json.dumps(dict(row.variables), ensure_ascii=False),
+                }
+                if row.number in existing:
+                    changed.append({"id": existing[row.number], **values})
+                else:
+                    new_rows.append(
+                        {
+                            "campaign_id": campaign.id,
+                            "number": row.number,
+                            "status": NumberStatus.IDLE.value,
+                            "attempts": 0,
+                            **values,
+                        }
+                    )
+            for start in range(0, len(new_rows), BATCH):
+                await session.execute(insert(CampaignNumber), new_rows[start : start + BATCH])
+            if changed:
+                await session.execute(update(CampaignNumber), changed)
+            report.added, report.updated = len(new_rows), len(changed)
+            if joining and new_rows:
+                report.queued = await self._queue_run(session, campaign, now, only_idle=True)
+        report.skipped.sort()
+        return report
+
+    async def _queue_run(
+        self, session: AsyncSession, campaign: Campaign, now: datetime, *, only_idle: bool
+    ) -> int:
+        """Queue the first attempt of the current run for the campaign's numbers (those not
+        yet in the run when `only_idle`); numbers on the DNC list are marked, not queued."""
+        scope = [CampaignNumber.campaign_id == campaign.id]
+        if only_idle:
+            scope.append(CampaignNumber.status == NumberStatus.IDLE)
+        dnc = select(DoNotCall.number)
+        await session.execute(
+            update(CampaignNumber)
+            .where(*scope, CampaignNumber.number.in_(dnc))
+            .values(status=NumberStatus.DNC.value)
+        )
+        await session.execute(
+            update(CampaignNumber)
+            .where(*scope, CampaignNumber.number.not_in(dnc))
+            .values(
+                status=NumberStatus.PENDING.value,
+                attempts=0,
+                last_outcome=None,
+                last_reason=None,
+                last_attempt_at=None,
+                digit=None,
+            )
+        )
+        pending = select(
+            literal(campaign.id),
+            CampaignNumber.id,
+            literal(campaign.run_no),
+            literal(1),
+            literal(AttemptStatus.QUEUED.value),
+            literal(now, Attempt.not_before.type),
+            literal(""),
+        ).where(
+            CampaignNumber.campaign_id == campaign.id,
+            CampaignNumber.status == NumberStatus.PENDING,
+            ~select(Attempt.id)
+            .where(Attempt.number_id == CampaignNumber.id, Attempt.run_no == campaign.run_no)
+            .exists(),
+        )
+        result = await session.execute(
+            insert(Attempt).from_select(
+                [
+                    "campaign_id",
+                    "number_id",
+                    "run_no",
+                    "attempt_no",
+                    "status",
+                    "not_before",
+                    "detail",
+                ],
+                pending,
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    # --- runs -------------------------------------------------------------------------
+
+    async def start(self, name: str) -> str:
+        """Run now, whatever the schedule says: resume a paused run, or begin a new one."""
+        async with self.sessions.begin() as session:
+            campaign = await self._row(session, name)
+            if campaign.state == CampaignState.RUNNING:
+                return f"{name}: already running (run {campaign.run_no})"
+            if campaign.state == CampaignState.PAUSED:
+                campaign.state = CampaignState.RUNNING.value
+                return f"{name}: run {campaign.run_no} resumed"
+            queued = await self.begin_run(session, campaign, self.clock.now())
+            return f"{name}: run {campaign.run_no} started, {queued} number(s) queued"
+
+    async def begin_run(self, session: AsyncSession, campaign: Campaign, now: datetime) -> int:
+        """A new run of `campaign` in `session`: every number not on the DNC list queued."""
+        numbers = await session.scalar(
+            select(func.count())
+            .select_from(CampaignNumber)
+            .where(CampaignNumber.campaign_id == campaign.id)
+        )
+        if not numbers:
+            raise CampaignError(f"campaign {campaign.name!r} has no numbers: import some first")
+        # Anything still queued from an earlier run is not called any more.
+        await session.execute(
+            update(Attempt)
+            .where(Attempt.campaign_id == campaign.id, Attempt.status == AttemptStatus.QUEUED)
+            .values(status=AttemptStatus.CANCELLED.value, detail="a new run began")
+        )
+        campaign.run_no += 1
+        campaign.state = CampaignState.RUNNING.value
+        campaign.started_at = now
+        campaign.finished_at = None
+        campaign.last_run_on = self.clock.local(now).date()
+        return await self._queue_run(session, campaign, now, only_idle=False)
+
+    async def pause(self, name: str) -> str:
+        async with self.sessions.begin() as session:
+            campaign = await self._row(session, name)
+            if campaign.state != CampaignState.RUNNING:
+                raise CampaignError(f"campaign {name!r} is {campaign.state}, not running")
+            campaign.state = CampaignState.PAUSED.value
+            return (
+                f"{name}: paused; files Asterisk has not started yet are taken back "
+                "out of outgoing/ by the running service"
+            )
+
+    # --- reading ----------------------------------------------------------------------
+
+    async def status(self, name: str) -> CampaignStatus:
+        async with self.sessions() as session:
+            row = await self._row(session, name)
+            by_number = Counter[str]()
+            for status, count in await session.execute(
+                select(CampaignNumber.status, func.count())
+                .where(CampaignNumber.campaign_id == row.id)
+                .group_by(CampaignNumber.status)
+            ):
+                by_number[status] = count
+            by_attempt = Counter[str]()
+            for status, count in await session.execute(
+                select(Attempt.status, func.count())
+                .where(Attempt.campaign_id == row.id, Attempt.run_no == row.run_no)
+                .group_by(Attempt.status)
+            ):
+                by_attempt[status] = count
+            return CampaignStatus(
+                CampaignInfo.of(row), sum(by_number.values()), dict(by_number), dict(by_attempt)
+            )
+
+    async def report(self, name: str) -> list[NumberReport]:
+        """One line per number: its status in the current run, attempts, last outcome."""
+        async with self.sessions() as session:
+            row = await self._row(session, name)
+            numbers = await session.scalars(
+                select(CampaignNumber)
+                .where(CampaignNumber.campaign_id == row.id)
+                .order_by(CampaignNumber.id)
+            )
+            return [
+                NumberReport(
+                    number=n.number,
+                    extension=n.extension,
+                    status=n.status,
+                    attempts=n.attempts,
+                    last_outcome=n.last_outcome,
+                    last_reason=n.last_reason,
+                    digit=n.digit,
+                    last_attempt_at=as_utc(n.last_attempt_at) if n.last_attempt_at else None,
+                )
+                for n in numbers
+            ]
+
+    # --- do-not-call ------------------------------------------------------------------
+
+    def _dnc_number(self, raw: str) -> str:
+        number = self.phones.normalise(raw)
+        if number is None:
+            raise CampaignError(f"{raw!r} is not a valid phone number")
+        return number
+
+    async def dnc_add(self, raw: str, note: str = "") -> str:
+        number = self._dnc_number(raw)
+        async with self.sessions.begin() as session:
+            if await session.get(DoNotCall, number) is None:
+                session.add(DoNotCall(number=number, added_at=self.clock.now(), note=note[:255]))
+        return number
+
+    async def dnc_remove(self, raw: str) -> bool:
+        number = self._dnc_number(raw)
+        async with self.sessions.begin() as session:
+            result = await session.execute(delete(DoNotCall).where(DoNotCall.number == number))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def dnc_list(self) -> list[tuple[str, datetime, str]]:
+        async with self.sessions() as session:
+            rows = await session.scalars(select(DoNotCall).order_by(DoNotCall.number))
+            return [(r.number, as_utc(r.added_at), r.note) for r in rows]
+
+
+def _as_dict(settings: CampaignSettings) -> dict[str, Any]:
+    return {f.name: getattr(settings, f.name) for f in fields(settings)}
+
+
+def _columns(settings: CampaignSettings) -> dict[str, Any]:
+    values = _as_dict(settings)
+    schedule: WeeklySchedule | None = values.pop("schedule")
+    values["schedule"] = schedule.to_json() if schedule is not None else None
+    return values

@@ -1,0 +1,743 @@
+"""The spooler service: runs campaigns, paces their call files, records every outcome.
+
+One task ticks: it reads what Asterisk did (files in `outgoing/` that it started, files
+archived in `outgoing_done/`), begins scheduled runs, and spools as many call files per
+running campaign as its limits allow (see `pacing`). AMI events (`handle`) record
+outcomes as they happen and free lines at once; the archived files are the fallback and
+the last word on "the call is over" (Asterisk archives a call file only when the call has
+ended: `AST_OUTGOING_WAIT_COMPLETE`).
+
+Nothing is lost and nobody is called twice across a crash at any moment because of the
+order of the steps:
+
+1. a call file is written in tmp/ and fsynced;
+2. its attempt becomes `spooled` and that commits;
+3. the file is renamed into outgoing/.
+
+At start-up (`recover`) every `spooled`/`dialing` attempt is looked for: in
+outgoing_done/ its outcome is read; in outgoing/ it is Asterisk's; still in tmp/ it never
+reached Asterisk and goes back to `queued`; nowhere, Asterisk had it and lost the
+archive, so it is failed and not retried (it may have been called). Files in tmp/ whose
+attempt is still `queued` (crash between 1 and 2) are deleted. Taking files back on pause
+follows the same order: park in tmp/, commit `queued`, delete.
+
+Counting lines: a call holds one from the moment its file is spooled until its end is
+known (a Hangup or failure event, or its archived file); Asterisk's own state is never
+asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from billing_client.clock import Clock
+from billing_client.phones import PhoneNormaliser
+from callfile_spooler.callfile import ArchivedCallFile
+from callfile_spooler.campaigns import CampaignError, CampaignInfo, CampaignManager, as_utc
+from callfile_spooler.dialing import Callee, Dialer, Target
+from callfile_spooler.escape import CallFileValueError
+from callfile_spooler.events import EVENTS, AmiEvent, Signal, interpret
+from callfile_spooler.ledger import Ledger
+from callfile_spooler.models import Attempt, Campaign, CampaignNumber, DoNotCall
+from callfile_spooler.outcomes import (
+    FINAL,
+    IN_ASTERISK,
+    REASON_ANSWERED,
+    UNFINISHED,
+    AttemptStatus,
+    CampaignState,
+    NumberStatus,
+)
+from callfile_spooler.pacing import Pacer
+from callfile_spooler.settings import SpoolSettings
+from callfile_spooler.writer import SpoolFolder, attempt_of, file_name
+
+log = logging.getLogger("pbxbridge.spool")
+
+Alert = Callable[[str], Awaitable[None]]
+
+INCOMPLETE_GRACE = timedelta(seconds=60)
+"""An archived file still without `Status:` this long after it was first seen: Asterisk
+died between archiving it and appending the status."""
+MIN_SLEEP = 0.005
+STOP_TIMEOUT = 10.0
+
+
+@dataclass
+class LiveCall:
+    """An attempt in Asterisk's hands (or answered and not over yet)."""
+
+    attempt_id: int
+    campaign_id: int
+    number_id: int
+    number: str
+    status: AttemptStatus
+    ended: bool = False
+    uniqueid: str | None = None
+    incomplete_since: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return file_name(self.campaign_id, self.attempt_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    spooled: int
+    outcomes: int
+    next_in: float
+    """Seconds until the next tick is worth running."""
+
+
+def _signal_for_archive(attempt_id: int, archived: ArchivedCallFile) -> Signal:
+    if archived.status == "Completed":
+        return Signal(
+            attempt_id=attempt_id,
+            status=AttemptStatus.ANSWERED,
+            reason=REASON_ANSWERED,
+            ended=True,
+        )
+    if archived.status == "Expired":
+        return Signal(attempt_id=attempt_id, status=AttemptStatus.EXPIRED, ended=True)
+    return Signal(
+        attempt_id=attempt_id,
+        status=AttemptStatus.FAILED,
+        ended=True,
+        detail=f"Asterisk archived it with Status: {archived.status} (unreadable call file)",
+        retry=False,
+    )
+
+
+class Spooler:
+    """Campaigns → paced call files → outcomes. The root builds one, registers `handle` for
+    `EVENTS` on the AMI client, and calls `start()`/`stop()`; the CLI uses `campaigns`."""
+
+    EVENTS: tuple[str, ...] = EVENTS
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        phones: PhoneNormaliser,
+        settings: SpoolSettings,
+        *,
+        alert: Alert | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.phones = phones
+        self.settings = settings
+        self.alert = alert
+        self.campaigns = CampaignManager(sessions, clock, phones)
+        self.folder = SpoolFolder(settings)
+        self.dialer = Dialer(settings, phones)
+        self.ledger = Ledger(settings)
+        self._calls: dict[int, LiveCall] = {}
+        self._by_number: dict[tuple[int, str], int] = {}
+        self._by_uniqueid: dict[str, int] = {}
+        self._pacers: dict[int, Pacer] = {}
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._recovered = False
+        self._last_poll: datetime | None = None
+        self._failing = False
+        self._warned_done = False
+
+    # --- life cycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Check the spool folder (SpoolError says what to fix), recover, start ticking."""
+        await asyncio.to_thread(self.folder.prepare)
+        await self.recover()
+        self._stop.clear()
+        self._task = asyncio.create_task(self._run(), name="callfile-spooler")
+
+    async def stop(self) -> None:
+        """Finish the tick under way and stop. Calls in Asterisk's hands go on; their
+        outcomes are read at the next start."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stop.set()
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT)
+        except TimeoutError:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+    def wake(self) -> None:
+        """Tick now (a campaign was started or paused through this process)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                delay = (await self.tick()).next_in
+                self._failing = False
+            except Exception as exc:
+                log.exception("spooler tick failed")
+                delay = self.settings.poll_interval
+                if not self._failing and self.alert is not None:
+                    await self.alert(f"call-file spooler: {type(exc).__name__}: {exc}")
+                self._failing = True
+            if self._stop.is_set():
+                break
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    # --- state in memory ----------------------------------------------------------------
+
+    def _remember(self, call: LiveCall) -> None:
+        self._calls[call.attempt_id] = call
+        self._by_number[(call.campaign_id, call.number)] = call.attempt_id
+        if call.uniqueid:
+            self._by_uniqueid[call.uniqueid] = call.attempt_id
+
+    def _forget(self, attempt_id: int) -> None:
+        call = self._calls.pop(attempt_id, None)
+        if call is None:
+            return
+        if self._by_number.get((call.campaign_id, call.number)) == attempt_id:
+            del self._by_number[(call.campaign_id, call.number)]
+        if call.uniqueid and self._by_uniqueid.get(call.uniqueid) == attempt_id:
+            del self._by_uniqueid[call.uniqueid]
+
+    def alive(self, campaign_id: int | None = None) -> int:
+        """Calls holding a line (of one campaign, or all)."""
+        return sum(
+            1
+            for c in self._calls.values()
+            if not c.ended and (campaign_id is None or c.campaign_id == campaign_id)
+        )
+
+    # --- recovery -----------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Match the database's unfinished attempts to the files in the spool (see above)."""
+        async with self._lock:
+            await self._recover()
+
+    async def _recover(self) -> None:
+        now = self.clock.now()
+        self._calls.clear()
+        self._by_number.clear()
+        self._by_uniqueid.clear()
+        self._pacers.clear()
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(
+                    Attempt.id,
+                    Attempt.campaign_id,
+                    Attempt.number_id,
+                    CampaignNumber.number,
+                    Attempt.status,
+                    Attempt.ended_at,
+                    Attempt.uniqueid,
+                )
+                .join(CampaignNumber, CampaignNumber.id == Attempt.number_id)
+                .where(
+                    or_(
+                        Attempt.status.in_(list(IN_ASTERISK)),
+                        and_(
+                            Attempt.status == AttemptStatus.ANSWERED,
+                            Attempt.ended_at.is_(None),
+                        ),
+                    )
+                )
+            )
+            for aid, cid, nid, number, status, ended_at, uniqueid in rows:
+                self._remember(
+                    LiveCall(
+                        aid, cid, nid, number, AttemptStatus(status), ended_at is not None, uniqueid
+                    )
+                )
+        scan = await asyncio.to_thread(self.folder.scan, {c.name for c in self._calls.values()})
+        never_sent = [
+            c
+            for c in self._calls.values()
+            if c.name in scan.tmp
+            and c.name not in scan.outgoing
+            and c.name not in scan.done
+            and c.status == AttemptStatus.SPOOLED
+        ]
+        if never_sent:
+            await self._back_to_queue(never_sent)
+        await asyncio.to_thread(self.folder.discard_tmp, scan.tmp)
+        known = {c.name for c in self._calls.values()}
+        strays = [n for n in scan.outgoing if n not in known]
+        if strays:  # e.g. the database was restored from an older backup
+            log.warning(
+                "%d call file(s) of ours in %s match no attempt in Asterisk's hands "
+                "(left to Asterisk; their outcomes are not recorded): %s",
+                len(strays),
+                self.folder.outgoing,
+                ", ".join(sorted(strays)[:5]),
+            )
+        self._recovered = True
+        self._last_poll = now
+        outcomes = await self._poll(now)
+        log.info(
+            "spooler recovered: %d call(s) in Asterisk's hands, %d back in the queue, "
+            "%d outcome(s) read, %d stray file(s) in tmp/ removed",
+            len(self._calls),
+            len(never_sent),
+            outcomes,
+            len(scan.tmp) - len(never_sent),
+        )
+
+    async def _back_to_queue(self, calls: Sequence[LiveCall]) -> None:
+        """Attempts whose file never reached (or was taken back from) Asterisk: queued again."""
+        ids = [c.attempt_id for c in calls]
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Attempt)
+                .where(Attempt.id.in_(ids), Attempt.status == AttemptStatus.SPOOLED)
+                .values(status=AttemptStatus.QUEUED.value, spooled_at=None)
+            )
+            await session.execute(
+                update(CampaignNumber)
+                .where(CampaignNumber.id.in_([c.number_id for c in calls]))
+                .values(
+                    status=NumberStatus.PENDING.value,
+                    attempts=case(
+                        (CampaignNumber.attempts > 0, CampaignNumber.attempts - 1), else_=0
+                    ),
+                )
+            )
+        for call in calls:
+            self._forget(call.attempt_id)
+
+    # --- the tick -----------------------------------------------------------------------
+
+    async def tick(self) -> TickResult:
+        """One pass: read outcomes, begin scheduled runs, spool what the limits allow."""
+        async with self._lock:
+            if not self._recovered:
+                await self._recover()
+            now = self.clock.now()
+            outcomes = 0
+            poll = timedelta(seconds=self.settings.poll_interval)
+            if self._last_poll is None or now - self._last_poll >= poll:
+                outcomes = await self._poll(now)
+                self._last_poll = now
+            wake_at = [(self._last_poll or now) + poll]
+            spooled = 0
+            for info in await self._campaigns(now):
+                if info.state == CampaignState.PAUSED:
+                    await self._take_back(info)
+                elif info.state == CampaignState.RUNNING:
+                    count, more_at = await self._spool(info, now)
+                    spooled += count
+                    if more_at is not None:
+                        wake_at.append(more_at)
+            next_in = max(MIN_SLEEP, (min(wake_at) - now).total_seconds())
+            return TickResult(spooled, outcomes, next_in)
+
+    async def _campaigns(self, now: datetime) -> list[CampaignInfo]:
+        """Running and paused campaigns, after beginning the runs the schedule calls for."""
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(Campaign)
+                .where(
+                    or_(
+                        Campaign.state.in_([CampaignState.RUNNING, CampaignState.PAUSED]),
+                        Campaign.schedule.is_not(None),
+                    )
+                )
+                .order_by(Campaign.id)
+            )
+            infos = [CampaignInfo.of(r) for r in rows]
+        local = self.clock.local(now)
+        out = []
+        for row_info in infos:
+            info = row_info
+            schedule = info.settings.schedule
+            if schedule is not None and info.state in (CampaignState.IDLE, CampaignState.DONE):
+                start = schedule.start_on(local)
+                if start is not None and local.time() >= start and info.last_run_on != local.date():
+                    info = await self._scheduled_run(info, now)
+            if info.state in (CampaignState.RUNNING, CampaignState.PAUSED):
+                out.append(info)
+        return out
+
+    async def _scheduled_run(self, info: CampaignInfo, now: datetime) -> CampaignInfo:
+        try:
+            async with self.sessions.begin() as session:
+                row = await session.get(Campaign, info.id)
+                if row is None or row.state not in (CampaignState.IDLE, CampaignState.DONE):
+                    return info
+                queued = await self.campaigns.begin_run(session, row, now)
+                log.info(
+                    "campaign %s: scheduled run %d began, %d queued", row.name, row.run_no, queued
+                )
+                return CampaignInfo.of(row)
+        except CampaignError as exc:
+            log.warning("campaign %s: scheduled run not begun: %s", info.name, exc)
+            async with self.sessions.begin() as session:
+                row = await session.get(Campaign, info.id)
+                if row is not None:  # once a day, not at every tick
+                    row.last_run_on = self.clock.local(now).date()
+            return info
+
+    async def _pacer(self, info: CampaignInfo, now: datetime) -> Pacer:
+        limits = info.limits
+        pacer = self._pacers.get(info.id)
+        if pacer is not None:
+            if pacer.limits != limits:
+                pacer.set_limits(limits)
+            return pacer
+        # After a restart: `spooled_at` is taken before a batch is written, so its files
+        # reached outgoing/ somewhat later; count them one window later to be safe.
+        async with self.sessions() as session:
+            recent = await session.scalars(
+                select(Attempt.spooled_at)
+                .where(
+                    Attempt.campaign_id == info.id,
+                    Attempt.spooled_at > now - 2 * limits.window,
+                )
+                .order_by(Attempt.spooled_at.desc())
+                .limit(limits.per_window)
+            )
+            recent_list = [as_utc(t) + limits.window for t in recent if t is not None]
+            last = await session.scalar(
+                select(func.max(Attempt.spooled_at)).where(Attempt.campaign_id == info.id)
+            )
+        pacer = Pacer(limits, recent_list, as_utc(last) if last is not None else None)
+        self._pacers[info.id] = pacer
+        return pacer
+
+    async def _spool(self, info: CampaignInfo, now: datetime) -> tuple[int, datetime | None]:
+        """Spool this campaign's due attempts up to its allowance: (count, wake-up time)."""
+        window = info.time_window
+        if window is not None and not window.contains(self.clock.local(now).time()):
+            return 0, None
+        pacer = await self._pacer(info, now)
+        alive = self.alive(info.id)
+        allowance = pacer.allowance(now, alive)
+        if self.settings.max_concurrent is not None:
+            allowance = min(allowance, self.settings.max_concurrent - self.alive())
+        if allowance <= 0:
+            return 0, pacer.next_opening(now)
+        async with self.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        Attempt.id,
+                        Attempt.number_id,
+                        CampaignNumber.number,
+                        CampaignNumber.extension,
+                        CampaignNumber.variables,
+                    )
+                    .join(CampaignNumber, CampaignNumber.id == Attempt.number_id)
+                    .where(
+                        Attempt.campaign_id == info.id,
+                        Attempt.run_no == info.run_no,
+                        Attempt.status == AttemptStatus.QUEUED,
+                        Attempt.not_before <= now,
+                    )
+                    .order_by(Attempt.not_before, Attempt.id)
+                    .limit(allowance)
+                )
+            ).all()
+            dnc: set[str] = set()
+            if rows:
+                dnc = set(
+                    await session.scalars(
+                        select(DoNotCall.number).where(DoNotCall.number.in_([r[2] for r in rows]))
+                    )
+                )
+        if not rows:
+            if alive == 0:
+                await self._maybe_finish(info, now)
+            return 0, None
+
+        target = Target(
+            info.id, info.settings.context, info.settings.extension, info.settings.callerid
+        )
+        entries = []
+        calls: dict[str, LiveCall] = {}
+        cancelled: list[tuple[int, int]] = []
+        refused: dict[int, tuple[int, str]] = {}
+        for aid, nid, number, extension, variables in rows:
+            if number in dnc:
+                cancelled.append((aid, nid))
+                continue
+            try:
+                callee = Callee(aid, number, extension, tuple(json.loads(variables).items()))
+                call = self.dialer.call_file(target, callee)
+            except CallFileValueError as exc:
+                refused[aid] = (nid, str(exc))
+                continue
+            name = file_name(info.id, aid)
+            entries.append((name, call))
+            calls[name] = LiveCall(aid, info.id, nid, number, AttemptStatus.SPOOLED)
+        written = await asyncio.to_thread(self.folder.write, entries)
+        for name, why in written.refused.items():
+            gone = calls.pop(name)
+            refused[gone.attempt_id] = (gone.number_id, why)
+        try:
+            await self._mark_spooled([calls[n] for n in written.written], cancelled, refused, now)
+        except BaseException:
+            await asyncio.to_thread(self.folder.discard_tmp, written.written)
+            raise
+        published = await self._publish(written.written)
+        for name in published:
+            self._remember(calls[name])
+        # The files became visible to Asterisk just now, not at `now` (writing a batch
+        # takes a while): the cps window counts from here.
+        pacer.record(self.clock.now(), len(published))
+        if refused:
+            log.warning(
+                "campaign %s: %d call file(s) refused: %s",
+                info.name,
+                len(refused),
+                next(iter(refused.values()))[1],
+            )
+        more = now if len(rows) == allowance else None
+        opening = pacer.next_opening(now)
+        return len(published), min((t for t in (more, opening) if t is not None), default=None)
+
+    async def _mark_spooled(
+        self,
+        calls: Sequence[LiveCall],
+        cancelled: Sequence[tuple[int, int]],
+        refused: dict[int, tuple[int, str]],
+        now: datetime,
+    ) -> None:
+        async with self.sessions.begin() as session:
+            if calls:
+                await session.execute(
+                    update(Attempt)
+                    .where(
+                        Attempt.id.in_([c.attempt_id for c in calls]),
+                        Attempt.status == AttemptStatus.QUEUED,
+                    )
+                    .values(status=AttemptStatus.SPOOLED.value, spooled_at=now)
+                )
+                await session.execute(
+                    update(CampaignNumber)
+                    .where(CampaignNumber.id.in_([c.number_id for c in calls]))
+                    .values(
+                        status=NumberStatus.CALLING.value,
+                        attempts=CampaignNumber.attempts + 1,
+                        last_attempt_at=now,
+                    )
+                )
+            if cancelled:
+                await session.execute(
+                    update(Attempt)
+                    .where(Attempt.id.in_([aid for aid, _ in cancelled]))
+                    .values(
+                        status=AttemptStatus.CANCELLED.value,
+                        ended_at=now,
+                        detail="on the do-not-call list",
+                    )
+                )
+                await session.execute(
+                    update(CampaignNumber)
+                    .where(CampaignNumber.id.in_([nid for _, nid in cancelled]))
+                    .values(status=NumberStatus.DNC.value)
+                )
+            for aid, (nid, why) in refused.items():
+                # A value that cannot be written now cannot be later: no retry.
+                await session.execute(
+                    update(Attempt)
+                    .where(Attempt.id == aid)
+                    .values(status=AttemptStatus.FAILED.value, ended_at=now, detail=why[:255])
+                )
+                await session.execute(
+                    update(CampaignNumber)
+                    .where(CampaignNumber.id == nid)
+                    .values(
+                        status=NumberStatus.GIVEN_UP.value,
+                        last_outcome=AttemptStatus.FAILED.value,
+                        last_attempt_at=now,
+                    )
+                )
+
+    async def _publish(self, names: Sequence[str]) -> list[str]:
+        """Rename into outgoing/; a file that cannot be is put back in the queue."""
+        if not names:
+            return []
+        try:
+            await asyncio.to_thread(self.folder.publish, names)
+            return list(names)
+        except OSError:
+            log.exception("cannot rename call files into %s", self.folder.outgoing)
+        scan = await asyncio.to_thread(self.folder.scan, set())
+        published = [n for n in names if n in scan.outgoing]
+        stuck = [n for n in names if n not in scan.outgoing]
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(Attempt.id, Attempt.campaign_id, Attempt.number_id).where(
+                    Attempt.id.in_([attempt_of(n) for n in stuck])
+                )
+            )
+            back = [LiveCall(aid, cid, nid, "", AttemptStatus.SPOOLED) for aid, cid, nid in rows]
+        await self._back_to_queue(back)
+        await asyncio.to_thread(self.folder.discard_tmp, stuck)
+        return published
+
+    async def _maybe_finish(self, info: CampaignInfo, now: datetime) -> None:
+        async with self.sessions.begin() as session:
+            unfinished = await session.scalar(
+                select(func.count())
+                .select_from(Attempt)
+                .where(
+                    Attempt.campaign_id == info.id,
+                    Attempt.run_no == info.run_no,
+                    Attempt.status.in_(list(UNFINISHED)),
+                )
+            )
+            if unfinished:
+                return
+            row = await session.get(Campaign, info.id)
+            if row is not None and row.state == CampaignState.RUNNING and row.run_no == info.run_no:
+                row.state = CampaignState.DONE.value
+                row.finished_at = now
+                log.info("campaign %s: run %d done", row.name, row.run_no)
+
+    async def _take_back(self, info: CampaignInfo) -> None:
+        """A paused campaign: its files Asterisk has not started leave outgoing/."""
+        waiting = [
+            c
+            for c in self._calls.values()
+            if c.campaign_id == info.id and c.status == AttemptStatus.SPOOLED and not c.ended
+        ]
+        if not waiting:
+            return
+        parked = set(await asyncio.to_thread(self.folder.withdraw, [c.name for c in waiting]))
+        if not parked:
+            return
+        await self._back_to_queue([c for c in waiting if c.name in parked])
+        await asyncio.to_thread(self.folder.discard_tmp, parked)
+        log.info("campaign %s paused: %d call file(s) taken back", info.name, len(parked))
+
+    # --- outcomes -----------------------------------------------------------------------
+
+    async def _poll(self, now: datetime) -> int:
+        """Read what Asterisk did with the files of the calls in its hands."""
+        watched = {c.name for c in self._calls.values()}
+        unstarted = {c.name for c in self._calls.values() if c.status == AttemptStatus.SPOOLED}
+        scan = await asyncio.to_thread(self.folder.scan, watched, unstarted)
+        signals: list[Signal] = []
+        archived_names: list[str] = []
+        for call in list(self._calls.values()):
+            name = call.name
+            archived = scan.done.get(name)
+            if archived is not None:
+                if archived.status is None:
+                    call.incomplete_since = call.incomplete_since or now
+                    if now - call.incomplete_since < INCOMPLETE_GRACE:
+                        continue
+                    signal = Signal(
+                        attempt_id=call.attempt_id,
+                        status=AttemptStatus.FAILED,
+                        ended=True,
+                        detail="archived by Asterisk without a Status line",
+                        retry=False,
+                    )
+                else:
+                    signal = _signal_for_archive(call.attempt_id, archived)
+                signals.append(signal)
+                archived_names.append(name)
+            elif name in scan.outgoing:
+                if scan.outgoing[name] and call.status == AttemptStatus.SPOOLED:
+                    signals.append(Signal(attempt_id=call.attempt_id, status=AttemptStatus.DIALING))
+            elif name not in scan.tmp:
+                signals.append(
+                    Signal(
+                        attempt_id=call.attempt_id,
+                        status=AttemptStatus.FAILED,
+                        ended=True,
+                        detail="call file gone from the spool without an archived copy",
+                        retry=False,
+                    )
+                )
+        if signals:
+            await self._apply(signals, now)
+        if not self.settings.keep_done_files:
+            leftovers = archived_names + scan.other_done
+            if leftovers:
+                try:
+                    await asyncio.to_thread(self.folder.remove_done, leftovers)
+                except OSError as exc:  # recorded already; only the clean-up failed
+                    if not self._warned_done:
+                        log.warning("cannot delete archived call files (%s): keeping them", exc)
+                        self._warned_done = True
+        return len(archived_names)
+
+    async def handle(self, event: AmiEvent) -> None:
+        """An AMI event (one of `EVENTS`): record what it says about a campaign call.
+
+        Events about other channels return at once; one about a campaign call waits for the
+        tick under way (tens of milliseconds) and is written in its own transaction."""
+        signal = interpret(event, self.phones)
+        if signal is None:
+            return
+        if self._find(signal) is None and (signal.campaign_id is None or signal.number is None):
+            return  # e.g. the Hangup of a channel that is no campaign call: no lock, no I/O
+        async with self._lock:
+            freed = await self._apply([signal], self.clock.now())
+        if freed:
+            self._wake.set()
+
+    def _find(self, signal: Signal) -> int | None:
+        if signal.attempt_id is not None:
+            return signal.attempt_id
+        if signal.campaign_id is not None and signal.number is not None:
+            found = self._by_number.get((signal.campaign_id, signal.number))
+            if found is not None:
+                return found
+        if signal.uniqueid:
+            return self._by_uniqueid.get(signal.uniqueid)
+        return None
+
+    async def _apply(self, signals: Iterable[Signal], now: datetime) -> int:
+        """Apply signals in one transaction; the number of lines freed."""
+        resolved: list[tuple[int | None, Signal]] = []
+        for signal in signals:
+            attempt_id = self._find(signal)
+            if attempt_id is None and (signal.campaign_id is None or signal.number is None):
+                continue  # e.g. the Hangup of a channel that is no campaign call
+            resolved.append((attempt_id, signal))
+        if not resolved:
+            return 0
+        async with self.sessions.begin() as session:
+            work: list[tuple[int, Signal]] = []
+            for known_id, signal in resolved:
+                attempt_id = known_id
+                if attempt_id is None:
+                    attempt_id = await self.ledger.lookup(session, signal)
+                if attempt_id is not None:
+                    work.append((attempt_id, signal))
+            states = await self.ledger.apply(session, work, now) if work else {}
+        freed = 0
+        for attempt_id, state in states.items():
+            call = self._calls.get(attempt_id)
+            if call is None:
+                continue
+            call.status = state.status
+            if state.uniqueid and call.uniqueid != state.uniqueid:
+                call.uniqueid = state.uniqueid
+                self._by_uniqueid[state.uniqueid] = attempt_id
+            if state.ended_at is not None and not call.ended:
+                call.ended = True
+                freed += 1
+            if call.ended and call.status in FINAL:
+                self._forget(attempt_id)
+        return freed
