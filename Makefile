@@ -11,9 +11,12 @@ $(STAMP): pyproject.toml constraints.txt scripts/bootstrap.sh
 
 install: $(STAMP)
 
+# Without Asterisk on this machine, call files go to ./var/spool/asterisk (outgoing/ made
+# here as Asterisk's pbx_spool would); a config file or PBXBRIDGE_SPOOL__DIR overrides it.
 run: install
+	mkdir -p var/spool/asterisk/outgoing var/spool/asterisk/outgoing_done
 	$(BIN)/pbxbridge db upgrade
-	exec $(BIN)/pbxbridge run --demo
+	PBXBRIDGE_SPOOL__DIR=$${PBXBRIDGE_SPOOL__DIR:-var/spool/asterisk} exec $(BIN)/pbxbridge run --demo
 
 lint: install
 	$(BIN)/ruff check .
@@ -28,6 +31,7 @@ test: lint
 bench: install
 	$(BIN)/python bench/agi_bench.py
 	$(BIN)/python bench/ami_bench.py
+	$(BIN)/python bench/spool_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -24,6 +24,8 @@ from billing_client.local.call_lookups import CallLookups, SqliteReader
 from billing_client.local.paycards import PaycardAdmin
 from billing_client.phones import PhoneNormaliser
 from billing_client.stale_cache import StaleCache
+from callfile_spooler.spooler import Spooler
+from callfile_spooler.writer import SpoolError
 from missed_calls.events import EVENTS as MISSED_CALL_EVENTS
 from missed_calls.tracker import MissedCallTracker
 from notify import Notice
@@ -192,6 +194,11 @@ class Service:
                 for name in MISSED_CALL_EVENTS:
                     self.ami.on_event(name, self.missed.handle)
             self.ami.on_health(staff.on_ami_health(self._notify))
+        self.spooler = Spooler(core.sessions, core.clock, core.phones, s.spool, alert=log_alert)
+        self.spooling = False
+        if self.ami is not None:
+            for name in Spooler.EVENTS:
+                self.ami.on_event(name, self.spooler.handle)
         self.routes = build_route_deps(core, inbound_sms=self.inbox.receive)
         self.agi = FastAgiServer(s.agi, build_handlers(self.routes))
 
@@ -206,16 +213,22 @@ class Service:
         await self.inbox.start()
         if self.ami is not None:
             await self.ami.start()
+        try:
+            await self.spooler.start()
+            self.spooling = True
+        except SpoolError as exc:
+            log.error("call-file spooler not started (campaigns and callbacks wait): %s", exc)
         await self.agi.start()
         s = self.core.settings
         log.info(
             "pbxbridge started: FastAGI on %s:%d (routes %s), AMI %s, Telegram %s, "
-            "billing=%s, database=%s",
+            "spool %s, billing=%s, database=%s",
             s.agi.host,
             self.agi.port,
             ", ".join(ROUTES),
             f"{s.ami.host}:{s.ami.port}" if self.ami is not None else "off",
             "on" if s.telegram.active else "off",
+            s.spool.dir if self.spooling else "off",
             s.billing.backend,
             s.database.safe_url(),
         )
@@ -225,6 +238,8 @@ class Service:
         then close the AMI link and let what it delivered be stored."""
         await self.agi.stop()
         await self.routes.drain()
+        if self.spooling:
+            await self.spooler.stop()
         if self.ami is not None:
             await self.ami.stop()
         if self.missed is not None:

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import agi.migrations
 import billing_client.migrations
+import callfile_spooler.migrations
 import missed_calls.migrations
 import sms.migrations
 from storage import migrate
@@ -17,6 +18,7 @@ VERSION_LOCATIONS: tuple[Path, ...] = (
     agi.migrations.VERSIONS,
     sms.migrations.VERSIONS,
     missed_calls.migrations.VERSIONS,
+    callfile_spooler.migrations.VERSIONS,
 )
 
 

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from agi.settings import AgiSettings
 from ami_listener.settings import AmiSettings
 from billing_client.settings import BillingSettings
+from callfile_spooler.settings import SpoolSettings
 from missed_calls.settings import MissedCallSettings
 from notify.settings import TelegramSettings
 from sms.settings import SmsSettings
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     sms: SmsSettings = SmsSettings()
     missed_calls: MissedCallSettings = MissedCallSettings()
     telegram: TelegramSettings = TelegramSettings()
+    spool: SpoolSettings = SpoolSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("timezone")
@@ -144,4 +146,8 @@ def load_settings(explicit: Path | None = None) -> tuple[Settings, Path | None]:
         origin = str(path) if path else "environment"
         raise SettingsError(f"invalid configuration ({origin}):\n{_describe(exc)}") from None
     base = path.parent if path is not None else Path.cwd()
-    return settings.model_copy(update={"database": settings.database.resolved(base)}), path
+    resolved = {
+        "database": settings.database.resolved(base),
+        "spool": settings.spool.resolved(base),
+    }
+    return settings.model_copy(update=resolved), path

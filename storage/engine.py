@@ -26,7 +26,7 @@ class DatabaseSettings(BaseModel):
     )
     busy_timeout_ms: int = Field(default=30_000, ge=0, description="SQLite lock wait.")
     pool_size: int = Field(default=10, ge=1, description="PostgreSQL connection pool size.")
-    echo: bool = False
+    echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 
     def resolved(self, base_dir: Path) -> DatabaseSettings:
         """Return a copy whose relative SQLite path is anchored at `base_dir`."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from pbxbridge.cli.campaign import campaign
 from pbxbridge.cli.common import CliState
 from pbxbridge.cli.database import db
 from pbxbridge.cli.missed import missed
@@ -42,6 +43,7 @@ for command in (
     paycards,
     sms,
     missed,
+    campaign,
 ):
     cli.add_command(command)
 

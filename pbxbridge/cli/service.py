@@ -11,6 +11,7 @@ import click
 import uvloop
 
 from billing_client.errors import BillingError
+from callfile_spooler.writer import SpoolError, SpoolFolder
 from pbxbridge import migrations
 from pbxbridge.app import Core, Service, open_core
 from pbxbridge.cli.common import state, with_core
@@ -71,7 +72,7 @@ def run_command(ctx: click.Context, demo: bool) -> None:
 
 
 async def run_checks(core: Core) -> list[tuple[str, bool, str]]:
-    """(what, ok, one-line detail) for config, database, migrations and billing."""
+    """(what, ok, one-line detail) for database, migrations, spool folder and billing."""
     results: list[tuple[str, bool, str]] = []
     try:
         pending = await migrations.pending(core.engine)
@@ -88,6 +89,13 @@ async def run_checks(core: Core) -> list[tuple[str, bool, str]]:
             )
         else:
             results.append(("migrations", True, "up to date"))
+    spool = SpoolFolder(core.settings.spool)
+    try:
+        await asyncio.to_thread(spool.prepare)
+    except SpoolError as exc:
+        results.append(("spool", False, str(exc)))
+    else:
+        results.append(("spool", True, str(core.settings.spool.dir)))
     try:
         await asyncio.wait_for(core.billing.check(), timeout=10)
     except (BillingError, TimeoutError) as exc:
@@ -102,7 +110,7 @@ async def run_checks(core: Core) -> list[tuple[str, bool, str]]:
 @click.command("check")
 @click.pass_context
 def check_command(ctx: click.Context) -> None:
-    """Verify config, database, migrations and billing; one line per problem."""
+    """Verify config, database, migrations, spool folder and billing; a line each."""
     cli = state(ctx)
     cli.settings()
     click.echo(f"config      OK    {cli.config_file or 'defaults + environment'}")

@@ -21,7 +21,11 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("PBXBRIDGE_CONFIG", "PBXBRIDGE_BILLING__BACKEND"):
         monkeypatch.delenv(name, raising=False)
     path = tmp_path / "pbxbridge.toml"
-    path.write_text('[database]\nurl = "sqlite+aiosqlite:///state/pbx.db"\n', encoding="utf-8")
+    path.write_text(
+        '[database]\nurl = "sqlite+aiosqlite:///state/pbx.db"\n[spool]\ndir = "spool"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "spool" / "outgoing").mkdir(parents=True)
     return path
 
 
@@ -161,7 +165,14 @@ def test_check_reports_each_problem_on_one_line(config: Path, tmp_path: Path) ->
     assert before.exit_code == 1
     assert "migrations  FAIL  pending" in before.output
     ok(pbx(config, "db", "upgrade"))
-    assert "billing     OK    local" in ok(pbx(config, "check"))
+    checked = ok(pbx(config, "check"))
+    assert "billing     OK    local" in checked
+    assert "spool       OK" in checked
+    (tmp_path / "spool" / "outgoing").rmdir()
+    no_spool = pbx(config, "check")
+    assert no_spool.exit_code == 1
+    assert "spool       FAIL" in no_spool.output
+    assert "does not exist" in no_spool.output
     dead = tmp_path / "dead.toml"
     dead.write_text(
         '[database]\nurl = "sqlite+aiosqlite:///state/pbx.db"\n'

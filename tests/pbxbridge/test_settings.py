@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from pbxbridge.settings import SettingsError, load_settings
 
@@ -107,3 +108,48 @@ def test_example_config_loads_and_documents_every_section(monkeypatch: pytest.Mo
     ):
         assert section in text
     assert settings.billing.backend == "local"
+
+
+def _sections(model: type[BaseModel], prefix: str = "") -> dict[str, set[str]]:
+    """Section name -> keys, for every settings class reachable from `model`."""
+    out: dict[str, set[str]] = {prefix: set()}
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            out.update(_sections(annotation, f"{prefix}.{name}" if prefix else name))
+        else:
+            out[prefix].add(name)
+    return out
+
+
+def test_example_config_documents_every_key() -> None:
+    """Every setting appears in pbxbridge.example.toml (set, or commented out) in its section."""
+    from pbxbridge.settings import Settings
+
+    text = (Path(__file__).resolve().parents[2] / "pbxbridge.example.toml").read_text("utf-8")
+    documented: dict[str, set[str]] = {"": set()}
+    section = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1]
+            documented.setdefault(section, set())
+            continue
+        key = stripped.lstrip("# ").split("=", 1)[0].strip()
+        if "=" in stripped and key.isidentifier():
+            documented[section].add(key)
+    missing = {
+        section: sorted(keys - documented.get(section, set()))
+        for section, keys in _sections(Settings).items()
+        if keys - documented.get(section, set())
+    }
+    assert missing == {}
+
+
+def test_example_config_is_generated_from_the_code() -> None:
+    from pbxbridge.example_config import render
+
+    example = Path(__file__).resolve().parents[2] / "pbxbridge.example.toml"
+    assert example.read_text("utf-8") == render(), (
+        "regenerate: .venv/bin/python -m pbxbridge.example_config > pbxbridge.example.toml"
+    )

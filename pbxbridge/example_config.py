@@ -1,0 +1,92 @@
+"""Writes pbxbridge.example.toml from the settings classes, so the documented keys, their
+defaults and their descriptions are the code's own (a test checks the file is current).
+
+    .venv/bin/python -m pbxbridge.example_config > pbxbridge.example.toml
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+
+from pbxbridge.settings import Settings
+
+HEADER = """\
+# pbxbridge configuration. Copy to /etc/pbxbridge/pbxbridge.toml (or pass --config FILE,
+# or set PBXBRIDGE_CONFIG). Every key can be overridden by an environment variable
+# PBXBRIDGE_<SECTION>__<KEY>, e.g. PBXBRIDGE_AGI__PORT=4574 or PBXBRIDGE_BILLING__KEY=UB...
+# Relative paths resolve against the folder of this file. Unknown keys are errors.
+# Generated from the code: .venv/bin/python -m pbxbridge.example_config
+"""
+
+INTROS = {
+    "database": "Where pbxbridge keeps its state: SQLite (nothing to install) or PostgreSQL.",
+    "billing": "Which billing answers: the embedded one, or Ubilling's remoteapi.",
+    "agi": "The FastAGI server Asterisk's AGI(agi://…) calls, and its IVR routes.",
+    "ami": (
+        "Asterisk Manager Interface: SMS, missed calls, call outcomes. Create the user from "
+        "dialplan/manager_pbxbridge.conf and put its secret here (or PBXBRIDGE_AMI__SECRET)."
+    ),
+    "sms": "SMS through a GSM modem (chan_dongle / chan_quectel) or PJSIP MESSAGE.",
+    "missed_calls": (
+        "Missed calls from Cdr and Queue events (cdr_manager.conf: enabled = yes; cdr.conf: "
+        "unanswered = yes)."
+    ),
+    "telegram": "Staff notifications and the staff bot (/missed, /sms, /whois, /callback).",
+    "spool": "Asterisk call files for campaigns and callbacks.",
+    "logging": "Log lines on stderr (journald keeps them under systemd).",
+}
+
+
+def _value(value: Any) -> str | None:
+    if isinstance(value, SecretStr):
+        return '""'
+    if value is None:
+        return None
+    if isinstance(value, Path):
+        return json.dumps(str(value))
+    if isinstance(value, Decimal):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _comment(text: str) -> list[str]:
+    return ["# " + line for line in textwrap.wrap(text, 88)]
+
+
+def _section(name: str, model: BaseModel) -> list[str]:
+    lines: list[str] = []
+    if name in INTROS:
+        lines += ["#" * 88, *_comment(INTROS[name])]
+    if name:
+        lines.append(f"[{name}]")
+    nested: list[tuple[str, BaseModel]] = []
+    for key, field in type(model).model_fields.items():
+        value = getattr(model, key)
+        if isinstance(value, BaseModel):
+            nested.append((f"{name}.{key}" if name else key, value))
+            continue
+        lines += _comment(field.description or "")
+        rendered = _value(value)
+        lines.append(f"{key} = {rendered}" if rendered is not None else f"# {key} =")
+    lines.append("")
+    for child_name, child in nested:
+        lines += _section(child_name, child)
+    return lines
+
+
+def render() -> str:
+    return HEADER + "\n" + "\n".join(_section("", Settings.model_construct())).rstrip() + "\n"
+
+
+def main() -> None:
+    print(render(), end="")
+
+
+if __name__ == "__main__":
+    main()
