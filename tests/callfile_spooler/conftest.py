@@ -1,8 +1,7 @@
 """Fixtures of the spooler tests: a database with the spooler's tables, a temp spool folder.
 
-Until the root lists `callfile_spooler.migrations.VERSIONS` in `pbxbridge.migrations`,
-the shared `database` fixture has no spooler tables: `db` applies them on top (a no-op
-once the root lists them).
+The shared `database` fixture is migrated with every component's history (the root's
+list includes the spooler's); `db` re-applies it, a no-op kept for the fixtures' names.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import pytest
 
 from billing_client.clock import FixedClock
 from billing_client.phones import PhoneNormaliser
-from callfile_spooler import migrations as spool_migrations
 from callfile_spooler.campaigns import CampaignManager
 from callfile_spooler.settings import SpoolSettings
 from callfile_spooler.spooler import Spooler
@@ -23,7 +21,7 @@ from storage import migrate
 from tests.conftest import Database
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-VERSION_LOCATIONS = (*migrations.VERSION_LOCATIONS, spool_migrations.VERSIONS)
+VERSION_LOCATIONS = migrations.VERSION_LOCATIONS
 
 
 async def add_spool_tables(database: Database) -> Database:

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 import pytest
 
-import missed_calls.migrations
 from ami_listener.framing import AmiFramer
 from ami_listener.message import AmiMessage, parse_message
 from billing_client.audit import AuditJournal
@@ -39,10 +38,8 @@ ABANDONED_QUEUE = "1795311498.21"  # +380501112233: abandons the empty queue `su
 
 
 def version_locations() -> tuple[Path, ...]:
-    """pbxbridge's histories plus ours (the root adds ours to pbxbridge/migrations.py)."""
-    mine = missed_calls.migrations.VERSIONS
-    known = migrations.VERSION_LOCATIONS
-    return known if mine in known else (*known, mine)
+    """pbxbridge's histories (ours among them)."""
+    return migrations.VERSION_LOCATIONS
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-import sms.migrations
 from ami_listener.framing import AmiFramer
 from ami_listener.message import AmiMessage
 from billing_client.audit import AuditJournal
@@ -37,8 +36,8 @@ FIXTURE_FILE = (
 )
 ACTOR = "test"
 
-VERSION_LOCATIONS = tuple(dict.fromkeys((*migrations.VERSION_LOCATIONS, sms.migrations.VERSIONS)))
-"""The root's migration folders plus ours (a no-op addition once the root lists sms)."""
+VERSION_LOCATIONS = migrations.VERSION_LOCATIONS
+"""The root's migration folders (sms's among them)."""
 
 
 def fixtures() -> dict[str, Any]:
