@@ -1,14 +1,18 @@
-"""`[spool]`: where call files go, how numbers are dialled, and the retry policy."""
+"""`[spool]`: where call files go, how numbers are dialled, and the retry policy;
+`[callback]`: how callback requests are limited and dialled."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from callfile_spooler import escape
+from callfile_spooler.schedule import ScheduleError, TimeWindow
 
 DIAL_FIELDS = ("e164", "national", "national_significant", "country_code")
 """Placeholders of `dial_format`: for +380501234567 they are 380501234567, 0501234567,
@@ -22,6 +26,12 @@ _SAMPLE: Mapping[str, str] = MappingProxyType(
         "country_code": "380",
     }
 )
+
+
+AUDIO_FORMATS = ("wav", "sln", "gsm", "ulaw", "alaw")
+"""Formats a campaign message can be written in (Asterisk's file extensions): `wav` (8 kHz
+mono 16-bit, always written), `sln` (the same samples, raw), `gsm`, `ulaw`, `alaw` (these
+three through ffmpeg). Asterisk plays whichever costs least to translate to the call's codec."""
 
 
 class RetryDelays(BaseModel):
@@ -130,6 +140,40 @@ class SpoolSettings(BaseModel):
         ),
     )
 
+    sounds_dir: Path = Field(
+        default=Path("/var/lib/asterisk/sounds/pbxbridge-campaigns"),
+        description=(
+            "Where campaign messages are written (`pbxbridge campaign audio NAME FILE`), one "
+            "file per format: campaign-<id>.wav…; pbxbridge needs write access, Asterisk read "
+            "access. A relative path is taken from the config file's folder."
+        ),
+    )
+    audio_formats: list[str] = Field(
+        default_factory=lambda: ["wav"],
+        description=(
+            "Formats each campaign message is written in, besides wav (8 kHz mono 16-bit, "
+            f"always written): any of {', '.join(AUDIO_FORMATS)}. gsm, ulaw and alaw need "
+            "ffmpeg; a ulaw file spares Asterisk transcoding on G.711u trunks."
+        ),
+    )
+
+    @field_validator("sounds_dir")
+    @classmethod
+    def _sounds_dir(cls, value: Path) -> Path:
+        # Every campaign call file carries `<sounds_dir>/campaign-<id>` as a variable.
+        escape.variable_value(str(value))
+        if len(str(value).encode()) > 160:
+            raise ValueError(f"sounds_dir {str(value)!r}: at most 160 bytes")
+        return value
+
+    @field_validator("audio_formats")
+    @classmethod
+    def _audio_formats(cls, value: list[str]) -> list[str]:
+        unknown = [f for f in value if f not in AUDIO_FORMATS]
+        if unknown:
+            raise ValueError(f"audio_formats {unknown}: choose from {', '.join(AUDIO_FORMATS)}")
+        return ["wav", *dict.fromkeys(f for f in value if f != "wav")]
+
     @field_validator("dial_format")
     @classmethod
     def _dial_format(cls, value: str) -> str:
@@ -160,10 +204,14 @@ class SpoolSettings(BaseModel):
         return None if value is None else escape.callerid(value)
 
     def resolved(self, base_dir: Path) -> SpoolSettings:
-        """A copy whose relative `dir` is anchored at `base_dir` (the config file's folder)."""
-        if self.dir.is_absolute():
-            return self
-        return self.model_copy(update={"dir": (base_dir / self.dir).resolve()})
+        """A copy whose relative `dir` and `sounds_dir` are anchored at `base_dir` (the
+        config file's folder)."""
+        update = {
+            key: (base_dir / path).resolve()
+            for key, path in (("dir", self.dir), ("sounds_dir", self.sounds_dir))
+            if not path.is_absolute()
+        }
+        return self.model_copy(update=update) if update else self
 
     @property
     def tmp_dir(self) -> Path:
@@ -176,3 +224,151 @@ class SpoolSettings(BaseModel):
     @property
     def done_dir(self) -> Path:
         return self.dir / "outgoing_done"
+
+
+QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+CallbackMode = Literal["customer_first", "operator_first"]
+
+
+class CallbackSettings(BaseModel):
+    """`[callback]`: callback requests (CLI, staff bot, web form) and how they are dialled.
+
+    `customer_first`: the call file rings the customer (through `spool.channel`); once they
+    answer, the `context` puts them in the queue. `operator_first`: the call file rings
+    the queue through `operator_channel`; once an operator answers, the `connect_context`
+    rings the customer, so nobody waits in a queue for a call they did not make.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="Take callback requests.")
+    mode: CallbackMode = Field(
+        default="customer_first",
+        description=(
+            '"customer_first": ring the customer, then queue them for an operator; '
+            '"operator_first": ring the operators\' queue, then the customer.'
+        ),
+    )
+    queue: str = Field(
+        default="support",
+        description="The operators' queue (its name in queues.conf).",
+    )
+    operator_channel: str = Field(
+        default="Local/{queue}@pbxbridge-callback-queue",
+        description=(
+            "operator_first: the channel each call file rings first; {queue} is `queue`. The "
+            "default context rings the queue (Queue(…,r)) without answering until an operator "
+            "takes the call."
+        ),
+    )
+    context: str = Field(
+        default="pbxbridge-callback",
+        description="customer_first: the context the answered customer goes to (queues them).",
+    )
+    connect_context: str = Field(
+        default="pbxbridge-callback-connect",
+        description="operator_first: the context the operator goes to (it rings the customer).",
+    )
+    callerid: str | None = Field(
+        default=None,
+        description=(
+            'CallerID the customer sees, e.g. "ISP" <0441234567>; unset: spool.callerid, '
+            "else the trunk's."
+        ),
+    )
+    max_per_hour: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description=(
+            "Callbacks one number may get within an hour; requests beyond are recorded and "
+            "refused (as are numbers on the campaigns' do-not-call list)."
+        ),
+    )
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Calls per callback before it is given up (busy, no answer… retried).",
+    )
+    ring_time: int = Field(
+        default=45,
+        ge=5,
+        le=600,
+        description="Seconds the customer's phone rings.",
+    )
+    operator_wait_time: int = Field(
+        default=120,
+        ge=5,
+        le=3600,
+        description="operator_first: seconds the call file waits for an operator to answer.",
+    )
+    window: str | None = Field(
+        default=None,
+        description=(
+            'Hours callbacks may be dialled, "HH:MM-HH:MM" in the service\'s timezone (requests '
+            "outside wait for it); unset: any time."
+        ),
+    )
+
+    @field_validator("queue")
+    @classmethod
+    def _queue(cls, value: str) -> str:
+        if QUEUE_NAME.fullmatch(value) is None:
+            raise ValueError(f"queue {value!r}: letters, digits, _ and - (1-64)")
+        return value
+
+    @field_validator("operator_channel")
+    @classmethod
+    def _operator_channel(cls, value: str) -> str:
+        if "{queue}" not in value:
+            raise ValueError(f"operator_channel {value!r} must contain {{queue}}")
+        try:
+            rendered = value.format(queue="support")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"operator_channel {value!r}: the only placeholder is {{queue}}"
+            ) from exc
+        escape.channel(rendered)
+        return value
+
+    @field_validator("context", "connect_context")
+    @classmethod
+    def _context(cls, value: str) -> str:
+        return escape.context(value)
+
+    @field_validator("callerid")
+    @classmethod
+    def _callerid(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        escape.callerid(value)
+        if not split_callerid(value)[1]:
+            raise ValueError(f"callerid {value!r} has no number")
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(TimeWindow.parse(value))
+        except ScheduleError as exc:
+            raise ValueError(str(exc)) from None
+
+    def channel(self) -> str:
+        """operator_first: the call files' Channel."""
+        return self.operator_channel.format(queue=self.queue)
+
+
+_CALLERID = re.compile(r'(?:"(?P<quoted>[^"]*)"|(?P<bare>[^"<>]*?))\s*<(?P<number>[^<>]*)>')
+
+
+def split_callerid(value: str) -> tuple[str, str]:
+    """(name, number) of a CallerID that `escape.callerid` accepted."""
+    match = _CALLERID.fullmatch(value)
+    if match is None:
+        return "", value
+    name = match.group("quoted") if match.group("quoted") is not None else match.group("bare")
+    return name.strip(), match.group("number")

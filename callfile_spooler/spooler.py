@@ -131,6 +131,7 @@ class Spooler:
         settings: SpoolSettings,
         *,
         alert: Alert | None = None,
+        dialer: Dialer | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -139,7 +140,7 @@ class Spooler:
         self.alert = alert
         self.campaigns = CampaignManager(sessions, clock, phones)
         self.folder = SpoolFolder(settings)
-        self.dialer = Dialer(settings, phones)
+        self.dialer = dialer or Dialer(settings, phones)
         self.ledger = Ledger(settings)
         self._calls: dict[int, LiveCall] = {}
         self._by_number: dict[tuple[int, str], int] = {}

@@ -5,9 +5,10 @@ added to, channels) gets nothing at all, not even an error, and is logged at INF
 the chat id so an admin can add a new colleague's chat. The gate is an outer middleware
 on the dispatcher's updates, so no handler ever sees a foreign update.
 
-The bot knows no other component. The root injects three async callables that return the
-reply text: `missed()`, `send_sms(number, text, actor)` and `whois(number)`. A callable
-that raises or hangs gets a short error reply; the details go to the log.
+The bot knows no other component. The root injects async callables that return the
+reply text: `missed()`, `send_sms(number, text, actor)`, `whois(number)` and, when
+callbacks are on, `request_callback(number, actor)`. A callable that raises or hangs gets
+a short error reply; the details go to the log.
 
 Polling is our own loop (not `Dispatcher.start_polling`) so that shutdown is bounded
 (the long poll in flight is cancelled, handlers get `stop_timeout` seconds), so that
@@ -45,6 +46,8 @@ log = logging.getLogger("pbxbridge.notify.bot")
 Missed = Callable[[], Awaitable[str]]
 SendSms = Callable[[str, str, str], Awaitable[str]]
 Whois = Callable[[str], Awaitable[str]]
+RequestCallback = Callable[[str, str], Awaitable[str]]
+"""(number, actor) -> the reply: queue a call to `number` (operators and the customer)."""
 Now = Callable[[], datetime]
 
 REQUEST_TIMEOUT = 15  # seconds for deleteWebhook / getMe / a reply
@@ -62,11 +65,14 @@ HELP = (
     "/missed: today's missed calls\n"
     "/sms NUMBER TEXT: send an SMS\n"
     "/whois NUMBER: who has this number\n"
+    "/callback NUMBER: have an operator call this number back\n"
     "/help: this list"
 )
 USAGE_SMS = "Usage: /sms NUMBER TEXT\nFor example: /sms 0501234567 Ваш роутер налаштовано"
 USAGE_WHOIS = "Usage: /whois NUMBER\nFor example: /whois 0501234567"
 USAGE_MISSED = "Usage: /missed (no arguments): today's missed calls"
+USAGE_CALLBACK = "Usage: /callback NUMBER\nFor example: /callback 0501234567"
+CALLBACKS_OFF = "Callbacks are not available in this pbxbridge (callback.enabled = false)."
 
 
 def utc_now() -> datetime:
@@ -94,6 +100,7 @@ class StaffBot:
         missed: Missed,
         send_sms: SendSms,
         whois: Whois,
+        request_callback: RequestCallback | None = None,
         sleep: Sleep = asyncio.sleep,
         now: Now = utc_now,
         stop_timeout: float = 5.0,
@@ -105,6 +112,7 @@ class StaffBot:
         self._missed = missed
         self._send_sms = send_sms
         self._whois = whois
+        self._request_callback = request_callback
         self._sleep = sleep
         self._now = now
         self._stop_timeout = stop_timeout
@@ -162,6 +170,7 @@ class StaffBot:
         router.message.register(self._on_missed, Command("missed"))
         router.message.register(self._on_sms, Command("sms"))
         router.message.register(self._on_whois, Command("whois"))
+        router.message.register(self._on_callback, Command("callback"))
         router.message.register(self._on_unknown, _private_command)
         dispatcher = Dispatcher(name="pbxbridge-staff", disable_fsm=True)
         dispatcher.update.outer_middleware(self._gate)
@@ -223,6 +232,18 @@ class StaffBot:
             return
         number = parts[0]
         await self._run(message, "whois", lambda: self._whois(number))
+
+    async def _on_callback(self, message: Message, command: CommandObject) -> None:
+        parts = (command.args or "").split()
+        if len(parts) != 1 or not _valid_number(parts[0]):
+            await self._reply(message, USAGE_CALLBACK)
+            return
+        request = self._request_callback
+        if request is None:
+            await self._reply(message, CALLBACKS_OFF)
+            return
+        number, actor = parts[0], f"telegram:{message.chat.id}"
+        await self._run(message, "callback", lambda: request(number, actor))
 
     async def _run(self, message: Message, name: str, call: Callable[[], Awaitable[str]]) -> None:
         """Run an injected callable and answer with what it returned, or a short error."""

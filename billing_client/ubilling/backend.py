@@ -278,6 +278,21 @@ class UbillingBackend:
         """Ubilling keeps no IVR PINs (settings refuse agi.require_pin with this backend)."""
         return None
 
+    # ------------------------------------------------------------------ CallMeBack
+
+    async def callmeback(self, number_digits: str) -> None:
+        """Put a callback request in Ubilling's CallMeBack list (`action=callmeback`).
+
+        Ubilling keeps digits only and answers `OK:CALLMEBACK` even when none are left, so
+        a number without digits is refused here. Raises BillingError (UbillingRefused with
+        CallMeBack switched off in alter.ini).
+        """
+        digits = "".join(c for c in number_digits if c in "0123456789")
+        if not digits:
+            raise BillingError(f"callmeback: {number_digits!r} has no digits")
+        reply = await self._http.get("callmeback", "callmeback", [("param", digits)])
+        replies.parse_callmeback(reply.body, self._secret)
+
     # ------------------------------------------------------------------ health, shutdown
 
     async def check(self) -> None:

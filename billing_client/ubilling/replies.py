@@ -345,3 +345,21 @@ def parse_paycard(body: str, secret: str = "") -> PaycardResult:
         return PAYCARD_SENTENCES[body]
     except KeyError:
         raise refuse_or_unexpected("paycardpay", body, secret) from None
+
+
+CALLMEBACK_OK = "OK:CALLMEBACK"
+CALLMEBACK_ERRORS: dict[str, str] = {
+    "ERROR:CALLMEBACK_DISABLED": "Ubilling's CallMeBack is off (ERROR:CALLMEBACK_DISABLED); "
+    "set CALLMEBACK_ENABLED=1 in alter.ini",
+    "ERROR:EMPTY_PARAM": "Ubilling got no number (ERROR:EMPTY_PARAM)",
+}
+
+
+def parse_callmeback(body: str, secret: str = "") -> None:
+    """action=callmeback: `OK:CALLMEBACK` (the request is in Ubilling's list), else raise."""
+    stripped = body.strip()
+    if stripped == CALLMEBACK_OK:
+        return
+    if stripped in CALLMEBACK_ERRORS:
+        raise UbillingRefused("callmeback", scrub(body, secret), CALLMEBACK_ERRORS[stripped])
+    raise refuse_or_unexpected("callmeback", body, secret)

@@ -19,13 +19,14 @@ LISTS = ROOT / "tests" / "fixtures" / "asterisk-lists"
 
 CONTEXT = re.compile(r"\[(?P<name>[A-Za-z0-9_-]+)\]")
 EXTEN = re.compile(
-    r"exten\s*=>\s*(?P<exten>_?[A-Za-z0-9_.!\[\]-]+),(?P<prio>\d+|n|hint)(?:\((?P<label>\w+)\))?,"
+    r"exten\s*=>\s*(?P<exten>_?[A-Za-z0-9_.!+\[\]-]+),(?P<prio>\d+|n|hint)(?:\((?P<label>\w+)\))?,"
     r"(?P<app>\w+)\((?P<args>.*)\)"
 )
 SAME = re.compile(
     r"same\s*=>\s*(?P<prio>n|\d+)(?:\((?P<label>\w+)\))?,(?P<app>\w+)\((?P<args>.*)\)"
 )
 FUNCTION = re.compile(r"\$\{(?P<name>[A-Z_]+)\(")
+VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
 AGI_URL = re.compile(r"^agi://[^/]+/(?P<route>[A-Za-z0-9_/]+)(?:\?[A-Za-z0-9_=&.]*)?$")
 
 
@@ -113,6 +114,7 @@ def test_every_prompt_exists() -> None:
         for n, _, _, _, app, args in ROWS
         if app in ("Playback", "Background")
         for sound in split_args(args)[0].split("&")
+        if not VARIABLE.fullmatch(sound)  # a campaign's message: see the call-file tests
     ]
     assert played
     missing = [(n, s) for n, s in played if not sound_exists(s)]
@@ -169,3 +171,110 @@ def test_manager_user_has_least_privilege() -> None:
     assert set(settings["read"].split(",")) == {"call", "cdr", "agent", "user"}
     assert set(settings["write"].split(",")) == {"call", "originate", "message"}
     assert settings["permit"].startswith("127.0.0.1")
+
+
+# ------------------------------------------------------------------ call files' contexts
+
+CALLFILE_CONTEXTS = {
+    "pbxbridge-dial",
+    "pbxbridge-campaign",
+    "pbxbridge-campaign-ivr",
+    "pbxbridge-callback",
+    "pbxbridge-callback-queue",
+    "pbxbridge-callback-connect",
+    "pbxbridge-callback-answered",
+}
+TARGET_CONTEXTS = CALLFILE_CONTEXTS - {
+    "pbxbridge-dial",
+    "pbxbridge-callback-queue",
+    "pbxbridge-callback-answered",
+}
+"""Contexts a call file's Context: names: each needs a `failed` extension."""
+ASTERISK_VARIABLES = {"EXTEN", "REASON", "DIALSTATUS", "ARG1", "ARG2", "ARG3"}
+"""Set by Asterisk itself: REASON in `failed`, DIALSTATUS by Dial, ARGn by Gosub."""
+USER_EVENT = re.compile(r"UserEvent\((?P<name>\w+)(?P<headers>(?:,.*)?)\)")
+
+
+def callfile_rows() -> list[tuple[int, str, str, str | None, str, str]]:
+    return [row for row in ROWS if row[1] in CALLFILE_CONTEXTS]
+
+
+def test_the_settings_name_contexts_that_exist() -> None:
+    from callfile_spooler.campaigns import DEFAULT_CONTEXT
+    from callfile_spooler.settings import CallbackSettings, SpoolSettings
+
+    contexts = {c for _, c, _, _, _, _ in ROWS}
+    assert contexts >= CALLFILE_CONTEXTS
+    callback = CallbackSettings()
+    named = {
+        DEFAULT_CONTEXT,
+        callback.context,
+        callback.connect_context,
+        SpoolSettings().channel.rsplit("@", 1)[1],
+        callback.operator_channel.rsplit("@", 1)[1],
+    }
+    assert named <= contexts
+    assert "pbxbridge-campaign-ivr" in contexts
+
+
+def test_every_user_event_is_one_the_spooler_understands() -> None:
+    from callfile_spooler.events import USER_EVENT_FAILED, USER_EVENTS
+
+    sent = [
+        (n, USER_EVENT.fullmatch(f"UserEvent({args})"))
+        for n, _, _, _, app, args in ROWS
+        if app == "UserEvent"
+    ]
+    assert sent
+    for number, match in sent:
+        assert match is not None, number
+        assert match["name"] in USER_EVENTS, f"line {number}: {match['name']}"
+        headers = {h.split(":", 1)[0].strip() for h in split_args(match["headers"][1:])}
+        assert headers <= {"Reason", "Campaign", "Attempt", "Number", "Digit"}, number
+        assert {"Campaign", "Attempt", "Number"} <= headers, number
+        if match["name"] == USER_EVENT_FAILED:
+            assert "Reason" in headers, number
+    names = {m["name"] for _, m in sent if m is not None}
+    assert names == USER_EVENTS
+
+
+def test_every_call_file_context_reports_failures() -> None:
+    for context in TARGET_CONTEXTS:
+        failed = [args for _, c, e, _, app, args in ROWS if c == context and e == "failed"]
+        assert any("CallFileFailed,Reason: ${REASON}" in a for a in failed), context
+
+
+def test_the_dial_context_never_answers() -> None:
+    apps = {app for _, c, _, _, app, _ in ROWS if c == "pbxbridge-dial"}
+    assert "Dial" in apps
+    assert "Answer" not in apps
+
+
+def test_every_variable_read_is_one_a_call_file_or_the_dialplan_sets() -> None:
+    from callfile_spooler.calls import CALL_FILE_VARIABLES
+
+    rows = callfile_rows()
+    assigned = {
+        split_args(args)[0].split("=", 1)[0] for *_, app, args in rows if app in ("Set", "Read")
+    } | {
+        inner.split("=", 1)[0]
+        for *_, app, args in rows
+        if app == "ExecIf"
+        for inner in re.findall(r"Set\(([A-Z_]+=)", args)
+    }
+    read = {(n, m["name"]) for n, *_, args in rows for m in VARIABLE.finditer(args)}
+    known = CALL_FILE_VARIABLES | ASTERISK_VARIABLES | assigned
+    assert [(n, v) for n, v in read if v not in known] == []
+    # what pbxbridge writes is what the dialplan reads, both ways
+    from callfile_spooler.calls import NUMBER_VARIABLES, VAR_MESSAGE
+    from callfile_spooler.dialing import VAR_ATTEMPT, VAR_CAMPAIGN, VAR_EXTENSION, VAR_NUMBER
+
+    used = {v for _, v in read}
+    assert {VAR_CAMPAIGN, VAR_ATTEMPT, VAR_NUMBER, VAR_EXTENSION, VAR_MESSAGE} <= used
+    assert set(NUMBER_VARIABLES) <= used
+
+
+def test_the_campaign_message_is_played_only_when_it_exists() -> None:
+    for context in ("pbxbridge-campaign", "pbxbridge-campaign-ivr"):
+        args = [a for _, c, _, _, app, a in ROWS if c == context and app == "GotoIf"]
+        assert any("STAT(e,${CAMPAIGN_MESSAGE}.wav)" in a for a in args), context

@@ -13,6 +13,7 @@ Usage::
         settings = BillingSettings(backend="ubilling", url=fake.url, key=SecretStr(fake.serial))
         fake.stop_stargazer()                      # money moves then silently do nothing
         fake.config.userbynum_enabled = False      # alter.ini switches
+        fake.config.callmeback_enabled = False     # CALLMEBACK_ENABLED=0 (fake.state.callmeback)
         fake.add_fault(Fault(delay=2.0, when={"param": "setcredit"}))
 
 Everything is answered HTTP 200 with `text/html; charset=UTF-8`, except userbynum (JSON with
@@ -258,6 +259,16 @@ class CallRecord:
 
 
 @dataclass
+class CallMeBackRow:
+    """A row of `callmeback` (api.callmeback.php): a new request is `undone`."""
+
+    id: int
+    date: str
+    number: str
+    state: str = "undone"
+
+
+@dataclass
 class UbillingState:
     users: dict[str, User] = field(default_factory=dict)
     tariffs: dict[str, Tariff] = field(default_factory=dict)
@@ -273,6 +284,7 @@ class UbillingState:
     switch_ports: dict[str, str] = field(default_factory=dict)  # login -> switch IP
     dead_switches: set[str] = field(default_factory=set)
     vservices: dict[str, list[tuple[str, Decimal, str]]] = field(default_factory=dict)
+    callmeback: list[CallMeBackRow] = field(default_factory=list)
 
     @classmethod
     def default(cls) -> UbillingState:
@@ -331,6 +343,7 @@ class Config:
     spread_fee: bool = False
     fundsflow_consider_vservices: bool = False
     disabled_calls: frozenset[str] = frozenset()  # REMOTEAPI_DISABLE_CALLS
+    callmeback_enabled: bool = True  # CALLMEBACK_ENABLED
 
 
 @dataclass
@@ -509,6 +522,7 @@ class FakeUbilling:
             "asterisk": self._asterisk,
             "telepony": self._telepony,
             "userbynum": self._userbynum,
+            "callmeback": self._callmeback,
         }
         handler = handlers.get(q["action"])
         if handler is None or q["action"] in self.config.disabled_calls:
@@ -616,6 +630,19 @@ class FakeUbilling:
         if php_empty(q.get("number")):
             return Answer("ERROR: EMPTY NUMBER")
         return Answer(self._pbx_reply(q["number"], getmoney=False))
+
+    def _callmeback(self, q: Mapping[str, str]) -> Answer:
+        """modules/remoteapi/callmeback.php + CallMeBack::createCall: digits only; a row only
+        when some are left, but `OK:CALLMEBACK` either way."""
+        if not self.config.callmeback_enabled:
+            return Answer("ERROR:CALLMEBACK_DISABLED")
+        if php_empty(q.get("param")):  # ubRouting::checkGet: missing or empty()
+            return Answer("ERROR:EMPTY_PARAM")
+        digits = vf(q["param"], 3)
+        if digits:
+            rows = self.state.callmeback
+            rows.append(CallMeBackRow(len(rows) + 1, self._curdatetime(), digits))
+        return Answer("OK:CALLMEBACK")
 
     def _userbynum(self, q: Mapping[str, str]) -> Answer:
         if not self.config.userbynum_enabled:

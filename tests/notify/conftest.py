@@ -102,6 +102,7 @@ class Staff:
 
     missed_reply: str = "Пропущені сьогодні: 2\n0501234567 (ivan) 09:12"
     whois_reply: str = "0501234567: Іван Петренко (ivan), active, balance 120.00"
+    callback_reply: str = "Callback #5 to +380501234567 (ivan, Іван Петренко) queued."
     fail_with: Exception | None = None
     hang: bool = False
     calls: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
@@ -122,6 +123,9 @@ class Staff:
 
     async def whois(self, number: str) -> str:
         return await self._answer("whois", (number,), self.whois_reply)
+
+    async def request_callback(self, number: str, actor: str) -> str:
+        return await self._answer("callback", (number, actor), self.callback_reply)
 
 
 @dataclass
@@ -146,6 +150,7 @@ async def make_bot(fake: FakeTelegram, vtime: VirtualTime) -> AsyncIterator[Make
         config = make_settings(fake, **settings_overrides)
         bot = create_bot(config)
         staff = Staff()
+        options.setdefault("request_callback", staff.request_callback)
         staff_bot = StaffBot(
             config,
             bot,
