@@ -14,9 +14,12 @@ install: $(STAMP)
 # Without Asterisk on this machine, call files go to ./var/spool/asterisk (outgoing/ made
 # here as Asterisk's pbx_spool would); a config file or PBXBRIDGE_SPOOL__DIR overrides it.
 run: install
+	@scripts/ensure-ffmpeg.sh
 	mkdir -p var/spool/asterisk/outgoing var/spool/asterisk/outgoing_done
 	$(BIN)/pbxbridge db upgrade
-	PBXBRIDGE_SPOOL__DIR=$${PBXBRIDGE_SPOOL__DIR:-var/spool/asterisk} exec $(BIN)/pbxbridge run --demo
+	PBXBRIDGE_SPOOL__DIR=$${PBXBRIDGE_SPOOL__DIR:-var/spool/asterisk} \
+	PBXBRIDGE_SPOOL__SOUNDS_DIR=$${PBXBRIDGE_SPOOL__SOUNDS_DIR:-var/lib/asterisk/sounds/pbxbridge-campaigns} \
+	  exec $(BIN)/pbxbridge run --demo
 
 lint: install
 	$(BIN)/ruff check .
@@ -24,6 +27,7 @@ lint: install
 	$(BIN)/mypy .
 
 test: lint
+	@scripts/ensure-ffmpeg.sh
 	PBXBRIDGE_TEST_PG_URL="$$(scripts/ensure-postgres.sh)" && export PBXBRIDGE_TEST_PG_URL && \
 	  [ -n "$$PBXBRIDGE_TEST_PG_URL" ] || unset PBXBRIDGE_TEST_PG_URL; \
 	  $(BIN)/pytest -q

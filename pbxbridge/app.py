@@ -24,6 +24,9 @@ from billing_client.local.call_lookups import CallLookups, SqliteReader
 from billing_client.local.paycards import PaycardAdmin
 from billing_client.phones import PhoneNormaliser
 from billing_client.stale_cache import StaleCache
+from callfile_spooler.audio import CampaignAudio
+from callfile_spooler.callbacks import CallbackService, callmeback_of
+from callfile_spooler.calls import CallDialer
 from callfile_spooler.spooler import Spooler
 from callfile_spooler.writer import SpoolError
 from missed_calls.events import EVENTS as MISSED_CALL_EVENTS
@@ -177,6 +180,24 @@ class Service:
             outbox=self.outbox,
             on_stored=staff.on_sms_stored(self._notify),
         )
+        self.spooler = Spooler(
+            core.sessions,
+            core.clock,
+            core.phones,
+            s.spool,
+            alert=log_alert,
+            dialer=CallDialer(s.spool, core.phones, s.callback),
+        )
+        self.spooling = False
+        self.callbacks = CallbackService(
+            core.sessions,
+            core.clock,
+            core.phones,
+            s.callback,
+            billing=core.billing,
+            callmeback=callmeback_of(core.billing.backend),
+            wake=self.spooler.wake,
+        )
         self.telegram: Telegram | None = None
         if s.telegram.active:
             # aiogram costs seconds to import: only when Telegram is on
@@ -187,6 +208,9 @@ class Service:
                 missed=staff.missed_today(self.missed),
                 send_sms=staff.send_sms(self.outbox),
                 whois=staff.whois(core.billing),
+                request_callback=(
+                    staff.request_callback(self.callbacks) if s.callback.enabled else None
+                ),
             )
         if self.ami is not None:
             subscribe(self.ami, self.inbox, self.outbox)
@@ -194,8 +218,6 @@ class Service:
                 for name in MISSED_CALL_EVENTS:
                     self.ami.on_event(name, self.missed.handle)
             self.ami.on_health(staff.on_ami_health(self._notify))
-        self.spooler = Spooler(core.sessions, core.clock, core.phones, s.spool, alert=log_alert)
-        self.spooling = False
         if self.ami is not None:
             for name in Spooler.EVENTS:
                 self.ami.on_event(name, self.spooler.handle)
@@ -216,6 +238,9 @@ class Service:
         try:
             await self.spooler.start()
             self.spooling = True
+            await CampaignAudio(
+                self.core.sessions, self.core.clock, self.core.settings.spool
+            ).prune()
         except SpoolError as exc:
             log.error("call-file spooler not started (campaigns and callbacks wait): %s", exc)
         await self.agi.start()

@@ -39,6 +39,10 @@ INTROS = {
     ),
     "telegram": "Staff notifications and the staff bot (/missed, /sms, /whois, /callback).",
     "spool": "Asterisk call files for campaigns and callbacks.",
+    "callback": (
+        "Callback requests (pbxbridge callback request, the staff bot's /callback, the web "
+        "form) and how they are dialled."
+    ),
     "logging": "Log lines on stderr (journald keeps them under systemd).",
 }
 

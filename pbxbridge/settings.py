@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from agi.settings import AgiSettings
 from ami_listener.settings import AmiSettings
 from billing_client.settings import BillingSettings
-from callfile_spooler.settings import SpoolSettings
+from callfile_spooler.settings import CallbackSettings, SpoolSettings
 from missed_calls.settings import MissedCallSettings
 from notify.settings import TelegramSettings
 from sms.settings import SmsSettings
@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     missed_calls: MissedCallSettings = MissedCallSettings()
     telegram: TelegramSettings = TelegramSettings()
     spool: SpoolSettings = SpoolSettings()
+    callback: CallbackSettings = CallbackSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("timezone")

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from ami_listener.health import AmiHealth
 from billing_client.client import BillingClient
 from billing_client.outcomes import BillingResult
+from callfile_spooler.callbacks import CallbackError, CallbackService
 from missed_calls.records import MissedCall
 from missed_calls.tracker import MissedCallTracker
 from notify import InboundSmsNotice, LinkNotice, MissedCallNotice, Notice, SmsFailedNotice
@@ -139,5 +140,16 @@ def whois(billing: BillingClient) -> Callable[[str], Awaitable[str]]:
             f"status {int(info.status)} ({STATUS_WORDS[int(info.status)]}), balance "
             f"{info.balance}, credit {info.credit}{days}\ntariff {info.tariff} ({info.fee})"
         )
+
+    return answer
+
+
+def request_callback(callbacks: CallbackService) -> Callable[[str, str], Awaitable[str]]:
+    async def answer(number: str, actor: str) -> str:
+        try:
+            result = await callbacks.request(number, source=actor)
+        except CallbackError as exc:
+            return f"Not queued: {exc}"
+        return result.describe()
 
     return answer

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from pbxbridge.cli.audio import audio
+from pbxbridge.cli.callback import callback
 from pbxbridge.cli.campaign import campaign
 from pbxbridge.cli.common import CliState
 from pbxbridge.cli.database import db
@@ -44,8 +46,12 @@ for command in (
     sms,
     missed,
     campaign,
+    callback,
 ):
     cli.add_command(command)
+
+
+campaign.add_command(audio)
 
 
 def main() -> None:

@@ -104,6 +104,8 @@ def test_example_config_loads_and_documents_every_section(monkeypatch: pytest.Mo
         "[sms]",
         "[missed_calls]",
         "[telegram]",
+        "[spool]",
+        "[callback]",
         "[logging]",
     ):
         assert section in text
