@@ -37,6 +37,7 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DEFAULT_CONTEXT = "pbxbridge-campaign"
 DEFAULT_EXTENSION = "s"
 BATCH = 1000
+KIND = "campaign"
 
 
 class CampaignError(Exception):
@@ -181,7 +182,7 @@ class CampaignManager:
     # --- campaigns --------------------------------------------------------------------
 
     async def create(
-        self, name: str, settings: CampaignSettings | None = None, *, kind: str = "campaign"
+        self, name: str, settings: CampaignSettings | None = None, *, kind: str = KIND
     ) -> CampaignInfo:
         if not isinstance(name, str) or NAME.fullmatch(name) is None:
             raise CampaignError(f"campaign name {name!r}: letters, digits, _ . - (1-64)")
@@ -204,7 +205,7 @@ class CampaignManager:
     async def edit(self, name: str, **changes: Any) -> CampaignInfo:
         """Change some of a campaign's settings (keyword names of CampaignSettings)."""
         async with self.sessions.begin() as session:
-            row = await self._row(session, name)
+            row = await self._own_row(session, name)
             current = CampaignInfo.of(row).settings
             try:
                 merged = CampaignSettings(**{**_as_dict(current), **changes})
@@ -219,14 +220,18 @@ class CampaignManager:
         async with self.sessions() as session:
             return CampaignInfo.of(await self._row(session, name))
 
-    async def list_campaigns(self) -> list[CampaignInfo]:
+    async def list_campaigns(self, *, with_callbacks: bool = False) -> list[CampaignInfo]:
+        """Campaigns by name; the one-number campaigns behind callback requests only when
+        asked (there is one per request, and `callback list` is where they are read)."""
+        query = select(Campaign).order_by(Campaign.name)
+        if not with_callbacks:
+            query = query.where(Campaign.kind == KIND)
         async with self.sessions() as session:
-            rows = await session.scalars(select(Campaign).order_by(Campaign.name))
-            return [CampaignInfo.of(r) for r in rows]
+            return [CampaignInfo.of(r) for r in await session.scalars(query)]
 
     async def delete(self, name: str) -> None:
         async with self.sessions.begin() as session:
-            row = await self._row(session, name)
+            row = await self._own_row(session, name)
             if row.state == CampaignState.RUNNING:
                 raise CampaignError(f"campaign {name!r} is running: pause it first")
             live = await session.scalar(
@@ -251,6 +256,16 @@ class CampaignManager:
             raise CampaignError(f"no campaign {name!r}")
         return row
 
+    async def _own_row(self, session: AsyncSession, name: str) -> Campaign:
+        """A campaign to change: the ones behind callback requests are the callback
+        service's own (their context, pacing and single number are not staff's to edit)."""
+        row = await self._row(session, name)
+        if row.kind != KIND:
+            raise CampaignError(
+                f"{name!r} is a {row.kind} request, not a campaign: see `pbxbridge callback list`"
+            )
+        return row
+
     # --- numbers ----------------------------------------------------------------------
 
     async def import_file(self, name: str, path: Path) -> ImportReport:
@@ -263,7 +278,7 @@ class CampaignManager:
         report = ImportReport(skipped=list(parsed.problems))
         now = self.clock.now()
         async with self.sessions.begin() as session:
-            campaign = await self._row(session, name)
+            campaign = await self._own_row(session, name)
             joining = campaign.state in (CampaignState.RUNNING, CampaignState.PAUSED)
             existing = {
                 number: number_id
@@ -364,7 +379,7 @@ class CampaignManager:
     async def start(self, name: str) -> str:
         """Run now, whatever the schedule says: resume a paused run, or begin a new one."""
         async with self.sessions.begin() as session:
-            campaign = await self._row(session, name)
+            campaign = await self._own_row(session, name)
             if campaign.state == CampaignState.RUNNING:
                 return f"{name}: already running (run {campaign.run_no})"
             if campaign.state == CampaignState.PAUSED:
@@ -397,7 +412,7 @@ class CampaignManager:
 
     async def pause(self, name: str) -> str:
         async with self.sessions.begin() as session:
-            campaign = await self._row(session, name)
+            campaign = await self._own_row(session, name)
             if campaign.state != CampaignState.RUNNING:
                 raise CampaignError(f"campaign {name!r} is {campaign.state}, not running")
             campaign.state = CampaignState.PAUSED.value

@@ -223,12 +223,15 @@ def edit(
 
 
 @campaign.command("list")
+@click.option(
+    "--callbacks", is_flag=True, help="Also the one-number campaigns behind callback requests."
+)
 @click.pass_context
-def list_(ctx: click.Context) -> None:
+def list_(ctx: click.Context, callbacks: bool) -> None:
     """Every campaign, with its state."""
 
     async def body(campaigns: CampaignManager, core: Core) -> None:
-        rows = await campaigns.list_campaigns()
+        rows = await campaigns.list_campaigns(with_callbacks=callbacks)
         click.echo(
             table(
                 ["name", "state", "run", "lines", "cps", "window", "schedule"],

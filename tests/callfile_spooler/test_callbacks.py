@@ -445,13 +445,6 @@ def _query(serial: str | None, param: str) -> dict[str, str]:
 # ------------------------------------------------------------------ CLI
 
 
-def _wired() -> bool:
-    from pbxbridge.settings import Settings
-
-    return "callback" in Settings.model_fields
-
-
-@pytest.mark.skipif(not _wired(), reason="until pbxbridge.settings composes [callback]")
 def test_cli_callback_request_and_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pbxbridge.cli.callback import callback
     from pbxbridge.cli.common import CliState
@@ -495,6 +488,23 @@ def test_cli_callback_request_and_list(tmp_path: Path, monkeypatch: pytest.Monke
     assert "refused: callback #1 to this number is still under way" in lines[2]
     assert "Іван" in lines[3]
     assert "pending (0 call(s))" in lines[3]
+
+    from pbxbridge.cli.campaign import campaign
+
+    def campaigns(*args: str) -> Any:
+        return CliRunner().invoke(campaign, list(args), obj=CliState(config=config))
+
+    assert campaigns("list").stdout.splitlines()[2:] == []
+    with_callbacks = campaigns("list", "--callbacks").stdout.splitlines()
+    assert [line.split()[:2] for line in with_callbacks[2:]] == [["callback-1", "running"]]
+    for args in (("pause",), ("start",), ("delete", "--yes"), ("edit", "--cps", "5")):
+        refused = campaigns(args[0], "callback-1", *args[1:])
+        assert (refused.exit_code, refused.stderr) == (
+            1,
+            "Error: 'callback-1' is a callback request, not a campaign: "
+            "see `pbxbridge callback list`\n",
+        ), args
+    assert "state     running" in campaigns("status", "callback-1").stdout
 
 
 def test_archived_callfile_of_a_callback_parses(tmp_path: Path) -> None:
