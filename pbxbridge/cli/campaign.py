@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from callfile_spooler.audio import CampaignAudio
 from callfile_spooler.campaigns import (
     CampaignError,
     CampaignInfo,
@@ -362,8 +363,11 @@ def delete(ctx: click.Context, name: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Delete campaign {name} and its history?", abort=True)
 
-    async def body(campaigns: CampaignManager, _core: Core) -> None:
+    async def body(campaigns: CampaignManager, core: Core) -> None:
         await campaigns.delete(name)
+        # Now, not at the service's next start: SQLite gives the next campaign the deleted
+        # one's id, and its calls would play this campaign's message.
+        await CampaignAudio(core.sessions, core.clock, core.settings.spool).prune()
         click.echo(f"{name}: deleted")
 
     _run(ctx, body)

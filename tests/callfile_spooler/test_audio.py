@@ -272,6 +272,13 @@ def test_cli_campaign_audio(
     missing = audio_cli("nope", str(sources["ogg"]))
     assert (missing.exit_code, missing.output) == (1, "Error: no campaign 'nope'\n")
 
+    # Deleted, its message goes at once: the next campaign gets id 1 again and must not
+    # play it.
+    assert pbx("delete", "promo", "--yes").exit_code == 0
+    assert not (sounds / "campaign-1.wav").exists()
+    assert pbx("create", "next").exit_code == 0
+    assert audio_cli("next").output == "next: no message yet\n"
+
 
 @pytest.fixture
 def config_with_sounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
