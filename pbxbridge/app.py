@@ -36,7 +36,7 @@ from pbxbridge import staff
 from pbxbridge.settings import Settings
 from sms.inbox import Inbox
 from sms.outbox import Outbox
-from sms.transports import build_transport
+from sms.transports import Ready, build_transport
 from sms.types import InboundHandler
 from sms.wiring import subscribe
 from storage import create_engine, session_factory
@@ -161,9 +161,15 @@ class Service:
             else None
         )
         transport = None
+        ready: Ready | None = None
         if self.ami is not None:
             ami = self.ami
-            transport = build_transport(s.sms, ami, ready=lambda: ami.health is AmiHealth.CONNECTED)
+
+            def link_up() -> bool:
+                return ami.health is AmiHealth.CONNECTED
+
+            ready = link_up
+            transport = build_transport(s.sms, ami, ready=ready)
         self.outbox = Outbox(
             core.sessions,
             core.clock,
@@ -171,6 +177,7 @@ class Service:
             s.sms,
             on_final=staff.on_sms_final(self._notify),
             phones=core.phones,
+            ready=ready,
         )
         self.inbox = Inbox(
             core.sessions,

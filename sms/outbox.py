@@ -47,6 +47,7 @@ from sms.events import DeliveryReport, report_from_event
 from sms.models import OutboxRow
 from sms.settings import PJSIP_MAX_BODY, SmsSettings
 from sms.transports import (
+    Ready,
     SendOutcome,
     SmsTransport,
     action_key,
@@ -110,8 +111,10 @@ class Outbox:
     """Queue messages; a worker task sends them through `transport`.
 
     `transport` may be None for a process that only queues and lists (the CLI): the
-    running service sends. `on_final` is awaited for every change into sent, delivered,
-    failed or unknown (errors it raises are logged).
+    running service sends. While `ready()` says the AMI link is down the worker claims
+    nothing, so an outage of any length costs no message an attempt. `on_final` is
+    awaited for every change into sent, delivered, failed or unknown (errors it raises are
+    logged).
     """
 
     def __init__(
@@ -123,6 +126,7 @@ class Outbox:
         on_final: OnFinal | None = None,
         *,
         phones: PhoneNormaliser | None = None,
+        ready: Ready | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -130,6 +134,7 @@ class Outbox:
         self._settings = settings
         self._on_final = on_final
         self._phones = phones or PhoneNormaliser()
+        self._ready = ready
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -428,6 +433,8 @@ class Outbox:
         """Claim one due message and send it; False when none was due."""
         if self._transport is None:
             raise RuntimeError("this outbox has no transport: it can only queue")
+        if self._ready is not None and not self._ready():
+            return False
         message = await self.claim()
         if message is None:
             return False
@@ -485,6 +492,11 @@ class Outbox:
             values["last_error"] = ""
             if outcome.modem_id:
                 values["modem_id"] = outcome.modem_id[:64]
+        elif outcome.kind == "offline":
+            # Nothing was written: back in the queue, and this attempt does not count.
+            values["state"] = OutboxState.QUEUED.value
+            values["attempts"] = message.attempts - 1
+            values["next_attempt_at"] = now + timedelta(seconds=self._poll())
         elif outcome.kind == "not_sent" and message.attempts < self._settings.max_attempts:
             delay = min(
                 self._settings.retry_backoff * 2 ** (message.attempts - 1),

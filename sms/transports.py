@@ -30,7 +30,9 @@ from sms.types import OutboxMessage
 
 log = logging.getLogger("pbxbridge.sms")
 
-OutcomeKind = Literal["accepted", "not_sent", "rejected", "unknown"]
+OutcomeKind = Literal["accepted", "offline", "not_sent", "rejected", "unknown"]
+"""`offline`: nothing was written because the AMI link is down (the attempt does not
+count); `not_sent`: Asterisk or the modem refused it in a way worth retrying."""
 
 
 def action_key(message_id: int, attempt: int) -> str:
@@ -87,7 +89,7 @@ class SmsTransport(Protocol):
 
 Ready = Callable[[], bool]
 """Whether the AMI link is up now (e.g. `lambda: ami.health is AmiHealth.CONNECTED`).
-Checked right before the action: when down, the send is `not_sent` without trying."""
+Checked right before the action: when down, the send is `offline` without trying."""
 
 # chan_dongle / chan_quectel refusals after which retrying cannot help (reference §4.3).
 _DONGLE_PERMANENT = (
@@ -119,7 +121,7 @@ async def _perform(
     permanent: tuple[str, ...],
 ) -> tuple[SendOutcome, AmiMessage | None]:
     if ready is not None and not ready():
-        return SendOutcome("not_sent", "AMI not connected: not sent"), None
+        return SendOutcome("offline", "AMI not connected: not sent"), None
     try:
         response = await ami.action(
             name, headers, timeout=action_timeout, action_id=message.action_id or None
@@ -132,7 +134,7 @@ async def _perform(
     except AmiTimeout as exc:
         return SendOutcome("unknown", f"{name}: {exc}; may have been sent"), None
     except AmiNotSent as exc:  # nothing reached the wire: safe to try again
-        return SendOutcome("not_sent", f"{name}: {exc}"), None
+        return SendOutcome("offline", f"{name}: {exc}"), None
     except AmiDisconnected as exc:  # may or may not have reached Asterisk
         return SendOutcome("unknown", f"{name}: {exc}; may have been sent"), None
     except ValueError as exc:  # a header the AMI cannot carry: nothing was written

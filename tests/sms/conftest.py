@@ -26,7 +26,7 @@ from pbxbridge import migrations
 from sms.inbox import Inbox
 from sms.outbox import Outbox
 from sms.settings import SmsSettings
-from sms.transports import SmsTransport
+from sms.transports import Ready, SmsTransport
 from sms.types import OutboxMessage, StoredSms
 from storage import migrate
 from tests.conftest import Database
@@ -118,7 +118,9 @@ MakeRig = Callable[..., Rig]
 def rig_factory(db: Database, clock: FixedClock) -> MakeRig:
     """`make(sender=None, **sms_settings)`: inbox + outbox on `db`, wired like the root."""
 
-    def make(sender: SmsTransport | None = None, **values: Any) -> Rig:
+    def make(
+        sender: SmsTransport | None = None, *, ready: Ready | None = None, **values: Any
+    ) -> Rig:
         settings = SmsSettings(**values)
         phones = PhoneNormaliser()
         audit = AuditJournal(db.sessions, "local", clock)
@@ -133,7 +135,7 @@ def rig_factory(db: Database, clock: FixedClock) -> MakeRig:
         async def on_stored(item: StoredSms) -> None:
             stored.append(item)
 
-        outbox = Outbox(db.sessions, clock, sender, settings, on_final, phones=phones)
+        outbox = Outbox(db.sessions, clock, sender, settings, on_final, phones=phones, ready=ready)
         inbox = Inbox(db.sessions, clock, billing, settings, outbox=outbox, on_stored=on_stored)
         return Rig(db, clock, settings, admin, billing, outbox, inbox, stored, finals)
 

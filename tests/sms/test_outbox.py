@@ -15,7 +15,13 @@ import pytest
 from ami_listener import AmiClient, AmiHealth, AmiMessage, AmiSettings
 from sms.outbox import Outbox, SmsRefused
 from sms.settings import SmsSettings
-from sms.transports import SendOutcome, SmsTransport, build_transport, pjsip_body_limit
+from sms.transports import (
+    Ready,
+    SendOutcome,
+    SmsTransport,
+    build_transport,
+    pjsip_body_limit,
+)
 from sms.types import InboundSms, OutboxMessage, OutboxState
 from sms.wiring import subscribe
 from tests.fakes.ami_asterisk import FakeAmi, error, success
@@ -69,6 +75,10 @@ def rig_for(make_rig: MakeRig, ami: Ami, **values: Any) -> Rig:
     return make_rig(ami.transport(settings), **values)
 
 
+def rig_for_outbox(make_rig: MakeRig, ami: Ami, ready: Ready, **values: Any) -> Rig:
+    return make_rig(ami.transport(SmsSettings(**values)), ready=ready, **values)
+
+
 async def message(rig: Rig, message_id: int) -> OutboxMessage:
     found = await rig.outbox.get(message_id)
     assert found is not None
@@ -118,26 +128,52 @@ async def test_state_is_committed_as_sending_before_the_action_is_written(
     assert seen == [("sending", 1, f"pbxbridge-sms-{message_id}-1")]
 
 
-async def test_link_down_before_sending_is_retried_later(make_rig: MakeRig, ami: Ami) -> None:
-    rig = rig_for(make_rig, ami, retry_backoff=30)
+async def test_an_outage_of_any_length_costs_no_attempt(make_rig: MakeRig, ami: Ami) -> None:
+    """While the link is down the worker claims nothing; the message goes out, as its first
+    attempt, once Asterisk is back."""
+    client = ami.client
+    rig = rig_for_outbox(make_rig, ami, lambda: client.health is AmiHealth.CONNECTED)
     await ami.fake.stop()  # Asterisk gone: the client keeps failing to reconnect
-    await eventually(lambda: ami.client.health is AmiHealth.RECONNECTING)
+    await eventually(lambda: client.health is AmiHealth.RECONNECTING)
     message_id = await rig.outbox.queue("0501110001", "Привіт", actor="test")
-    assert await rig.outbox.run_once()
+    for _ in range(rig.settings.max_attempts + 3):
+        assert not await rig.outbox.run_once()
+        rig.advance(3600)
     waiting = await message(rig, message_id)
-    assert (waiting.state, waiting.attempts) == (OutboxState.QUEUED, 1)
-    assert "not connected" in waiting.last_error
-    assert waiting.next_attempt_at == rig.clock.now() + timedelta(seconds=30)
-    assert not await rig.outbox.run_once()  # not due yet
-    assert ami.sends() == []
+    assert (waiting.state, waiting.attempts, waiting.last_error) == (OutboxState.QUEUED, 0, "")
 
     await ami.fake.start()  # same port
     await ami.connected()
-    rig.advance(31)
     assert await rig.outbox.run_once()
     (sent,) = ami.sends()
-    assert sent.action_id == f"pbxbridge-sms-{message_id}-2"
+    assert sent.action_id == f"pbxbridge-sms-{message_id}-1"
     assert (await message(rig, message_id)).state == OutboxState.SENT
+    assert rig.finals[0].state == OutboxState.SENT
+
+
+async def test_link_lost_before_writing_requeues_without_counting(
+    make_rig: MakeRig, ami: Ami
+) -> None:
+    """The link drops between the check and the write (AmiNotSent): nothing went out, so
+    the message is queued again a poll later and the attempt does not count."""
+    rig = rig_for(make_rig, ami, max_attempts=2, poll_interval=5)
+    await ami.fake.stop()
+    await eventually(lambda: ami.client.health is AmiHealth.RECONNECTING)
+    message_id = await rig.outbox.queue("0501110001", "Привіт", actor="test")
+    for _ in range(4):
+        assert await rig.outbox.run_once()  # the transport's own check says offline
+        waiting = await message(rig, message_id)
+        assert (waiting.state, waiting.attempts) == (OutboxState.QUEUED, 0)
+        assert waiting.next_attempt_at == rig.clock.now() + timedelta(seconds=5)
+        assert "not connected" in waiting.last_error
+        assert not await rig.outbox.run_once()  # not due yet
+        rig.advance(5)
+    assert rig.finals == []
+    await ami.fake.start()
+    await ami.connected()
+    assert await rig.outbox.run_once()
+    (sent,) = ami.sends()
+    assert sent.action_id == f"pbxbridge-sms-{message_id}-1"
 
 
 async def test_refusals_retry_only_what_can_work(make_rig: MakeRig, ami: Ami) -> None:
