@@ -155,7 +155,7 @@ class Service:
                 core.clock,
                 core.billing,
                 s.missed_calls,
-                on_missed=staff.on_missed(self._notify),
+                on_missed=staff.on_missed(self._notify, core.clock),
             )
             if s.missed_calls.enabled
             else None
@@ -185,7 +185,7 @@ class Service:
             core.billing,
             s.sms,
             outbox=self.outbox,
-            on_stored=staff.on_sms_stored(self._notify),
+            on_stored=staff.on_sms_stored(self._notify, core.clock),
         )
         self.spooler = Spooler(
             core.sessions,
@@ -212,7 +212,7 @@ class Service:
 
             self.telegram = Telegram(
                 s.telegram,
-                missed=staff.missed_today(self.missed),
+                missed=staff.missed_today(self.missed, core.clock),
                 send_sms=staff.send_sms(self.outbox),
                 whois=staff.whois(core.billing),
                 request_callback=(

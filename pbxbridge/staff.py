@@ -1,7 +1,8 @@
 """What staff see and can ask: notices for Telegram and the bot's answers.
 
 The components know nothing of Telegram and Telegram knows nothing of them; these small
-adapters, built by the root, turn one side's objects into the other's words.
+adapters, built by the root, turn one side's objects into the other's words. Times are
+stored in UTC and shown to staff in the service's timezone, as the CLI shows them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from ami_listener.health import AmiHealth
 from billing_client.client import BillingClient
+from billing_client.clock import Clock
 from billing_client.outcomes import BillingResult
 from callfile_spooler.callbacks import CallbackError, CallbackService
 from missed_calls.records import MissedCall
@@ -23,7 +25,7 @@ STATUS_WORDS = {0: "unknown", 1: "active", 2: "debtor", 3: "frozen"}
 Notify = Callable[[Notice], Awaitable[None]]
 
 
-def on_missed(notify: Notify) -> Callable[[MissedCall], Awaitable[None]]:
+def on_missed(notify: Notify, clock: Clock) -> Callable[[MissedCall], Awaitable[None]]:
     async def missed(call: MissedCall) -> None:
         await notify(
             MissedCallNotice(
@@ -32,7 +34,7 @@ def on_missed(notify: Notify) -> Callable[[MissedCall], Awaitable[None]]:
                 name=call.name,
                 status=None if call.status is None else int(call.status),
                 queue=call.queue,
-                at=call.at,
+                at=clock.local(call.at),
                 waited_seconds=call.waited_seconds,
             )
         )
@@ -40,7 +42,7 @@ def on_missed(notify: Notify) -> Callable[[MissedCall], Awaitable[None]]:
     return missed
 
 
-def on_sms_stored(notify: Notify) -> Callable[[StoredSms], Awaitable[None]]:
+def on_sms_stored(notify: Notify, clock: Clock) -> Callable[[StoredSms], Awaitable[None]]:
     async def stored(sms: StoredSms) -> None:
         if sms.duplicate:
             return
@@ -51,7 +53,7 @@ def on_sms_stored(notify: Notify) -> Callable[[StoredSms], Awaitable[None]]:
                 name=sms.name,
                 text=sms.text,
                 device=sms.device,
-                at=sms.received_at,
+                at=clock.local(sms.received_at),
             )
         )
 
@@ -98,7 +100,7 @@ def on_ami_health(notify: Notify) -> Callable[[AmiHealth, str], Awaitable[None]]
     return changed
 
 
-def missed_today(tracker: MissedCallTracker | None) -> Callable[[], Awaitable[str]]:
+def missed_today(tracker: MissedCallTracker | None, clock: Clock) -> Callable[[], Awaitable[str]]:
     async def answer() -> str:
         if tracker is None:
             return "Missed calls are not tracked (missed_calls.enabled = false)."
@@ -109,7 +111,7 @@ def missed_today(tracker: MissedCallTracker | None) -> Callable[[], Awaitable[st
         for call in calls[-30:]:
             who = f" {call.login} ({call.name})" if call.login else ""
             done = " ✓ recalled" if call.recalled_at else ""
-            lines.append(f"{call.at:%H:%M} {call.number}{who}{done}")
+            lines.append(f"{clock.local(call.at):%H:%M} {call.number}{who}{done}")
         return "\n".join(lines)
 
     return answer

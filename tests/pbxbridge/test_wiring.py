@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from decimal import Decimal
 
 from pydantic import SecretStr
@@ -79,6 +80,12 @@ async def test_missed_call_and_inbound_sms_reach_staff_and_the_bot_answers(
             texts = [m["text"] for m in sent]
             assert any("0671234567" in t or "+380671234567" in t for t in texts), texts
             assert any("+380501112233" in t and "olena" in t for t in texts), texts
+            # staff read the service's local time (Kyiv, UTC+2 in November), as the CLI shows
+            assert running.missed is not None
+            calls = await running.missed.list()
+            shown = {f"At {clock.local(c.at):%Y-%m-%d %H:%M:%S}" for c in calls}
+            assert shown == {f"At {(c.at + timedelta(hours=2)):%Y-%m-%d %H:%M:%S}" for c in calls}
+            assert all(any(line in t.splitlines() for t in texts) for line in shown), texts
 
             # an SMS from the subscriber asking for the balance
             await ami.send_raw(dongle_sms_events("баланс", sender="+380501112233"))
@@ -97,6 +104,8 @@ async def test_missed_call_and_inbound_sms_reach_staff_and_the_bot_answers(
             telegram.add_message(STAFF, "/missed")
             await telegram.wait_sent(5)
             assert "Missed today: 2" in telegram.sent[-1]["text"]
+            for call in calls:
+                assert f"{clock.local(call.at):%H:%M} {call.number}" in telegram.sent[-1]["text"]
 
             # the AMI link goes down and comes back: staff hear both
             await ami.restart(down_for=0.3)
