@@ -6,8 +6,11 @@ dispatcher (only if someone listens to it). Events that carry the ActionID of an
 action (the `UserEvent` echo, an async Originate's `OriginateResponse`) are ordinary
 events: they are dispatched, never swallowed.
 
-Anything that is neither an event nor a response means the peer is not speaking AMI (or
-the stream lost sync): `ProtocolViolation`, and the connection is dropped.
+Asterisk does not escape event values: a variable or message body holding a blank line
+(`VarSet`, `Newexten` and `UserEvent` can carry one) splits its event, and the tail comes
+as a message of plain text with no `Event:` line. Such a fragment is logged and skipped;
+a few of them in a row, or bytes that are not text at all, mean the stream lost sync (or
+the peer is not AMI): `ProtocolViolation`, and the connection is dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from ami_listener.message import AmiMessage
 logger = logging.getLogger("pbxbridge.ami")
 
 ERROR_RESPONSES = frozenset({"error", "fail", "failure"})
+MAX_FRAGMENTS_IN_A_ROW = 8
+"""Headerless text messages tolerated between two real ones (an event value split by
+blank lines gives one per blank line in it)."""
 
 
 class ProtocolViolation(Exception):
@@ -92,6 +98,7 @@ class MessageRouter:
         self._dispatcher = dispatcher
         self._pending: dict[str, PendingAction] = {}
         self._lists: dict[str, PendingAction] = {}
+        self._fragments = 0
 
     def expect(
         self, action_id: str, name: str, *, is_list: bool = False, complete: str | None = None
@@ -124,6 +131,20 @@ class MessageRouter:
         """Bytes from the socket. Raises FrameTooLarge or ProtocolViolation."""
         self.route(self.framer.feed(data))
 
+    def _skip_fragment(self, message: AmiMessage) -> None:
+        """A message that is neither an event nor a response: the tail of a split event
+        value (logged, skipped) or a lost stream (ProtocolViolation)."""
+        self._fragments += 1
+        parts = [*(f"{k}: {v}" for k, v in message.headers), *message.lines]
+        binary = any((c < " " and c != "\t") or c == "\ufffd" for part in parts for c in part)
+        if binary or self._fragments > MAX_FRAGMENTS_IN_A_ROW:
+            raise ProtocolViolation(f"neither an event nor a response: {message!r}")
+        logger.warning(
+            "AMI message with no Event or Response line skipped (an event value with a blank "
+            "line in it?): %.200r",
+            " / ".join(parts),
+        )
+
     def route(self, messages: Iterable[AmiMessage]) -> None:
         batch: Batch = []
         handlers_for = self._dispatcher.handlers_for
@@ -134,6 +155,7 @@ class MessageRouter:
                 headers = message.headers
                 first = headers[0][0].lower() if headers else ""
                 if first == "event":
+                    self._fragments = 0
                     if lists:
                         action_id = message.get("ActionID")
                         if action_id is not None and action_id in lists:
@@ -143,6 +165,7 @@ class MessageRouter:
                     if handlers:
                         batch.append((message, handlers))
                 elif first == "response":
+                    self._fragments = 0
                     action_id = message.get("ActionID")
                     waiting = pending.get(action_id) if action_id is not None else None
                     if waiting is not None:
@@ -150,6 +173,6 @@ class MessageRouter:
                     else:
                         logger.debug("AMI response for no waiting action: %r", message)
                 else:
-                    raise ProtocolViolation(f"neither an event nor a response: {message!r}")
+                    self._skip_fragment(message)
         finally:
             self._dispatcher.publish(batch)

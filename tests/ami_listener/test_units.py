@@ -14,7 +14,7 @@ from ami_listener.errors import AmiActionError, AmiDisconnected
 from ami_listener.escape import MAX_LINE_BYTES, format_action
 from ami_listener.lists import complete_event
 from ami_listener.message import AmiMessage
-from ami_listener.router import MessageRouter, ProtocolViolation
+from ami_listener.router import MAX_FRAGMENTS_IN_A_ROW, MessageRouter, ProtocolViolation
 
 # Escaping
 
@@ -201,10 +201,44 @@ async def test_router_refuses_a_duplicate_action_id_and_fails_all_on_link_loss()
     await asyncio.sleep(0)
 
 
-def test_router_calls_a_message_that_is_neither_event_nor_response_a_violation() -> None:
+def test_router_calls_binary_junk_a_violation() -> None:
     router = MessageRouter(EventDispatcher())
     router.framer.feed(b"Asterisk Call Manager/13.0.0\r\n")
     with pytest.raises(ProtocolViolation):
         router.feed(b"\x00\x17 garbage\r\n\x01\r\n\r\n")
     with pytest.raises(ProtocolViolation):
-        router.feed(b"HTTP/1.1 400 Bad Request\r\nServer: x\r\n\r\n")
+        router.feed(b"\xfe\xff\xfa\r\n\r\n")
+
+
+async def test_router_skips_the_tail_of_an_event_split_by_a_blank_line_in_a_value(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Asterisk does not escape values: a body with a blank line in a VarSet splits the
+    event. The tail is logged and skipped; the link and the events after it live on."""
+    dispatcher = EventDispatcher()
+    seen: list[AmiMessage] = []
+    dispatcher.on_event("*", seen.append)
+    router = MessageRouter(dispatcher)
+    router.framer.feed(b"Asterisk Call Manager/13.0.0\r\n")
+    router.feed(
+        b"Event: VarSet\r\nChannel: PJSIP/100-1\r\nVariable: SMS\r\nValue: hi\r\n\r\n"
+        b"there\r\n\r\nEvent: Hangup\r\nUniqueid: 1.2\r\n\r\n"
+    )
+    dispatcher.start()
+    await dispatcher.join()
+    await dispatcher.stop(1)
+    assert [m.name for m in seen] == ["VarSet", "Hangup"]
+    assert "skipped" in caplog.text
+    assert "there" in caplog.text
+
+
+def test_router_gives_up_after_many_headerless_messages_in_a_row() -> None:
+    router = MessageRouter(EventDispatcher())
+    router.framer.feed(b"Asterisk Call Manager/13.0.0\r\n")
+    fragment = b"HTTP/1.1 400 Bad Request\r\nServer: x\r\n\r\n"
+    for _ in range(MAX_FRAGMENTS_IN_A_ROW):
+        router.feed(fragment)
+    router.feed(b"Event: Hangup\r\nUniqueid: 1.2\r\n\r\n")  # a real one: count restarts
+    router.feed(fragment * MAX_FRAGMENTS_IN_A_ROW)
+    with pytest.raises(ProtocolViolation):
+        router.feed(fragment)
