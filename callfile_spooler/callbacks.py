@@ -24,7 +24,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, func, select
@@ -42,7 +42,7 @@ from callfile_spooler.calls import (
     VAR_CALLBACK_QUEUE,
     clean_name,
 )
-from callfile_spooler.campaigns import as_utc
+from callfile_spooler.campaigns import RESERVED_PREFIX, as_utc
 from callfile_spooler.models import Attempt, Campaign, CampaignNumber, DoNotCall
 from callfile_spooler.outcomes import AttemptStatus, CampaignState, NumberStatus
 from callfile_spooler.settings import CallbackSettings
@@ -68,7 +68,7 @@ def callmeback_of(backend: object) -> CallMeBack | None:
 
 
 KIND = "callback"
-NAME_PREFIX = "callback-"
+NAME_PREFIX = RESERVED_PREFIX
 LOOKUP_TIMEOUT = 5.0
 """Seconds the subscriber lookup and the Ubilling request may take after the commit."""
 WINDOW = timedelta(hours=1)
@@ -229,7 +229,7 @@ class CallbackService:
         if e164 is None:
             raise CallbackError(f"{number!r} is not a valid phone number")
         now = self.clock.now()
-        not_before = max(at, now) if at is not None else now
+        not_before = max(at.astimezone(UTC), now) if at is not None else now
         async with self._lock, self.sessions.begin() as session:
             refusal = await self._refusal(session, e164, now)
             row = CallbackRequest(

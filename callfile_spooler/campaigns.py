@@ -38,6 +38,8 @@ DEFAULT_CONTEXT = "pbxbridge-campaign"
 DEFAULT_EXTENSION = "s"
 BATCH = 1000
 KIND = "campaign"
+RESERVED_PREFIX = "callback-"
+"""Each callback request's one-number campaign is `callback-<request id>`."""
 
 
 class CampaignError(Exception):
@@ -186,6 +188,11 @@ class CampaignManager:
     ) -> CampaignInfo:
         if not isinstance(name, str) or NAME.fullmatch(name) is None:
             raise CampaignError(f"campaign name {name!r}: letters, digits, _ . - (1-64)")
+        if kind == KIND and name.lower().startswith(RESERVED_PREFIX):
+            raise CampaignError(
+                f"campaign name {name!r}: names beginning {RESERVED_PREFIX!r} are the "
+                "callback requests' own"
+            )
         settings = (settings or CampaignSettings()).checked()
         async with self.sessions.begin() as session:
             if await session.scalar(select(Campaign.id).where(Campaign.name == name)):

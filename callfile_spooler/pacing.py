@@ -22,6 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+MIN_CPS = 1 / 86_400
+"""One call a day: slower windows (and longer bundle delays) overflow date arithmetic."""
+MAX_BUNDLE_DELAY = 7 * 86_400.0
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -33,10 +37,13 @@ class Limits:
     def __post_init__(self) -> None:
         if self.max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
-        if not self.cps > 0 or not math.isfinite(self.cps):
-            raise ValueError("cps must be a positive number")
-        if self.bundle_size < 0 or self.bundle_delay < 0:
-            raise ValueError("bundle size and delay cannot be negative")
+        if not MIN_CPS <= self.cps < math.inf:
+            raise ValueError("cps must be calls per second, at least 1/86400 (one a day)")
+        if self.bundle_size < 0 or not 0 <= self.bundle_delay <= MAX_BUNDLE_DELAY:
+            raise ValueError(
+                "bundle size cannot be negative, and the delay between bundles must be "
+                f"0-{MAX_BUNDLE_DELAY:g} s (a week)"
+            )
 
     @property
     def per_window(self) -> int:

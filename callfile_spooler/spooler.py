@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_client.clock import Clock
@@ -146,6 +147,7 @@ class Spooler:
         self._by_number: dict[tuple[int, str], int] = {}
         self._by_uniqueid: dict[str, int] = {}
         self._pacers: dict[int, Pacer] = {}
+        self._broken: dict[int, str] = {}
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -338,15 +340,30 @@ class Spooler:
             wake_at = [(self._last_poll or now) + poll]
             spooled = 0
             for info in await self._campaigns(now):
-                if info.state == CampaignState.PAUSED:
-                    await self._take_back(info)
-                elif info.state == CampaignState.RUNNING:
-                    count, more_at = await self._spool(info, now)
-                    spooled += count
-                    if more_at is not None:
-                        wake_at.append(more_at)
+                try:
+                    if info.state == CampaignState.PAUSED:
+                        await self._take_back(info)
+                    elif info.state == CampaignState.RUNNING:
+                        count, more_at = await self._spool(info, now)
+                        spooled += count
+                        if more_at is not None:
+                            wake_at.append(more_at)
+                except (SQLAlchemyError, OSError):
+                    raise  # the database or the spool folder: every campaign is stuck
+                except Exception as exc:
+                    self._campaign_failed(info, exc)
+                else:
+                    self._broken.pop(info.id, None)
             next_in = max(MIN_SLEEP, (min(wake_at) - now).total_seconds())
             return TickResult(spooled, outcomes, next_in)
+
+    def _campaign_failed(self, info: CampaignInfo, exc: Exception) -> None:
+        """One campaign's fault (a value nothing should have let in) holds back that
+        campaign only; logged when it first shows and when it changes, not at every tick."""
+        what = f"{type(exc).__name__}: {exc}"
+        if self._broken.get(info.id) != what:
+            self._broken[info.id] = what
+            log.error("campaign %s skipped until it is fixed: %s", info.name, what, exc_info=exc)
 
     async def _campaigns(self, now: datetime) -> list[CampaignInfo]:
         """Running and paused campaigns, after beginning the runs the schedule calls for."""

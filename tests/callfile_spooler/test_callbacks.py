@@ -301,8 +301,11 @@ async def test_bad_numbers_and_callbacks_off_are_errors(make_rig: MakeRig) -> No
 
 
 async def test_a_callback_at_a_later_time_waits_for_it(make_rig: MakeRig) -> None:
+    """The web form gives local times: 2 h from now in Kyiv must not become 4 h (SQLite
+    keeps no offset, so a non-UTC instant was stored as its wall-clock time)."""
     rig = make_rig()
-    at = rig.clock.now() + timedelta(hours=2)
+    at = rig.clock.local(rig.clock.now() + timedelta(hours=2))
+    assert at.utcoffset() == timedelta(hours=2)
     result = await rig.service.request("0501234567", source="web", at=at)
     assert result.not_before == at
     await rig.tick(3600)
