@@ -242,12 +242,16 @@ class Service:
         await self.inbox.start()
         if self.ami is not None:
             await self.ami.start()
+        messages = CampaignAudio(self.core.sessions, self.core.clock, self.core.settings.spool)
+        try:
+            # Before the first tick: a message left by a deleted campaign must not be played
+            # to the callees of a new one that got its id.
+            await messages.prune()
+        except OSError as exc:
+            log.warning("campaign messages of deleted campaigns not removed: %s", exc)
         try:
             await self.spooler.start()
             self.spooling = True
-            await CampaignAudio(
-                self.core.sessions, self.core.clock, self.core.settings.spool
-            ).prune()
         except SpoolError as exc:
             log.error("call-file spooler not started (campaigns and callbacks wait): %s", exc)
         await self.agi.start()
