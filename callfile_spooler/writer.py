@@ -13,6 +13,7 @@ which attempt it is and this module never touches anyone else's files.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import pwd
 import re
@@ -27,6 +28,8 @@ from callfile_spooler.settings import SpoolSettings
 
 FILE_NAME = re.compile(r"pbxbridge-(?P<campaign>\d+)-(?P<attempt>\d+)\.call")
 FILE_MODE = 0o660
+
+log = logging.getLogger("pbxbridge.spool")
 
 
 class SpoolError(Exception):
@@ -139,14 +142,31 @@ class SpoolFolder:
             os.utime(path, (stamp, stamp))
 
     def publish(self, names: Iterable[str]) -> None:
-        """Rename files from tmp/ into outgoing/: from here on Asterisk may run them."""
+        """Rename files from tmp/ into outgoing/: from here on Asterisk may run them.
+
+        An archived file of the same name in outgoing_done/ is from an earlier life of the
+        name (SQLite hands a deleted campaign's ids out again; a database started afresh
+        on an old spool): it is renamed aside first, or its Status line would be read as
+        this call's outcome.
+        """
         moved = False
         for name in names:
             _check_name(name)
+            self._set_aside_stale(name)
             os.rename(self.tmp / name, self.outgoing / name)
             moved = True
         if moved and self.settings.fsync:
             _fsync_dir(self.outgoing)
+
+    def _set_aside_stale(self, name: str) -> None:
+        stale = self.done / name
+        try:
+            age = stale.stat().st_mtime
+        except FileNotFoundError:
+            return
+        aside = stale.with_name(f"{name}.stale-{int(age)}")
+        os.rename(stale, aside)
+        log.warning("an older archived %s was in outgoing_done/: kept as %s", name, aside.name)
 
     def spool(self, name: str, call: CallFile, mtime: datetime | None = None) -> None:
         """Write one file and rename it in (a one-off file: a callback at `mtime`)."""

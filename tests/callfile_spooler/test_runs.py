@@ -18,7 +18,7 @@ from callfile_spooler.models import Attempt, Campaign
 from callfile_spooler.schedule import WeeklySchedule
 from callfile_spooler.settings import SpoolSettings
 from callfile_spooler.spooler import Spooler
-from callfile_spooler.writer import SpoolError, SpoolFolder
+from callfile_spooler.writer import SpoolError, SpoolFolder, file_name
 from tests.callfile_spooler.conftest import make_spooler, ua_numbers
 from tests.callfile_spooler.fake_asterisk import FakeAsterisk, Fate
 from tests.conftest import Database
@@ -341,3 +341,28 @@ async def test_callback_names_are_reserved(
         with pytest.raises(CampaignError, match="callback requests' own"):
             await spooler.campaigns.create(name)
     await spooler.campaigns.create("callbacks-weekly")
+
+
+async def test_an_archived_file_of_the_same_name_is_not_the_new_call_s_outcome(
+    db: Database, clock: FixedClock, settings: SpoolSettings, spool_dir: Path
+) -> None:
+    """SQLite gives a new campaign a deleted one's id, and a database started afresh on an
+    old spool starts ids at 1: a new call file can have the name of an archived one kept
+    in outgoing_done/. That old Completed must not end the new call."""
+    settings = settings.model_copy(update={"keep_done_files": True})
+    spooler = make_spooler(db, clock, settings)
+    await setup(spooler, 1, name="real")
+    async with db.sessions() as session:
+        attempt = await session.scalar(select(Attempt))
+    assert attempt is not None
+    name = file_name(attempt.campaign_id, attempt.id)
+    old = spool_dir / "outgoing_done" / name
+    old.write_text("Channel: Local/0501234567@pbxbridge-dial\nStatus: Completed\n")
+    assert (await spooler.tick()).spooled == 1
+    clock.instant += timedelta(seconds=2)
+    await spooler.tick()
+    assert (await spooler.campaigns.status("real")).by_number_status == {"calling": 1}
+    assert spooler.alive() == 1
+    (kept,) = listing(spool_dir / "outgoing_done")
+    assert kept.startswith(f"{name}.stale-")
+    assert (spool_dir / "outgoing_done" / kept).read_text().endswith("Status: Completed\n")
