@@ -80,10 +80,21 @@ def context(value: str) -> str:
     return _checked(CONTEXT, value, "context", "letters, digits, _ . - (1-79, not - first)")
 
 
+SPECIAL_EXTENSIONS = frozenset({"a", "e", "h", "i", "o", "t", "T", "failed", "fax", "talk"})
+"""Asterisk runs these on events (hangup, a failed call file, a timeout…): an answered
+call sent to `failed` would report itself failed, and be called again."""
+
+
 def extension(value: str) -> str:
-    return _checked(
+    checked = _checked(
         EXTENSION, value, "extension", "letters, digits, * # + _ . - (1-79; not _ or # first)"
     )
+    if checked in SPECIAL_EXTENSIONS:
+        raise CallFileValueError(
+            f"extension {checked!r} is one Asterisk keeps for its own events "
+            f"({', '.join(sorted(SPECIAL_EXTENSIONS))}): not a place to send a call"
+        )
+    return checked
 
 
 def application(value: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,11 @@ def _variables(items: Iterable[tuple[object, object]]) -> tuple[tuple[str, str],
             raise ValueError(f"variable {name}: CAMPAIGN_* variables are set by pbxbridge")
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ValueError(f"variable {name}: {value!r} is not text or a number")
-        out[name] = escape.variable_value(str(value))
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"variable {name}: {value!r} is not a number a call can carry")
+        text = escape.variable_value(str(value))
+        escape.line("Setvar", f"{name}={text}")  # the line's length, as the file will have it
+        out[name] = text
     if len(out) > MAX_VARIABLES:
         raise ValueError(f"more than {MAX_VARIABLES} variables")
     return tuple(out.items())
@@ -114,6 +119,16 @@ def _attempt(
         return exc
 
 
+def _variable_columns(names: Iterable[str]) -> None:
+    """A bad `VAR_` column is the file's fault, said once, not once per row."""
+    for column in names:
+        if column.startswith(VAR_PREFIX):
+            name = column.removeprefix(VAR_PREFIX)
+            escape.variable_name(name)
+            if name.upper().startswith(RESERVED_PREFIX):
+                raise ValueError(f"{column}: CAMPAIGN_* variables are set by pbxbridge")
+
+
 def parse_csv(text: str, phones: PhoneNormaliser) -> ParsedNumbers:
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     try:
@@ -134,6 +149,10 @@ def parse_csv(text: str, phones: PhoneNormaliser) -> ParsedNumbers:
         )
     if len(set(names)) != len(names):
         raise NumbersFileError("a column is named twice in the header")
+    try:
+        _variable_columns(names)
+    except ValueError as exc:
+        raise NumbersFileError(f"header: {exc}") from None
     collector = _Collector()
     start = reader.line_num + 1
     line = start

@@ -70,10 +70,37 @@ def test_csv_whole_file_problems(text: str, message: str) -> None:
 
 
 def test_reserved_and_bad_variable_names() -> None:
-    parsed = parse_csv("number,VAR_CAMPAIGN_ID,VAR_1x\n0501110001,5,\n0501110002,,y\n", PHONES)
+    """In CSV they are the header's fault: said once for the file, not once per row."""
+    for header, why in (("VAR_CAMPAIGN_ID", "set by pbxbridge"), ("VAR_1x", "variable name")):
+        with pytest.raises(NumbersFileError, match=f"header: .*{why}"):
+            parse_csv(f"number,{header}\n0501110001,5\n0501110002,6\n", PHONES)
+    parsed = parse_json('[{"number": "0501110001", "vars": {"CAMPAIGN_ID": "5"}}]', PHONES)
     assert not parsed.rows
     assert "set by pbxbridge" in parsed.problems[0][1]
-    assert "variable name" in parsed.problems[1][1]
+
+
+def test_a_row_that_lands_can_be_written() -> None:
+    """What the call file could not carry is refused at import, by line, not at spool time
+    (where the number would silently end as failed)."""
+    long = "x" * 300
+    parsed = parse_json(
+        "[\n"
+        f'{{"number": "0501110001", "vars": {{"NOTE": "{long}"}}}},\n'
+        '{"number": "0501110002", "vars": {"N": 1e400}},\n'
+        '{"number": "0501110003", "vars": {"N": NaN}},\n'
+        '{"number": "0501110004", "extension": "failed"},\n'
+        '{"number": "0501110005", "extension": "h"},\n'
+        '{"number": "0501110006", "extension": "2", "vars": {"N": 1.5}}\n'
+        "]",
+        PHONES,
+    )
+    assert [r.number for r in parsed.rows] == ["+380501110006"]
+    lines = dict(parsed.problems)
+    assert "longer than 255" in lines[2]
+    assert "not a number a call can carry" in lines[3]
+    assert "not a number a call can carry" in lines[4]
+    assert "Asterisk keeps for its own events" in lines[5]
+    assert "Asterisk keeps for its own events" in lines[6]
 
 
 def test_json_lines_and_the_seeds_todo_format() -> None:
