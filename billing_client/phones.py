@@ -52,6 +52,12 @@ class PhoneNormaliser:
         national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
         return re.sub(r"\D", "", national)
 
+    def is_domestic(self, e164: str) -> bool:
+        """Whether the number belongs to the default region's numbering plan."""
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) == (
+            self.default_region
+        )
+
     def national_significant(self, e164: str) -> str:
         """The number without country code or trunk prefix (`501234567`), for dial strings.
 

@@ -11,6 +11,7 @@ Every call file carries, besides the number's own variables:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from billing_client.phones import PhoneNormaliser
@@ -42,6 +43,9 @@ class Callee:
     variables: tuple[tuple[str, str], ...]
 
 
+_NATIONAL = re.compile(r"\{national(_significant)?\}")
+
+
 class Dialer:
     """Renders numbers in the trunk's format (`spool.dial_format`, `spool.channel`)."""
 
@@ -50,6 +54,15 @@ class Dialer:
         self.phones = phones
 
     def dial_string(self, e164: str) -> str:
+        template = self.settings.dial_format
+        if _NATIONAL.search(template) and not self.phones.is_domestic(e164):
+            template = self.settings.international_format
+            if not template:
+                raise escape.CallFileValueError(
+                    f"{e164} is not a {self.phones.default_region} number and "
+                    "spool.international_format is empty: numbers of other countries are "
+                    "not dialled"
+                )
         nsn = self.phones.national_significant(e164)
         digits = e164.removeprefix("+")
         parts = {
@@ -58,7 +71,7 @@ class Dialer:
             "national_significant": nsn,
             "country_code": digits[: len(digits) - len(nsn)],
         }
-        return escape.dial_string(self.settings.dial_format.format(**parts))
+        return escape.dial_string(template.format(**parts))
 
     def channel(self, e164: str) -> str:
         return escape.channel(self.settings.channel.format(number=self.dial_string(e164)))

@@ -77,6 +77,15 @@ class SpoolSettings(BaseModel):
             '"+{e164}".'
         ),
     )
+    international_format: str = Field(
+        default="+{e164}",
+        description=(
+            "How numbers of other countries are dialled when dial_format uses {national} or "
+            "{national_significant} (which only mean something at home: "
+            '"8{national_significant}" would turn +48221234567 into a different local '
+            'number), e.g. "00{e164}", "810{e164}". Empty: such numbers are refused.'
+        ),
+    )
     channel: str = Field(
         default="Local/{number}@pbxbridge-dial",
         description=(
@@ -174,9 +183,11 @@ class SpoolSettings(BaseModel):
             raise ValueError(f"audio_formats {unknown}: choose from {', '.join(AUDIO_FORMATS)}")
         return ["wav", *dict.fromkeys(f for f in value if f != "wav")]
 
-    @field_validator("dial_format")
+    @field_validator("dial_format", "international_format")
     @classmethod
     def _dial_format(cls, value: str) -> str:
+        if not value:
+            return value
         try:
             rendered = value.format(**_SAMPLE)
         except (KeyError, IndexError, ValueError) as exc:

@@ -9,6 +9,7 @@ import pytest
 from billing_client.phones import PhoneNormaliser
 from callfile_spooler.callfile import SEED_ORDER, CallFile, parse, render
 from callfile_spooler.dialing import Callee, Dialer, Target
+from callfile_spooler.escape import CallFileValueError
 from callfile_spooler.settings import SpoolSettings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -170,7 +171,9 @@ def test_campaign_call_file_in_the_trunks_format() -> None:
         ("+{e164}", "+380501234567", "+380501234567"),
         ("00{e164}", "+48221234567", "0048221234567"),
         ("{country_code}-{national_significant}", "+380501234567", None),
-        ("{national}", "+48221234567", "+48221234567"),  # another country stays E.164
+        ("{national}", "+48221234567", "+48221234567"),  # another country: international_format
+        # "8{national_significant}" would make +48221234567 the Ukrainian 8221234567
+        ("8{national_significant}", "+48221234567", "+48221234567"),
     ],
 )
 def test_dial_formats(dial_format: str, number: str, dialled: str | None) -> None:
@@ -181,3 +184,15 @@ def test_dial_formats(dial_format: str, number: str, dialled: str | None) -> Non
     dialer = Dialer(SpoolSettings(dial_format=dial_format), PhoneNormaliser("UA"))
     assert dialer.dial_string(number) == dialled
     assert dialer.channel(number) == f"Local/{dialled}@pbxbridge-dial"
+
+
+def test_numbers_of_other_countries_go_by_international_format() -> None:
+    phones = PhoneNormaliser("UA")
+    trunk = SpoolSettings(dial_format="8{national_significant}", international_format="810{e164}")
+    assert Dialer(trunk, phones).dial_string("+48221234567") == "81048221234567"
+    assert Dialer(trunk, phones).dial_string("+380501234567") == "8501234567"
+    home_only = SpoolSettings(dial_format="0{national_significant}", international_format="")
+    with pytest.raises(CallFileValueError, match="not a UA number"):
+        Dialer(home_only, phones).dial_string("+48601234567")
+    with pytest.raises(ValueError, match="placeholders"):
+        SpoolSettings(international_format="00{nope}")
