@@ -58,6 +58,8 @@ class AttemptState:
     answered_at: datetime | None
     ended_at: datetime | None
     dirty: bool = False
+    just_answered: bool = False
+    """It became `answered` in this batch."""
 
     def values(self) -> dict[str, Any]:
         return {
@@ -254,6 +256,7 @@ class Ledger:
                     attempt.reason = signal.reason
                 if new == AttemptStatus.ANSWERED:
                     attempt.answered_at = now
+                    attempt.just_answered = True
                 became_final = True
         elif (
             new is not None

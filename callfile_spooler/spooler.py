@@ -66,6 +66,19 @@ log = logging.getLogger("pbxbridge.spool")
 
 Alert = Callable[[str], Awaitable[None]]
 
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """An attempt whose callee answered (a campaign or callback call), for `on_answered`."""
+
+    attempt_id: int
+    campaign_id: int
+    number: str  # E.164
+    at: datetime
+
+
+OnAnswered = Callable[[Answered], Awaitable[None]]
+
 INCOMPLETE_GRACE = timedelta(seconds=60)
 """An archived file still without `Status:` this long after it was first seen: Asterisk
 died between archiving it and appending the status."""
@@ -133,8 +146,10 @@ class Spooler:
         *,
         alert: Alert | None = None,
         dialer: Dialer | None = None,
+        on_answered: OnAnswered | None = None,
     ) -> None:
         self.sessions = sessions
+        self.on_answered = on_answered
         self.clock = clock
         self.phones = phones
         self.settings = settings
@@ -725,6 +740,15 @@ class Spooler:
             return self._by_uniqueid.get(signal.uniqueid)
         return None
 
+    async def _report_answer(self, answered: Answered) -> None:
+        """Tell `on_answered` (after the commit); its failure is logged, never ours."""
+        if self.on_answered is None:
+            return
+        try:
+            await self.on_answered(answered)
+        except Exception:
+            log.exception("on_answered failed for attempt %d", answered.attempt_id)
+
     async def _apply(self, signals: Iterable[Signal], now: datetime) -> int:
         """Apply signals in one transaction; the number of lines freed."""
         resolved: list[tuple[int | None, Signal]] = []
@@ -744,9 +768,14 @@ class Spooler:
                 if attempt_id is not None:
                     work.append((attempt_id, signal))
             states = await self.ledger.apply(session, work, now) if work else {}
+        numbers = {aid: s.number for aid, s in work if s.number}
         freed = 0
         for attempt_id, state in states.items():
             call = self._calls.get(attempt_id)
+            if state.just_answered:
+                number = call.number if call is not None else numbers.get(attempt_id)
+                if number:
+                    await self._report_answer(Answered(attempt_id, state.campaign_id, number, now))
             if call is None:
                 continue
             call.status = state.status

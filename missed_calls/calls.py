@@ -28,6 +28,19 @@ joined a queue), is not connected, and either
 
 The caller's number is the source of the inbound row, else the CallerIDNum the queue saw,
 else the first row's source, else the caller ID of the call's first channel.
+
+**Calls pbxbridge placed** (campaign and callback call files) are never missed, whatever
+queue they waited in: an operator-first callback rings the queue from a Local channel with
+the customer's number as CallerID, and nobody answering it is no call from the customer.
+Such a call has a channel created in one of `outbound_contexts` (a Local channel's
+Newchannel names the context it was dialled into: `Local/support@pbxbridge-callback-queue`
+shows Context pbxbridge-callback-queue on both legs), or a Cdr row whose DestinationContext
+is one, which still holds when the call's Newchannel events were lost. (The call files'
+CAMPAIGN_ID variable is no help: it is set after Newchannel, and other events carry it only
+with manager.conf's channelvars.) For these calls only the numbers pbxbridge dialled count:
+a row with such a destination answered by a party recalls it, else the numbers dialled are
+unsuccessful attempts. Being *connected* says nothing here: an operator taking an
+operator-first callback connects two parties before the customer's phone even rings.
 """
 
 from __future__ import annotations
@@ -321,6 +334,21 @@ def decide(call: CallState, settings: MissedCallSettings, phones: PhoneNormalise
     def keys(values: list[str]) -> frozenset[str]:
         found = (number_key(v, phones, settings.min_number_digits) for v in values)
         return frozenset(k[0] for k in found if k is not None)
+
+    ours = {c for c in settings.outbound_contexts if c}
+    placed = call.contexts & ours or {r.dcontext for r in rows if r.dcontext in ours}
+    if placed:
+        reached = keys([r.dst for r in rows if r.answered_by_party])
+        return Outcome(
+            key=call.key,
+            started=started,
+            ended=call.last_seen,
+            connected=connected,
+            missed=None,
+            why=f"placed by pbxbridge ({', '.join(sorted(placed))})",
+            recall_numbers=reached,
+            dialled_numbers=frozenset() if reached else keys([r.dst for r in rows]),
+        )
 
     def outcome(why: str, missed: Missed | None = None) -> Outcome:
         recall = dialled = frozenset[str]()

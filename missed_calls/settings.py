@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+OUTBOUND_CONTEXTS = (
+    "pbxbridge-dial",
+    "pbxbridge-campaign",
+    "pbxbridge-campaign-ivr",
+    "pbxbridge-callback",
+    "pbxbridge-callback-queue",
+    "pbxbridge-callback-connect",
+    "pbxbridge-callback-answered",
+)
+"""dialplan/extensions_pbxbridge.conf's contexts that only pbxbridge's call files enter."""
+
 
 class MissedCallSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -28,6 +39,16 @@ class MissedCallSettings(BaseModel):
         description=(
             "More ways to say inbound: a call with a channel created in, or a CDR row "
             "ending in, one of these dialplan contexts (e.g. your trunk's context)."
+        ),
+    )
+    outbound_contexts: list[str] = Field(
+        default=list(OUTBOUND_CONTEXTS),
+        description=(
+            "Contexts of the calls pbxbridge places itself (campaign and callback call files, "
+            "see dialplan/): a call with a channel created in, or a CDR row in, one of these "
+            "is never a missed inbound call, even when it waited in a queue (an operator-first "
+            "callback no operator took). Add yours when spool.channel, "
+            "callback.operator_channel or a campaign's context names other contexts."
         ),
     )
     queues: list[str] = Field(

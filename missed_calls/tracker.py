@@ -284,7 +284,7 @@ class MissedCallTracker:
 
     async def mark_recalled(self, number: str, *, by: str, at: datetime | None = None) -> int:
         """Close the open misses of `number`: a call pbxbridge knows was answered by it some
-        other way (an answered callback call file, whose CDR does not carry the number).
+        other way (the root connects the spooler's answered campaign and callback calls).
         `by` names that call. Returns how many misses were closed."""
         key = number_key(number, self._billing.phones, self._settings.min_number_digits)
         if key is None:

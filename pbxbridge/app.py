@@ -32,7 +32,7 @@ from callfile_spooler.writer import SpoolError
 from missed_calls.events import EVENTS as MISSED_CALL_EVENTS
 from missed_calls.tracker import MissedCallTracker
 from notify import Notice
-from pbxbridge import staff
+from pbxbridge import recalls, staff
 from pbxbridge.settings import Settings
 from sms.inbox import Inbox
 from sms.outbox import Outbox
@@ -194,6 +194,7 @@ class Service:
             s.spool,
             alert=log_alert,
             dialer=CallDialer(s.spool, core.phones, s.callback),
+            on_answered=recalls.on_answered(self.missed),
         )
         self.spooling = False
         self.callbacks = CallbackService(

@@ -217,6 +217,13 @@ def test_the_settings_name_contexts_that_exist() -> None:
     assert "pbxbridge-campaign-ivr" in contexts
 
 
+def test_the_missed_call_tracker_knows_every_call_file_context() -> None:
+    """Calls in these contexts are pbxbridge's own and never missed inbound calls."""
+    from missed_calls.settings import MissedCallSettings
+
+    assert set(MissedCallSettings().outbound_contexts) == CALLFILE_CONTEXTS
+
+
 def test_every_user_event_is_one_the_spooler_understands() -> None:
     from callfile_spooler.events import USER_EVENT_FAILED, USER_EVENTS
 
