@@ -128,6 +128,15 @@ class SpoolSettings(BaseModel):
             "campaign also has its own max_concurrent. Unset: campaign limits only."
         ),
     )
+    max_cps: float | None = Field(
+        default=None,
+        ge=1 / 86_400,
+        description=(
+            "New calls per second over all campaigns and callbacks together (what the trunk "
+            "takes); each campaign also has its own cps, and every callback request is a "
+            "campaign of 1 call/s, so many at once add up. Unset: campaign limits only."
+        ),
+    )
     poll_interval: float = Field(
         default=1.0,
         gt=0,

@@ -58,7 +58,7 @@ from callfile_spooler.outcomes import (
     CampaignState,
     NumberStatus,
 )
-from callfile_spooler.pacing import Pacer
+from callfile_spooler.pacing import Limits, Pacer
 from callfile_spooler.settings import SpoolSettings
 from callfile_spooler.writer import SpoolFolder, attempt_of, file_name
 
@@ -163,6 +163,12 @@ class Spooler:
         self._by_uniqueid: dict[str, int] = {}
         self._pacers: dict[int, Pacer] = {}
         self._broken: dict[int, str] = {}
+        self._trunk = (
+            Pacer(Limits(max_concurrent=1_000_000, cps=settings.max_cps))
+            if settings.max_cps is not None
+            else None
+        )
+        """All campaigns and callbacks together (spool.max_cps)."""
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -463,8 +469,13 @@ class Spooler:
         allowance = pacer.allowance(now, alive)
         if self.settings.max_concurrent is not None:
             allowance = min(allowance, self.settings.max_concurrent - self.alive())
+        if self._trunk is not None:
+            allowance = min(allowance, self._trunk.allowance(now, 0))
         if allowance <= 0:
-            return 0, pacer.next_opening(now)
+            openings = [pacer.next_opening(now)]
+            if self._trunk is not None:
+                openings.append(self._trunk.next_opening(now))
+            return 0, min((t for t in openings if t is not None), default=None)
         async with self.sessions() as session:
             rows = (
                 await session.execute(
@@ -533,6 +544,8 @@ class Spooler:
         # The files became visible to Asterisk just now, not at `now` (writing a batch
         # takes a while): the cps window counts from here.
         pacer.record(self.clock.now(), len(published))
+        if self._trunk is not None:
+            self._trunk.record(self.clock.now(), len(published))
         if refused:
             log.warning(
                 "campaign %s: %d call file(s) refused: %s",
@@ -542,7 +555,10 @@ class Spooler:
             )
         more = now if len(rows) == allowance else None
         opening = pacer.next_opening(now)
-        return len(published), min((t for t in (more, opening) if t is not None), default=None)
+        trunk = self._trunk.next_opening(now) if self._trunk is not None else None
+        return len(published), min(
+            (t for t in (more, opening, trunk) if t is not None), default=None
+        )
 
     async def _mark_spooled(
         self,

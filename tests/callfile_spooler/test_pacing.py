@@ -184,3 +184,30 @@ async def test_the_window_counts_from_when_files_appear(
         clock.instant += timedelta(milliseconds=50)
     times = [t for t, _, _ in asterisk.arrivals]
     assert times[5] - times[4] >= timedelta(seconds=1)
+
+
+async def test_max_cps_holds_over_every_campaign_together(
+    sqlite_db: Database, clock: FixedClock, spool_dir: Path
+) -> None:
+    """Each campaign keeps its own cps; spool.max_cps is what the trunk takes from all of
+    them at once (callback requests are one-call campaigns of their own, so many add up)."""
+    settings = SpoolSettings(dir=spool_dir, fsync=False, poll_interval=0.1, max_cps=3)
+    spooler = make_spooler(sqlite_db, clock, settings)
+    numbers = iter(ua_numbers(40))
+    for name in ("a", "b", "c", "d"):
+        await spooler.campaigns.create(name, CampaignSettings(max_concurrent=100, cps=5))
+        text = "number\n" + "\n".join(next(numbers) for _ in range(10)) + "\n"
+        await spooler.campaigns.import_numbers(name, parse_numbers(text, spooler.phones))
+        await spooler.campaigns.start(name)
+    asterisk = FakeAsterisk(spool_dir, lambda _c: Fate(3600))
+    for _ in range(200):
+        result = await spooler.tick()
+        asterisk.pick_up(clock.now())
+        clock.instant += timedelta(seconds=min(result.next_in, 0.25))
+        if len(asterisk.arrivals) == 40:
+            break
+    times = sorted(t for t, _, _ in asterisk.arrivals)
+    assert len(times) == 40
+    worst = max(bisect_left(times, t + timedelta(seconds=1)) - i for i, t in enumerate(times))
+    assert worst == 3
+    assert len({name.split("-")[1] for _, name, _ in asterisk.arrivals}) == 4
