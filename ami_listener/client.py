@@ -317,7 +317,7 @@ class AmiClient:
                 return delay, AmiHealth.AUTH_FAILED, f"{exc}; next attempt in {delay:g} s"
             except AmiError as exc:
                 return self._retry(f"login at {where} failed: {exc}")
-            self._backoff.reset()
+            up_since = self._monotonic()
             self._logins += 1
             self._connection = connection
             self._health.set(
@@ -331,6 +331,8 @@ class AmiClient:
                 pinger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pinger
+            if self._monotonic() - up_since >= s.stable_after:
+                self._backoff.reset()
             return self._retry(f"link to {where} lost: {reason}")
         finally:
             await connection.aclose(reason)

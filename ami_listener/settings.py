@@ -73,6 +73,14 @@ class AmiSettings(BaseModel):
         gt=0,
         description="Upper bound of the reconnect delay, which doubles after each failure.",
     )
+    stable_after: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "Seconds a link must stay up before the reconnect delay starts again from "
+            "backoff_initial (a peer that accepts the login and drops at once backs off too)."
+        ),
+    )
     backoff_jitter: float = Field(
         default=0.2,
         ge=0,

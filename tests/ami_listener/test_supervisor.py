@@ -84,7 +84,9 @@ async def test_events_resume_in_order_after_asterisk_restarts(
 async def test_backoff_restarts_from_initial_after_a_successful_login(
     fake: FakeAmi, make_client: MakeClient
 ) -> None:
-    client = await make_client(backoff_initial=0.05, backoff_max=1.0, backoff_jitter=0)
+    client = await make_client(
+        backoff_initial=0.05, backoff_max=1.0, backoff_jitter=0, stable_after=0
+    )
     health = HealthLog(client)
     for logins in (2, 3):
         await fake.drop()
@@ -93,6 +95,23 @@ async def test_backoff_restarts_from_initial_after_a_successful_login(
     details = [d for s, d in health.changes if s is AmiHealth.RECONNECTING]
     assert [d.rsplit("next attempt in ", 1)[1] for d in details] == ["0.05 s", "0.05 s"]
     assert client.status().logins == 3
+
+
+async def test_a_peer_that_drops_right_after_each_login_is_backed_off_too(
+    fake: FakeAmi, make_client: MakeClient
+) -> None:
+    """Only a link that stayed up `stable_after` seconds resets the backoff; otherwise a
+    peer that accepts the login and hangs up would be hammered at backoff_initial."""
+    client = await make_client(
+        backoff_initial=0.05, backoff_max=1.0, backoff_jitter=0, stable_after=60
+    )
+    health = HealthLog(client)
+    for logins in (2, 3, 4):
+        await fake.drop()
+        await fake.wait_for_logins(logins)
+        await connected(client)
+    details = [d for s, d in health.changes if s is AmiHealth.RECONNECTING]
+    assert [d.rsplit("next attempt in ", 1)[1] for d in details] == ["0.05 s", "0.1 s", "0.2 s"]
 
 
 async def test_jitter_comes_from_the_injected_random(fake: FakeAmi) -> None:
