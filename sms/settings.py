@@ -46,8 +46,9 @@ class AutoReplySettings(BaseModel):
         default=900.0,
         ge=0,
         description=(
-            "Seconds: after a restart, a stored command older than this gets no reply "
-            "(the subscriber has moved on)."
+            "Seconds: a command older than this gets no reply (the subscriber has moved "
+            "on), after a restart or while the billing fails; a failed sender lookup is "
+            "retried until then."
         ),
     )
 
