@@ -31,8 +31,10 @@ marks it as a part, and is stored as a message of its own.
 
 After the arrival is stored, a follow-up task looks the sender up in the billing
 (`find`, E.164 senders only), keeps the login and name on the row, queues the auto-reply
-(in the same transaction that marks the row `done`, so a reply is queued at most once),
-and calls `on_stored`. Rows left `stored` by a crash are followed up at start-up.
+(in the same transaction that marks the row `done`, so a reply is queued at most once)
+through the device and driver the SMS came in on (`[sms] transport` when the driver is not
+known: the dialplan's modem context), and calls `on_stored`. Rows left `stored` by a crash
+are followed up at start-up.
 
 When the billing cannot be asked (an error or no answer within LOOKUP_TIMEOUT), the row
 stays `stored` with lookup `error` and `on_stored` is called at once (staff hear of the SMS
@@ -66,7 +68,7 @@ from sms.models import InboxPartRow, InboxRow
 from sms.outbox import Outbox, SmsRefused
 from sms.replies import reply_for
 from sms.settings import SmsSettings
-from sms.types import InboundSms, OnStored, StoredSms
+from sms.types import DRIVERS, Driver, InboundSms, OnStored, StoredSms
 
 log = logging.getLogger("pbxbridge.sms")
 
@@ -113,6 +115,7 @@ def stored_view(row: InboxRow, *, duplicate: bool = False) -> StoredSms:
         sender=row.sender,
         text=row.text,
         source=row.source,
+        driver=row.driver,
         parts=row.parts,
         parts_missing=row.parts_missing,
         login=row.login,
@@ -198,6 +201,7 @@ class Inbox:
                 sender_raw=sender_raw,
                 text=body,
                 source=sms.source,
+                driver=sms.driver,
                 now=now,
             )
             return stored_view(row, duplicate=duplicate)
@@ -211,6 +215,7 @@ class Inbox:
         sender_raw: str,
         text: str,
         source: str,
+        driver: Driver | None,
         now: datetime,
         parts: int = 1,
         parts_missing: int = 0,
@@ -234,6 +239,8 @@ class Inbox:
                 if earlier.source == "lines" and source != "lines" and earlier.text != text:
                     earlier.text = text  # the exact copy of a lossy DongleNewSMS
                     earlier.source = source
+                if earlier.driver is None and driver is not None:
+                    earlier.driver = driver  # an AMI copy of what the dialplan handed over
                 await session.flush()
                 return earlier, True
         row = InboxRow(
@@ -244,6 +251,7 @@ class Inbox:
             text=text,
             text_key=key,
             source=source,
+            driver=driver,
             parts=parts,
             parts_missing=parts_missing,
             duplicates=0,
@@ -340,11 +348,16 @@ class Inbox:
                 device,
             )
             return None
-        return await self._assemble(session, group, now)
+        return await self._assemble(session, group, now, sms.driver)
 
     async def _assemble(
-        self, session: AsyncSession, group: builtins.list[InboxPartRow], now: datetime
+        self,
+        session: AsyncSession,
+        group: builtins.list[InboxPartRow],
+        now: datetime,
+        driver: Driver | None = None,
     ) -> StoredSms:
+        """`driver`: that of the part completing the group (None for one stored incomplete)."""
         first = group[0]
         by_seq = {r.seq: r.text for r in group}
         pieces = [by_seq.get(seq, GAP) for seq in range(1, first.total + 1)]
@@ -356,6 +369,7 @@ class Inbox:
             sender_raw=first.sender_raw,
             text="".join(pieces),
             source="reassembled",
+            driver=driver,
             now=now,
             parts=first.total,
             parts_missing=missing,
@@ -454,6 +468,7 @@ class Inbox:
                 self._retries.pop(row_id, None)
                 return
             sender, device, text = row.sender, row.device, row.text
+            driver = next((d for d in DRIVERS if d == row.driver), None)
             received_at = _utc(row.received_at)
             seen = row.lookup
         lookup, info = await self._lookup(sender)
@@ -492,7 +507,13 @@ class Inbox:
             if reply is not None and self._outbox is not None:
                 try:
                     queued = await self._outbox.add(
-                        session, sender, reply, device=device, actor=REPLY_ACTOR, reply_to=row_id
+                        session,
+                        sender,
+                        reply,
+                        device=device,
+                        transport=driver,
+                        actor=REPLY_ACTOR,
+                        reply_to=row_id,
                     )
                 except SmsRefused as exc:
                     log.warning("SMS %s: auto-reply not queued: %s", row_id, exc)

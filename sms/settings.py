@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Transport = Literal["dongle", "quectel", "pjsip"]
+from sms.types import Driver
+
+Transport = Driver
 
 PJSIP_MAX_BODY = 1300
 """Asterisk's MessageSend decodes Base64Body into a 1300-byte buffer and cuts the rest."""
@@ -81,7 +83,8 @@ class SmsSettings(BaseModel):
         description=(
             "How messages are sent: dongle (chan_dongle DongleSendSMS), quectel "
             "(chan_quectel QuectelSendSMS) or pjsip (MessageSend). A message whose device "
-            "starts with 'pjsip' (a reply to a SIP MESSAGE) always goes out by MessageSend."
+            "starts with 'pjsip' (a reply to a SIP MESSAGE) always goes out by MessageSend; "
+            "an auto-reply goes out by the driver its SMS came in on, when that is known."
         ),
     )
     device: str = Field(
