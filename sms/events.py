@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sms.pdu import PduError, cmgr_pdu, decode_deliver
-from sms.types import InboundSms
+from sms.types import Driver, InboundSms
 
 log = logging.getLogger("pbxbridge.sms")
 
 PREFIXES = ("Dongle", "Quectel")
+DRIVER_OF_PREFIX: dict[str, Driver] = {"Dongle": "dongle", "Quectel": "quectel"}
 INBOUND_EVENTS = tuple(
     f"{prefix}{name}" for prefix in PREFIXES for name in ("NewCMGR", "NewSMS", "NewSMSBase64")
 )
@@ -50,17 +51,25 @@ class DeliveryReport:
     modem_id: str | None = None
 
 
-def _kind(name: str) -> str | None:
+def _prefix(name: str) -> str | None:
     for prefix in PREFIXES:
         if name.lower().startswith(prefix.lower()):
-            return name[len(prefix) :].lower()
+            return prefix
     return None
+
+
+def _kind(name: str) -> str | None:
+    prefix = _prefix(name)
+    return name[len(prefix) :].lower() if prefix is not None else None
 
 
 def inbound_from_event(event: Mapping[str, str], name: str) -> InboundSms | None:
     """The SMS an inbound event carries; None for a `*NewCMGR` that is not a part (its text
-    comes again in `*NewSMS*`) or an event that cannot be read (logged)."""
+    comes again in `*NewSMS*`) or an event that cannot be read (logged). The driver is
+    the event's: a Quectel event's SMS is answered by QuectelSendSMS."""
     kind = _kind(name)
+    prefix = _prefix(name)
+    driver = DRIVER_OF_PREFIX[prefix] if prefix is not None else None
     device = event.get("Device", "")
     if kind == "newsmsbase64":
         try:
@@ -73,6 +82,7 @@ def inbound_from_event(event: Mapping[str, str], name: str) -> InboundSms | None
             sender=event.get("From", ""),
             text=raw.decode("utf-8", errors="replace"),
             source="base64",
+            driver=driver,
         )
     if kind == "newsms":
         lines: list[tuple[int, str]] = []
@@ -86,6 +96,7 @@ def inbound_from_event(event: Mapping[str, str], name: str) -> InboundSms | None
             sender=event.get("From", ""),
             text="\n".join(value for _, value in lines),
             source="lines",
+            driver=driver,
         )
     if kind == "newcmgr":
         try:
@@ -101,6 +112,7 @@ def inbound_from_event(event: Mapping[str, str], name: str) -> InboundSms | None
             text=deliver.text,
             source="reassembled",
             part=deliver.part,
+            driver=driver,
         )
     return None
 

@@ -31,8 +31,17 @@ marks it as a part, and is stored as a message of its own.
 
 After the arrival is stored, a follow-up task looks the sender up in the billing
 (`find`, E.164 senders only), keeps the login and name on the row, queues the auto-reply
-(in the same transaction that marks the row `done`, so a reply is queued at most once),
-and calls `on_stored`. Rows left `stored` by a crash are followed up at start-up.
+(in the same transaction that marks the row `done`, so a reply is queued at most once)
+through the device and driver the SMS came in on (`[sms] transport` when the driver is not
+known: the dialplan's modem context), and calls `on_stored`. Rows left `stored` by a crash
+are followed up at start-up.
+
+When the billing cannot be asked (an error or no answer within LOOKUP_TIMEOUT), the row
+stays `stored` with lookup `error` and `on_stored` is called at once (staff hear of the SMS
+without waiting for the billing). The sweeper asks again with backoff (LOOKUP_RETRY, doubling
+up to LOOKUP_RETRY_MAX) until the row is `auto_reply.max_age` old, then it is `done` with
+lookup `error` and no reply. A later answer fills in the login and name and queues the reply
+like the first attempt would have; `on_stored` is not called a second time.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ import asyncio
 import builtins
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -58,7 +68,7 @@ from sms.models import InboxPartRow, InboxRow
 from sms.outbox import Outbox, SmsRefused
 from sms.replies import reply_for
 from sms.settings import SmsSettings
-from sms.types import InboundSms, OnStored, StoredSms
+from sms.types import DRIVERS, Driver, InboundSms, OnStored, StoredSms
 
 log = logging.getLogger("pbxbridge.sms")
 
@@ -67,6 +77,11 @@ GAP = "[…]"
 FIELD_MAX = 64
 REPLY_ACTOR = "sms:auto-reply"
 LOOKUP_TIMEOUT = 5.0
+LOOKUP_RETRY = 30.0
+"""Seconds before a failed sender lookup is tried again; doubles each time."""
+LOOKUP_RETRY_MAX = 120.0
+RETRY_BATCH = 20
+"""Follow-ups a sweep starts at most (the rest wait for the next sweep)."""
 SWEEP_INTERVAL = 5.0
 
 
@@ -83,6 +98,15 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    """When a row whose sender could not be looked up is followed up again."""
+
+    failures: int
+    due: datetime
+    deadline: datetime
+
+
 def stored_view(row: InboxRow, *, duplicate: bool = False) -> StoredSms:
     return StoredSms(
         id=row.id,
@@ -91,6 +115,7 @@ def stored_view(row: InboxRow, *, duplicate: bool = False) -> StoredSms:
         sender=row.sender,
         text=row.text,
         source=row.source,
+        driver=row.driver,
         parts=row.parts,
         parts_missing=row.parts_missing,
         login=row.login,
@@ -124,6 +149,8 @@ class Inbox:
         self._sweep_interval = sweep_interval
         self._lock = asyncio.Lock()
         self._follow_ups: set[asyncio.Task[None]] = set()
+        self._retries: dict[int, _Retry] = {}
+        self._running: set[int] = set()
         self._sweeper: asyncio.Task[None] | None = None
 
     # Arrivals
@@ -174,6 +201,7 @@ class Inbox:
                 sender_raw=sender_raw,
                 text=body,
                 source=sms.source,
+                driver=sms.driver,
                 now=now,
             )
             return stored_view(row, duplicate=duplicate)
@@ -187,6 +215,7 @@ class Inbox:
         sender_raw: str,
         text: str,
         source: str,
+        driver: Driver | None,
         now: datetime,
         parts: int = 1,
         parts_missing: int = 0,
@@ -210,6 +239,8 @@ class Inbox:
                 if earlier.source == "lines" and source != "lines" and earlier.text != text:
                     earlier.text = text  # the exact copy of a lossy DongleNewSMS
                     earlier.source = source
+                if earlier.driver is None and driver is not None:
+                    earlier.driver = driver  # an AMI copy of what the dialplan handed over
                 await session.flush()
                 return earlier, True
         row = InboxRow(
@@ -220,6 +251,7 @@ class Inbox:
             text=text,
             text_key=key,
             source=source,
+            driver=driver,
             parts=parts,
             parts_missing=parts_missing,
             duplicates=0,
@@ -316,11 +348,16 @@ class Inbox:
                 device,
             )
             return None
-        return await self._assemble(session, group, now)
+        return await self._assemble(session, group, now, sms.driver)
 
     async def _assemble(
-        self, session: AsyncSession, group: builtins.list[InboxPartRow], now: datetime
+        self,
+        session: AsyncSession,
+        group: builtins.list[InboxPartRow],
+        now: datetime,
+        driver: Driver | None = None,
     ) -> StoredSms:
+        """`driver`: that of the part completing the group (None for one stored incomplete)."""
         first = group[0]
         by_seq = {r.seq: r.text for r in group}
         pieces = [by_seq.get(seq, GAP) for seq in range(1, first.total + 1)]
@@ -332,6 +369,7 @@ class Inbox:
             sender_raw=first.sender_raw,
             text="".join(pieces),
             source="reassembled",
+            driver=driver,
             now=now,
             parts=first.total,
             parts_missing=missing,
@@ -386,9 +424,13 @@ class Inbox:
     # Follow-up: sender lookup, auto-reply, on_stored
 
     def _follow_up_soon(self, row_id: int) -> None:
+        if row_id in self._running:
+            return
+        self._running.add(row_id)
         task = asyncio.create_task(self._follow_up(row_id), name=f"sms-inbox-{row_id}")
         self._follow_ups.add(task)
         task.add_done_callback(self._follow_ups.discard)
+        task.add_done_callback(lambda _: self._running.discard(row_id))
 
     async def _lookup(self, sender: str) -> tuple[str, SubscriberInfo | None]:
         number = self._billing.phones.normalise(sender)
@@ -398,6 +440,7 @@ class Inbox:
             async with asyncio.timeout(LOOKUP_TIMEOUT):
                 result = await self._billing.find(number)
         except TimeoutError:
+            log.warning("SMS from %s: billing lookup timed out", number)
             return "error", None
         if result.result == BillingResult.ERROR:
             log.warning("SMS from %s: billing lookup failed: %s", number, result.error)
@@ -410,19 +453,40 @@ class Inbox:
         try:
             await self._follow_up_inner(row_id)
         except Exception:
-            log.exception("SMS %s: follow-up failed (it stays 'stored' until a restart)", row_id)
+            retry = self._retries.get(row_id)
+            if retry is not None and self._clock.now() < retry.deadline:
+                self._retry_later(row_id, retry.deadline)
+                log.exception("SMS %s: follow-up failed (tried again later)", row_id)
+            else:
+                self._retries.pop(row_id, None)
+                log.exception("SMS %s: follow-up failed (left 'stored' until a restart)", row_id)
 
     async def _follow_up_inner(self, row_id: int) -> None:
         async with self._sessions() as session:
             row = await session.get(InboxRow, row_id)
             if row is None or row.stage != "stored":
+                self._retries.pop(row_id, None)
                 return
             sender, device, text = row.sender, row.device, row.text
+            driver = next((d for d in DRIVERS if d == row.driver), None)
             received_at = _utc(row.received_at)
+            seen = row.lookup
         lookup, info = await self._lookup(sender)
+        max_age = self._settings.auto_reply.max_age
+        deadline = received_at + timedelta(seconds=max_age)
+        if lookup == "error":
+            if self._clock.now() < deadline:
+                await self._lookup_failed(row_id, seen, deadline)
+                return
+            log.warning(
+                "SMS %s from %s: the billing did not answer within %.0f s; no reply",
+                row_id,
+                sender,
+                max_age,
+            )
         reply: str | None = None
         age = (self._clock.now() - received_at).total_seconds()
-        if self._outbox is not None and age <= self._settings.auto_reply.max_age:
+        if self._outbox is not None and age <= max_age:
             reply = reply_for(text, info, self._settings.auto_reply)
         queued: builtins.list[int] = []
         async with self._sessions.begin() as session:
@@ -434,7 +498,7 @@ class Inbox:
             }
             result: Any = await session.execute(
                 update(InboxRow)
-                .where(InboxRow.id == row_id, InboxRow.stage == "stored")
+                .where(InboxRow.id == row_id, InboxRow.stage == "stored", InboxRow.lookup == seen)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
@@ -443,7 +507,13 @@ class Inbox:
             if reply is not None and self._outbox is not None:
                 try:
                     queued = await self._outbox.add(
-                        session, sender, reply, device=device, actor=REPLY_ACTOR, reply_to=row_id
+                        session,
+                        sender,
+                        reply,
+                        device=device,
+                        transport=driver,
+                        actor=REPLY_ACTOR,
+                        reply_to=row_id,
                     )
                 except SmsRefused as exc:
                     log.warning("SMS %s: auto-reply not queued: %s", row_id, exc)
@@ -454,6 +524,7 @@ class Inbox:
                         .values(reply_id=queued[0])
                         .execution_options(synchronize_session=False)
                     )
+        self._retries.pop(row_id, None)
         if queued and self._outbox is not None:
             self._outbox.wake()
             log.info(
@@ -463,6 +534,59 @@ class Inbox:
                 values["login"],
                 queued[0],
             )
+        if seen == "pending":  # else staff heard of it when the first lookup failed
+            await self._notify(row_id)
+
+    async def _lookup_failed(self, row_id: int, seen: str, deadline: datetime) -> None:
+        """The billing could not be asked: the row stays `stored`, and is followed up again."""
+        first = False
+        if seen == "pending":
+            async with self._sessions.begin() as session:
+                result: Any = await session.execute(
+                    update(InboxRow)
+                    .where(
+                        InboxRow.id == row_id,
+                        InboxRow.stage == "stored",
+                        InboxRow.lookup == "pending",
+                    )
+                    .values(lookup="error")
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount != 1:
+                    return  # followed up elsewhere
+            first = True
+        due = self._retry_later(row_id, deadline)
+        log.warning(
+            "SMS %s: sender not looked up; trying again in %.0f s",
+            row_id,
+            (due - self._clock.now()).total_seconds(),
+        )
+        if first:
+            await self._notify(row_id)
+
+    def _retry_later(self, row_id: int, deadline: datetime) -> datetime:
+        """Schedule the next follow-up of a row (backoff, never past its deadline); when."""
+        previous = self._retries.get(row_id)
+        failures = previous.failures + 1 if previous is not None else 1
+        delay = min(LOOKUP_RETRY * 2 ** (failures - 1), LOOKUP_RETRY_MAX)
+        due = min(self._clock.now() + timedelta(seconds=delay), deadline)
+        self._retries[row_id] = _Retry(failures, due, deadline)
+        return due
+
+    def retry_due(self) -> int:
+        """Follow up again the rows whose lookup failed and whose retry is due (at most
+        RETRY_BATCH); how many were started. The sweeper calls this."""
+        now = self._clock.now()
+        due = sorted(
+            (retry.due, row_id)
+            for row_id, retry in self._retries.items()
+            if retry.due <= now and row_id not in self._running
+        )[:RETRY_BATCH]
+        for _, row_id in due:
+            self._follow_up_soon(row_id)
+        return len(due)
+
+    async def _notify(self, row_id: int) -> None:
         stored = await self.get(row_id)
         if stored is not None and self._on_stored is not None:
             try:
@@ -478,8 +602,8 @@ class Inbox:
     # Lifecycle
 
     async def start(self) -> None:
-        """Follow up rows a crash left `stored`, store expired multipart groups, and start
-        the sweeper."""
+        """Follow up rows a crash (or a stop while the billing failed) left `stored`, store
+        expired multipart groups, and start the sweeper (which also retries failed lookups)."""
         await self.recover()
         await self.flush_expired()
         if self._sweeper is None:
@@ -505,6 +629,7 @@ class Inbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
         await self.drain()
+        self._retries.clear()
 
     async def _sweep(self) -> None:
         while True:
@@ -513,6 +638,7 @@ class Inbox:
                 await self.flush_expired()
             except Exception:
                 log.exception("SMS inbox sweep failed")
+            self.retry_due()
 
     # Reading
 

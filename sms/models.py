@@ -19,6 +19,8 @@ from storage import Base
 class InboxRow(Base):
     """One received SMS (reassembled when it came in parts).
 
+    `driver` is the channel driver it came in on (dongle, quectel, pjsip), which its reply
+    goes out by; None when unknown (the dialplan's modem context), then `[sms] transport`.
     `stage` is `stored` until the sender was looked up and the auto-reply decided (queued in
     the same transaction that sets `done`), so a restart finishes what a crash cut short.
     """
@@ -33,6 +35,7 @@ class InboxRow(Base):
     text: Mapped[str] = mapped_column(Text)
     text_key: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(16))
+    driver: Mapped[str | None] = mapped_column(String(16), nullable=True)
     parts: Mapped[int] = mapped_column(Integer, default=1)
     parts_missing: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)

@@ -45,7 +45,7 @@ from billing_client.phones import PhoneNormaliser
 from sms import text as sms_text
 from sms.events import DeliveryReport, report_from_event
 from sms.models import OutboxRow
-from sms.settings import PJSIP_MAX_BODY, SmsSettings
+from sms.settings import PJSIP_MAX_BODY, SmsSettings, Transport
 from sms.transports import (
     Ready,
     SendOutcome,
@@ -55,7 +55,7 @@ from sms.transports import (
     header_line_fits,
     pjsip_body_limit,
 )
-from sms.types import FINAL_STATES, OnFinal, OutboxMessage, OutboxState
+from sms.types import DRIVERS, FINAL_STATES, OnFinal, OutboxMessage, OutboxState
 
 log = logging.getLogger("pbxbridge.sms")
 
@@ -143,17 +143,27 @@ class Outbox:
     # Queueing
 
     def prepare(
-        self, number: str, text: str, *, device: str | None, transliterate: bool | None
+        self,
+        number: str,
+        text: str,
+        *,
+        device: str | None,
+        transliterate: bool | None,
+        transport: Transport | None = None,
     ) -> tuple[str, str, str, list[str], bool]:
         """(number, transport, device, texts, transliterated) for a message, or SmsRefused.
 
         Checks everything that can be checked before sending: the number's form for the
         transport, the device, the text's size; splits it for a single-PDU modem.
+        `transport` overrides `[sms] transport` (a reply goes by the driver its SMS came in
+        on); a device starting with 'pjsip' still means MessageSend.
         """
         device = (device or "").strip() or None
         if device is not None and (len(device) > 64 or re.search(r"[\x00-\x1f]", device)):
             raise SmsRefused(f"invalid device {device[:64]!r}")
-        transport = self._settings.transport
+        if transport is not None and transport not in DRIVERS:
+            raise SmsRefused(f"unknown transport {str(transport)[:16]!r}")
+        transport = transport or self._settings.transport
         if device is not None and device.lower().startswith("pjsip"):
             transport = "pjsip"
         if device is None:
@@ -208,6 +218,7 @@ class Outbox:
         transliterate: bool | None = None,
         actor: str,
         reply_to: int | None = None,
+        transport: Transport | None = None,
     ) -> builtins.list[int]:
         """Add a message inside the caller's transaction; its row ids (several when split).
 
@@ -216,8 +227,8 @@ class Outbox:
         actor = (actor or "").strip()[:ACTOR_MAX]
         if not actor:
             raise SmsRefused("actor is required (who sends the message)")
-        target, transport, dev, pieces, translit = self.prepare(
-            number, text, device=device, transliterate=transliterate
+        target, chosen, dev, pieces, translit = self.prepare(
+            number, text, device=device, transliterate=transliterate, transport=transport
         )
         now = self._clock.now()
         ids: builtins.list[int] = []
@@ -229,7 +240,7 @@ class Outbox:
                 actor=actor,
                 number=target,
                 text=piece,
-                transport=transport,
+                transport=chosen,
                 device=dev,
                 state=OutboxState.QUEUED.value,
                 attempts=0,

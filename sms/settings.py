@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Transport = Literal["dongle", "quectel", "pjsip"]
+from sms.types import Driver
+
+Transport = Driver
 
 PJSIP_MAX_BODY = 1300
 """Asterisk's MessageSend decodes Base64Body into a 1300-byte buffer and cuts the rest."""
@@ -46,8 +48,9 @@ class AutoReplySettings(BaseModel):
         default=900.0,
         ge=0,
         description=(
-            "Seconds: after a restart, a stored command older than this gets no reply "
-            "(the subscriber has moved on)."
+            "Seconds: a command older than this gets no reply (the subscriber has moved "
+            "on), after a restart or while the billing fails; a failed sender lookup is "
+            "retried until then."
         ),
     )
 
@@ -80,7 +83,8 @@ class SmsSettings(BaseModel):
         description=(
             "How messages are sent: dongle (chan_dongle DongleSendSMS), quectel "
             "(chan_quectel QuectelSendSMS) or pjsip (MessageSend). A message whose device "
-            "starts with 'pjsip' (a reply to a SIP MESSAGE) always goes out by MessageSend."
+            "starts with 'pjsip' (a reply to a SIP MESSAGE) always goes out by MessageSend; "
+            "an auto-reply goes out by the driver its SMS came in on, when that is known."
         ),
     )
     device: str = Field(

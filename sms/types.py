@@ -12,6 +12,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+Driver = Literal["dongle", "quectel", "pjsip"]
+"""The channel driver an SMS came in on, and the transport its reply goes out by."""
+DRIVERS: tuple[Driver, ...] = ("dongle", "quectel", "pjsip")
+
 InboundSource = Literal["base64", "lines", "agi", "pjsip", "reassembled"]
 """Where an inbound text came from. `lines` (DongleNewSMS) loses empty lines; a later exact
 copy (base64) of the same message replaces its text."""
@@ -32,7 +36,8 @@ class InboundSms:
 
     `device` is the modem (chan_dongle/chan_quectel device name) or `pjsip[:<endpoint>]`
     for a SIP MESSAGE; `sender` is the originator as the channel gave it (a number, maybe an
-    alphanumeric name); `part` is set only for one part of a multipart message.
+    alphanumeric name); `part` is set only for one part of a multipart message; `driver` is
+    the channel driver it came from, None when that cannot be known.
     """
 
     device: str
@@ -40,6 +45,7 @@ class InboundSms:
     text: str
     source: InboundSource
     part: PartInfo | None = None
+    driver: Driver | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,7 @@ class StoredSms:
     sender: str
     text: str
     source: str
+    driver: str | None
     parts: int
     parts_missing: int
     login: str | None

@@ -64,6 +64,8 @@ async def _dongle_sms(request: AgiRequest, session: AgiSession, encoded: str) ->
     device = device or request.calleridname
     if not device:
         return None
+    # driver None: the dialplan does not say which modem driver ran it; replies then go
+    # by `[sms] transport`
     return InboundSms(device=device, sender=request.callerid, text=text, source="agi")
 
 
@@ -76,7 +78,7 @@ async def _pjsip_sms(request: AgiRequest, session: AgiSession) -> InboundSms | N
     if not sender:
         return None
     device = request.query.get("device") or "pjsip"
-    return InboundSms(device=device, sender=sender, text=text, source="pjsip")
+    return InboundSms(device=device, sender=sender, text=text, source="pjsip", driver="pjsip")
 
 
 async def sms_in(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:

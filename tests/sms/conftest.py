@@ -23,7 +23,7 @@ from billing_client.local import LocalBackend
 from billing_client.local.admin import LocalAdmin
 from billing_client.phones import PhoneNormaliser
 from pbxbridge import migrations
-from sms.inbox import Inbox
+from sms.inbox import SWEEP_INTERVAL, Inbox
 from sms.outbox import Outbox
 from sms.settings import SmsSettings
 from sms.transports import Ready, SmsTransport
@@ -116,16 +116,23 @@ MakeRig = Callable[..., Rig]
 
 
 def rig_factory(db: Database, clock: FixedClock) -> MakeRig:
-    """`make(sender=None, **sms_settings)`: inbox + outbox on `db`, wired like the root."""
+    """`make(sender=None, **sms_settings)`: inbox + outbox on `db`, wired like the root, with
+    the local billing on `db` unless `billing` is given."""
 
     def make(
-        sender: SmsTransport | None = None, *, ready: Ready | None = None, **values: Any
+        sender: SmsTransport | None = None,
+        *,
+        ready: Ready | None = None,
+        billing: BillingClient | None = None,
+        sweep_interval: float = SWEEP_INTERVAL,
+        **values: Any,
     ) -> Rig:
         settings = SmsSettings(**values)
         phones = PhoneNormaliser()
         audit = AuditJournal(db.sessions, "local", clock)
         admin = LocalAdmin(db.sessions, clock, audit, phones)
-        billing = BillingClient(LocalBackend(db.sessions, clock, audit), phones)
+        if billing is None:
+            billing = BillingClient(LocalBackend(db.sessions, clock, audit), phones)
         finals: list[OutboxMessage] = []
         stored: list[StoredSms] = []
 
@@ -136,7 +143,15 @@ def rig_factory(db: Database, clock: FixedClock) -> MakeRig:
             stored.append(item)
 
         outbox = Outbox(db.sessions, clock, sender, settings, on_final, phones=phones, ready=ready)
-        inbox = Inbox(db.sessions, clock, billing, settings, outbox=outbox, on_stored=on_stored)
+        inbox = Inbox(
+            db.sessions,
+            clock,
+            billing,
+            settings,
+            outbox=outbox,
+            on_stored=on_stored,
+            sweep_interval=sweep_interval,
+        )
         return Rig(db, clock, settings, admin, billing, outbox, inbox, stored, finals)
 
     return make

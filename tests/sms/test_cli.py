@@ -4,6 +4,8 @@ SQLite database (the group is added to the `pbxbridge` command here as the root 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +38,17 @@ def cli(ctx: click.Context, config: Path | None) -> None:
 for command in main_cli.commands.values():
     cli.add_command(command)
 cli.add_command(sms)
+
+
+@pytest.fixture(autouse=True)
+def root_logging() -> Iterator[None]:
+    """The CLI installs its own root handler (a filter that formats and drops each record's
+    exc_info); put back the root logger as it was, so later tests see plain records."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -75,11 +75,11 @@ async def test_base64_and_message_lines_events(make_rig: MakeRig) -> None:
     await rig.feed(stream("quectel_lines_only"), chunk=5)
     rows = await inbox_rows(rig)
     lines = "перший рядок\nдругий рядок"
-    assert [(r.device, r.sender, r.text, r.source) for r in rows] == [
-        ("dongle1", "+380501110002", "balance", "base64"),
-        ("quectel0", "+380501110002", "balance", "base64"),
-        ("dongle0", "+380501110003", lines, "lines"),
-        ("quectel0", "+380501110003", lines, "lines"),
+    assert [(r.device, r.sender, r.text, r.source, r.driver) for r in rows] == [
+        ("dongle1", "+380501110002", "balance", "base64", "dongle"),
+        ("quectel0", "+380501110002", "balance", "base64", "quectel"),
+        ("dongle0", "+380501110003", lines, "lines", "dongle"),
+        ("quectel0", "+380501110003", lines, "lines", "quectel"),
     ]
 
 
@@ -142,6 +142,7 @@ async def test_fork_that_reassembles_itself_stores_one_row(make_rig: MakeRig) ->
     (row,) = await inbox_rows(rig)
     assert row.text == TEXTS["ucs2_part1"] + TEXTS["ucs2_part2"]
     assert row.duplicates == 2  # QuectelNewSMS and QuectelNewSMSBase64 of the whole text
+    assert row.driver == "quectel"  # from the QuectelNewCMGR that completed the parts
 
 
 async def test_missing_parts_are_stored_after_the_window(make_rig: MakeRig) -> None:

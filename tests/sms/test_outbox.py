@@ -282,6 +282,22 @@ async def test_quectel_transport(make_sqlite_rig: MakeRig, ami: Ami) -> None:
     assert (await message(rig, message_id)).state == OutboxState.SENT
 
 
+def test_transport_override(make_sqlite_rig: MakeRig) -> None:
+    outbox = make_sqlite_rig(transport="dongle").outbox
+
+    def chosen(device: str | None, transport: Any) -> tuple[str, str]:
+        _, how, dev, _, _ = outbox.prepare(
+            "0501110001", "x", device=device, transliterate=None, transport=transport
+        )
+        return how, dev
+
+    assert chosen("quectel1", "quectel") == ("quectel", "quectel1")
+    assert chosen("dongle2", None) == ("dongle", "dongle2")  # [sms] transport
+    assert chosen("pjsip:trunk1", "quectel") == ("pjsip", "pjsip:trunk1")
+    with pytest.raises(SmsRefused, match="unknown transport"):
+        chosen("quectel1", "sip")
+
+
 async def test_pjsip_message_send_with_base64_body(make_sqlite_rig: MakeRig, ami: Ami) -> None:
     rig = rig_for(
         make_sqlite_rig,
@@ -472,3 +488,37 @@ async def test_balance_command_answered_through_the_device_it_came_in_on(
     assert (sent["Device"], sent["Number"]) == ("dongle1", "+380501110002")
     assert sent["Message"] == "Баланс: 150.00 грн. Залишилось днів: 15."
     assert [s.login for s in rig.stored] == ["ivan", None]
+
+
+async def test_quectel_sms_answered_by_quectel_send_sms(make_rig: MakeRig, ami: Ami) -> None:
+    # `[sms] transport` is dongle, but the SMS came in on chan_quectel: a PBX with both
+    # drivers refuses DongleSendSMS for a Quectel device, so the reply goes by QuectelSendSMS.
+    rig = rig_for(make_rig, ami, transport="dongle", device="dongle0", poll_interval=0.05)
+    await rig.add_subscriber("ivan", "0501110002")
+    ami.fake.on_action(
+        "QuectelSendSMS", lambda a: success(Message="[quectel0] SMS queued for send")
+    )
+    subscribe(ami.client, rig.inbox, rig.outbox)
+    await rig.outbox.start()
+    await rig.inbox.start()
+    try:
+        body = base64.b64encode("баланс".encode()).decode("ascii")
+        await ami.fake.send_raw(
+            (
+                "Event: QuectelNewSMSBase64\r\nPrivilege: call,all\r\nDevice: quectel0\r\n"
+                f"From: +380501110002\r\nMessage: {body}\r\n\r\n"
+            ).encode()
+        )
+        await eventually(lambda: len(ami.sends("QuectelSendSMS")) == 1)
+        await asyncio.sleep(0.2)
+    finally:
+        await rig.inbox.stop()
+        await rig.outbox.stop()
+    assert ami.sends("DongleSendSMS") == []
+    (sent,) = ami.sends("QuectelSendSMS")
+    assert (sent["Device"], sent["Number"]) == ("quectel0", "+380501110002")
+    assert sent["Message"] == "Баланс: 150.00 грн. Залишилось днів: 15."
+    (reply,) = [m for m in await rig.outbox.list(10) if m.actor == "sms:auto-reply"]
+    assert (reply.transport, reply.state) == ("quectel", OutboxState.SENT)
+    (stored,) = rig.stored
+    assert (stored.device, stored.driver, stored.login) == ("quectel0", "quectel", "ivan")

@@ -91,11 +91,12 @@ async def test_dongle_sms_context(route: tuple[Rig, RouteDeps, Call]) -> None:
     rig, _, call = route
     result = await call(variables={"SMS_BASE64": b64(TEXT), "DONGLENAME": "dongle3"})
     (row,) = await rows(rig)
-    assert (row.device, row.sender, row.text, row.source) == (
+    assert (row.device, row.sender, row.text, row.source, row.driver) == (
         "dongle3",
         "+380501110001",
         TEXT,
         "agi",
+        None,  # chan_dongle or chan_quectel: the reply goes by [sms] transport
     )
     assert result.set_variables == {"SMS_RESULT": "OK", "SMS_ID": str(row.id)}
 
@@ -119,6 +120,10 @@ async def test_same_sms_from_ami_and_dialplan_is_stored_once(
     (row,) = await rows(rig)
     assert row.duplicates == 1
     assert result.set_variables["SMS_ID"] == str(row.id)
+    copy = InboundSms("dongle0", "+380501110001", TEXT, "base64", driver="quectel")
+    await rig.inbox.receive(copy)
+    (row,) = await rows(rig)
+    assert row.driver == "quectel"  # an AMI copy tells what the dialplan could not
 
 
 async def test_pjsip_message(route: tuple[Rig, RouteDeps, Call]) -> None:
@@ -130,11 +135,12 @@ async def test_pjsip_message(route: tuple[Rig, RouteDeps, Call]) -> None:
         expressions={PJSIP_BODY: b64(TEXT), PJSIP_FROM: '"Оля" <sip:0501110007@10.0.0.5:5060>'},
     )
     (row,) = await rows(rig)
-    assert (row.device, row.sender, row.sender_raw, row.text, row.source) == (
+    assert (row.device, row.sender, row.sender_raw, row.text, row.source, row.driver) == (
         "pjsip:trunk1",
         "+380501110007",
         "0501110007",
         TEXT,
+        "pjsip",
         "pjsip",
     )
     assert result.set_variables["SMS_RESULT"] == "OK"
