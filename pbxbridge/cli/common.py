@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from billing_client.local.admin import LocalAdmin
 from billing_client.local.paycards import PaycardAdmin
+from pbxbridge import migrations
 from pbxbridge.app import Core, open_core
 from pbxbridge.logs import configure_logging
 from pbxbridge.settings import Settings, SettingsError, load_settings
@@ -53,7 +55,11 @@ def with_core(ctx: click.Context, body: Callable[[Core], Awaitable[T]]) -> T:
 
     async def main() -> T:
         async with open_core(settings) as core:
-            return await body(core)
+            try:
+                return await body(core)
+            except DBAPIError:
+                await _explain_missing_migrations(core)
+                raise
 
     try:
         return run(main())
@@ -62,6 +68,20 @@ def with_core(ctx: click.Context, body: Callable[[Core], Awaitable[T]]) -> T:
     except Exception as exc:
         logging.getLogger("pbxbridge.cli").debug("command failed", exc_info=True)
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+
+
+async def _explain_missing_migrations(core: Core) -> None:
+    """A database error in a database never migrated (or migrated by an older version)
+    says `no such table`; what the operator needs to hear is what to run."""
+    try:
+        behind = await migrations.pending(core.engine)
+    except Exception:  # the original error is the one to report then
+        return
+    if behind:
+        raise click.ClickException(
+            f"the database {core.settings.database.safe_url()} is not up to date (pending "
+            f"{', '.join(behind)}): run `pbxbridge db upgrade` (`make run` does it)"
+        )
 
 
 def actor() -> str:

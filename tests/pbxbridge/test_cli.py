@@ -223,3 +223,16 @@ def test_import_with_a_wrong_header_lands_nothing(config: Path, tmp_path: Path) 
     assert "Traceback" not in result.output
     assert "subscriber(s)" in ok(pbx(config, "subscribers", "list"))
     assert "0 subscriber(s)" in ok(pbx(config, "subscribers", "list"))
+
+
+def test_a_database_never_migrated_says_what_to_run(config: Path, tmp_path: Path) -> None:
+    """Not `OperationalError: no such table: sms_outbox`: what the operator must run."""
+    (tmp_path / "state").mkdir()
+    for args in (("sms", "send", "0501234567", "тест"), ("campaign", "list")):
+        result = pbx(config, *args)
+        assert result.exit_code == 1
+        assert "is not up to date (pending " in result.output
+        assert "run `pbxbridge db upgrade`" in result.output
+        assert "no such table" not in result.output
+    ok(pbx(config, "db", "upgrade"))
+    assert "queued" in ok(pbx(config, "sms", "send", "0501234567", "тест"))
