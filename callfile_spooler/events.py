@@ -127,6 +127,9 @@ def interpret(event: AmiEvent, phones: PhoneNormaliser) -> Signal | None:
     return None
 
 
+OPERATOR_LEG_DETAIL = "no operator took the callback; the customer was not rung"
+
+
 def _user_event(event: AmiEvent, phones: PhoneNormaliser) -> Signal | None:
     kind = event.get("UserEvent")
     if kind not in USER_EVENTS:
@@ -151,6 +154,9 @@ def _user_event(event: AmiEvent, phones: PhoneNormaliser) -> Signal | None:
             reason=reason,
             digit=digit,
             ended=True,
+            # An operator-first callback's call file rings the queue: when it fails, no
+            # operator took it, and the customer's phone never rang.
+            detail=OPERATOR_LEG_DETAIL if event.get("Leg") == "operator" else None,
         )
     if kind == USER_EVENT_ANSWERED:
         return Signal(

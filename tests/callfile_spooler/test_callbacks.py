@@ -210,6 +210,37 @@ async def test_operator_first_call_file_and_outcomes_from_the_dialplan(
     assert (info.call, info.attempts, info.last_outcome) == ("answered", 2, "answered")
 
 
+async def test_no_operator_taking_a_callback_is_not_the_customer_s_no_answer(
+    make_rig: MakeRig,
+) -> None:
+    """The connect context's `failed` extension runs when the queue leg fails: its event
+    says `Leg: operator`, and the attempt says nobody rang the customer."""
+    rig = make_rig(mode="operator_first", queue="callback-desk", operator_wait_time=90)
+    await rig.service.request("+380501234567", source="cli:ops")
+    await rig.tick()
+    asterisk = FakeAsterisk(rig.spool.dir, lambda _c: Fate(90, reason=3))
+    asterisk.step(rig.clock.now())
+    asterisk.finish(rig.clock.now() + timedelta(seconds=90))
+    await rig.spooler.handle(
+        user_event(
+            "CallFileFailed",
+            Reason="3",
+            Campaign="1",
+            Attempt="1",
+            Number="+380501234567",
+            Leg="operator",
+        )
+    )
+    await rig.tick(90)
+    async with rig.db.sessions() as session:
+        first = await session.get(Attempt, 1)
+    assert first is not None
+    assert (first.status, first.detail) == (
+        "noanswer",
+        "no operator took the callback; the customer was not rung",
+    )
+
+
 async def test_unanswered_callbacks_are_retried_then_given_up(make_rig: MakeRig) -> None:
     rig = make_rig(max_attempts=2)
     await rig.service.request("0501234567", source="web")
