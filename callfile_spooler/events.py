@@ -36,6 +36,8 @@ USER_EVENT_FAILED = "CallFileFailed"
 USER_EVENT_ANSWERED = "CampaignAnswered"
 USER_EVENT_DIGIT = "CampaignDigit"
 USER_EVENTS = frozenset({USER_EVENT_FAILED, USER_EVENT_ANSWERED, USER_EVENT_DIGIT})
+USER_EVENT_HEADERS = frozenset({"Campaign", "Attempt", "Number", "Reason", "Digit", "Leg"})
+"""What the dialplan's UserEvents may carry; the spooler reads each of these."""
 ORIGINATE_ACTION_ID = re.compile(r"pbxbridge-(\d+)")
 _DIGITS = re.compile(r"[0-9*#A-Da-d]{1,32}")
 

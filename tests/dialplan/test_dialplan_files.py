@@ -225,7 +225,7 @@ def test_the_missed_call_tracker_knows_every_call_file_context() -> None:
 
 
 def test_every_user_event_is_one_the_spooler_understands() -> None:
-    from callfile_spooler.events import USER_EVENT_FAILED, USER_EVENTS
+    from callfile_spooler.events import USER_EVENT_FAILED, USER_EVENT_HEADERS, USER_EVENTS
 
     sent = [
         (n, USER_EVENT.fullmatch(f"UserEvent({args})"))
@@ -237,7 +237,7 @@ def test_every_user_event_is_one_the_spooler_understands() -> None:
         assert match is not None, number
         assert match["name"] in USER_EVENTS, f"line {number}: {match['name']}"
         headers = {h.split(":", 1)[0].strip() for h in split_args(match["headers"][1:])}
-        assert headers <= {"Reason", "Campaign", "Attempt", "Number", "Digit"}, number
+        assert headers <= USER_EVENT_HEADERS, number
         assert {"Campaign", "Attempt", "Number"} <= headers, number
         if match["name"] == USER_EVENT_FAILED:
             assert "Reason" in headers, number
