@@ -37,6 +37,7 @@ from tests.callfile_spooler.conftest import make_spooler
 from tests.callfile_spooler.fake_asterisk import FakeAsterisk, Fate, user_event
 from tests.conftest import Database
 from tests.fakes.ubilling import Fault
+from tests.schema import schema_drift
 
 ISP = '"ISP" <0441234567>'
 
@@ -554,30 +555,7 @@ def test_archived_callfile_of_a_callback_parses(tmp_path: Path) -> None:
 
 
 async def test_the_migration_matches_the_models(db: Database) -> None:
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import MetaData, Table
-    from sqlalchemy.engine import Connection
-
     from callfile_spooler.audio import CampaignAudioRow
     from callfile_spooler.models import Campaign as CampaignTable
 
-    mine = MetaData()
-    for model in (CampaignTable, CallbackRequest, CampaignAudioRow):
-        table = model.__table__
-        assert isinstance(table, Table)
-        table.to_metadata(mine)
-    tables = {"spool_campaigns", "spool_callbacks", "spool_campaign_audio"}
-
-    def diff(conn: Connection) -> list[Any]:
-        context = MigrationContext.configure(
-            conn,
-            opts={
-                "compare_type": True,
-                "include_name": lambda name, kind, _parents: kind != "table" or name in tables,
-            },
-        )
-        return list(compare_metadata(context, mine))
-
-    async with db.engine.connect() as conn:
-        assert await conn.run_sync(diff) == []
+    assert await schema_drift(db, CampaignTable, CallbackRequest, CampaignAudioRow) == []

@@ -9,12 +9,8 @@ import signal
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
 
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData, func, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import func, select
 
 from billing_client.clock import FixedClock
 from billing_client.local.admin import LocalAdmin
@@ -23,30 +19,14 @@ from missed_calls.models import MissedCallRow, RecallAttemptRow
 from missed_calls.store import MissedCallStore
 from tests.conftest import Database
 from tests.missed_calls.conftest import MISSED_DIRECT, MakeTracker, capture_messages
+from tests.schema import schema_drift
 
 ROOT = Path(__file__).resolve().parents[2]
 MISSED = Missed("+380671234567", "0671234567", True, None, None, 4)
 
 
 async def test_the_migration_matches_the_models(db: Database) -> None:
-    mine = MetaData()
-    for table in (MissedCallRow.__table__, RecallAttemptRow.__table__):
-        table.to_metadata(mine)  # type: ignore[attr-defined]
-
-    def diff(conn: Connection) -> list[Any]:
-        context = MigrationContext.configure(
-            conn,
-            opts={
-                "compare_type": True,
-                "include_name": lambda name, kind, _parents: (
-                    kind != "table" or str(name).startswith("missed_calls_")
-                ),
-            },
-        )
-        return list(compare_metadata(context, mine))
-
-    async with db.engine.connect() as conn:
-        assert await conn.run_sync(diff) == []
+    assert await schema_drift(db, MissedCallRow, RecallAttemptRow) == []
 
 
 async def test_a_linkedid_is_stored_once(db: Database, clock: FixedClock) -> None:

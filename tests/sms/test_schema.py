@@ -3,39 +3,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData, inspect, text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from sms.models import InboxPartRow, InboxRow, OutboxRow
 from storage import migrate
 from tests.conftest import Database
+from tests.schema import schema_drift
 from tests.sms.conftest import VERSION_LOCATIONS
 
 
 async def test_the_migrations_match_the_models(sms_db: Database) -> None:
-    mine = MetaData()
-    for table in (InboxRow.__table__, InboxPartRow.__table__, OutboxRow.__table__):
-        table.to_metadata(mine)  # type: ignore[attr-defined]
-
-    def diff(conn: Connection) -> list[Any]:
-        context = MigrationContext.configure(
-            conn,
-            opts={
-                "compare_type": True,
-                "include_name": lambda name, kind, _parents: (
-                    kind != "table" or str(name).startswith("sms_")
-                ),
-            },
-        )
-        return list(compare_metadata(context, mine))
-
-    async with sms_db.engine.connect() as conn:
-        assert await conn.run_sync(diff) == []
+    assert await schema_drift(sms_db, InboxRow, InboxPartRow, OutboxRow) == []
 
 
 def _inbox_columns(conn: Connection) -> set[str]:
