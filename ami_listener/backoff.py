@@ -19,11 +19,6 @@ class Backoff:
         self._random = random
         self._failures = 0
 
-    @property
-    def failures(self) -> int:
-        """Delays handed out since the last `reset()`."""
-        return self._failures
-
     def reset(self) -> None:
         """A login succeeded: the next failure waits `initial` again."""
         self._failures = 0

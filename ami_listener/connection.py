@@ -70,11 +70,6 @@ class AmiConnection:
     def is_closed(self) -> bool:
         return self._reason is not None
 
-    @property
-    def reason(self) -> str | None:
-        """Why the connection ended, once it has."""
-        return self._reason
-
     async def send(self, data: bytes) -> None:
         """Write one action. AmiDisconnected if the connection is (or becomes) closed."""
         if self._reason is not None:
@@ -121,9 +116,7 @@ class AmiConnection:
                     break
                 self.last_data_at = self._monotonic()
                 self.router.feed(data)
-        except FrameTooLarge as exc:
-            reason = f"not AMI: {exc}"
-        except ProtocolViolation as exc:
+        except (FrameTooLarge, ProtocolViolation) as exc:
             reason = f"not AMI: {exc}"
         except (ConnectionError, OSError) as exc:
             reason = f"read failed: {exc or type(exc).__name__}"

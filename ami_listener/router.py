@@ -93,8 +93,8 @@ class PendingAction:
 
 
 class MessageRouter:
-    def __init__(self, dispatcher: EventDispatcher, framer: AmiFramer | None = None) -> None:
-        self.framer = framer if framer is not None else AmiFramer()
+    def __init__(self, dispatcher: EventDispatcher) -> None:
+        self.framer = AmiFramer()
         self._dispatcher = dispatcher
         self._pending: dict[str, PendingAction] = {}
         self._lists: dict[str, PendingAction] = {}

@@ -99,7 +99,7 @@ def _sms(notice: InboundSmsNotice) -> str:
             f"At {_when(notice.at)}",
         ]
     )
-    return fit(f"{head}\n\n{notice.text}")
+    return f"{head}\n\n{notice.text}"
 
 
 def _link(notice: LinkNotice) -> str:
@@ -108,7 +108,7 @@ def _link(notice: LinkNotice) -> str:
 
 
 def _failed(notice: SmsFailedNotice) -> str:
-    return fit(
+    return (
         f"SMS #{notice.message_id} to {notice.number} failed: {notice.reason}\nText: {notice.text}"
     )
 

@@ -51,7 +51,7 @@ import builtins
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import delete, select, update
@@ -62,6 +62,7 @@ from billing_client.clock import Clock
 from billing_client.outcomes import BillingResult, Lookup
 from billing_client.phones import PhoneNormaliser
 from billing_client.subscriber import SubscriberInfo
+from callfile_spooler.campaigns import as_utc
 from sms import text as sms_text
 from sms.events import inbound_from_event
 from sms.models import InboxPartRow, InboxRow
@@ -94,10 +95,6 @@ class SubscriberDirectory(Protocol):
     async def find(self, number_or_login: str) -> Lookup: ...
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 @dataclass(frozen=True, slots=True)
 class _Retry:
     """When a row whose sender could not be looked up is followed up again."""
@@ -110,7 +107,7 @@ class _Retry:
 def stored_view(row: InboxRow, *, duplicate: bool = False) -> StoredSms:
     return StoredSms(
         id=row.id,
-        received_at=_utc(row.received_at),
+        received_at=as_utc(row.received_at),
         device=row.device,
         sender=row.sender,
         text=row.text,
@@ -395,7 +392,7 @@ class Inbox:
             for row in rows:
                 groups.setdefault((row.device, row.sender, row.ref, row.total), []).append(row)
             for group in groups.values():
-                if min(_utc(r.received_at) for r in group) > cutoff:
+                if min(as_utc(r.received_at) for r in group) > cutoff:
                     continue
                 group.sort(key=lambda r: r.seq)
                 result = await self._assemble(session, group, now)
@@ -469,7 +466,7 @@ class Inbox:
                 return
             sender, device, text = row.sender, row.device, row.text
             driver = next((d for d in DRIVERS if d == row.driver), None)
-            received_at = _utc(row.received_at)
+            received_at = as_utc(row.received_at)
             seen = row.lookup
         lookup, info = await self._lookup(sender)
         max_age = self._settings.auto_reply.max_age

@@ -33,7 +33,7 @@ import logging
 import re
 from collections import deque
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ami_listener.message import AmiMessage
 from billing_client.clock import Clock
 from billing_client.phones import PhoneNormaliser
+from callfile_spooler.campaigns import as_utc
 from sms import text as sms_text
 from sms.events import DeliveryReport, report_from_event
 from sms.models import OutboxRow
@@ -79,15 +80,11 @@ class SmsRefused(ValueError):
     """A message that cannot be queued; the text says why, fit to show as is."""
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def view(row: OutboxRow) -> OutboxMessage:
     return OutboxMessage(
         id=row.id,
-        created_at=_utc(row.created_at),
-        updated_at=_utc(row.updated_at),
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
         actor=row.actor,
         number=row.number,
         text=row.text,
@@ -95,7 +92,7 @@ def view(row: OutboxRow) -> OutboxMessage:
         device=row.device,
         state=OutboxState(row.state),
         attempts=row.attempts,
-        next_attempt_at=_utc(row.next_attempt_at) if row.next_attempt_at else None,
+        next_attempt_at=as_utc(row.next_attempt_at) if row.next_attempt_at else None,
         last_error=row.last_error,
         action_id=row.action_id,
         modem_id=row.modem_id,
@@ -437,7 +434,7 @@ class Outbox:
             )
         if due is None:
             return self._poll()
-        wait = (_utc(due) - self._clock.now()).total_seconds()
+        wait = (as_utc(due) - self._clock.now()).total_seconds()
         return min(self._poll(), max(0.01, wait))
 
     async def run_once(self) -> bool:
