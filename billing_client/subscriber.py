@@ -17,6 +17,10 @@ class Status(IntEnum):
     FROZEN = 3
 
 
+STATUS_WORDS = {status: status.name.lower() for status in Status}
+"""How people read a status (CLI, staff bot)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SubscriberInfo:
     """A read-only view of one subscriber. Never carries a password or PIN hash.

@@ -13,14 +13,13 @@ from ami_listener.health import AmiHealth
 from billing_client.client import BillingClient
 from billing_client.clock import Clock
 from billing_client.outcomes import BillingResult
+from billing_client.subscriber import STATUS_WORDS
 from callfile_spooler.callbacks import CallbackError, CallbackService
 from missed_calls.records import MissedCall
 from missed_calls.tracker import MissedCallTracker
 from notify import InboundSmsNotice, LinkNotice, MissedCallNotice, Notice, SmsFailedNotice
 from sms.outbox import Outbox, SmsRefused
 from sms.types import OutboxMessage, OutboxState, StoredSms
-
-STATUS_WORDS = {0: "unknown", 1: "active", 2: "debtor", 3: "frozen"}
 
 Notify = Callable[[Notice], Awaitable[None]]
 
@@ -139,7 +138,7 @@ def whois(billing: BillingClient) -> Callable[[str], Awaitable[str]]:
         days = "" if info.days_left is None else f", {info.days_left} days left"
         return (
             f"{info.login} {info.name}\n"
-            f"status {int(info.status)} ({STATUS_WORDS[int(info.status)]}), balance "
+            f"status {int(info.status)} ({STATUS_WORDS[info.status]}), balance "
             f"{info.balance}, credit {info.credit}{days}\ntariff {info.tariff} ({info.fee})"
         )
 

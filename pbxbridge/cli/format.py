@@ -6,14 +6,7 @@ from collections.abc import Sequence
 
 import click
 
-from billing_client.subscriber import Status, SubscriberInfo
-
-STATUS_WORDS = {
-    Status.UNKNOWN: "unknown",
-    Status.ACTIVE: "active",
-    Status.DEBTOR: "debtor",
-    Status.FROZEN: "frozen",
-}
+from billing_client.subscriber import STATUS_WORDS, SubscriberInfo
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

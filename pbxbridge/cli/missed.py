@@ -8,10 +8,11 @@ import click
 from sqlalchemy.exc import DBAPIError
 
 from billing_client.clock import Clock
+from billing_client.subscriber import STATUS_WORDS
 from missed_calls import MissedCall, MissedCallSettings, MissedCallTracker
 from pbxbridge.app import Core
 from pbxbridge.cli.common import with_core
-from pbxbridge.cli.format import STATUS_WORDS, echo_err, table
+from pbxbridge.cli.format import echo_err, table
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 

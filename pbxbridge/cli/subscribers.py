@@ -12,9 +12,10 @@ import click
 from billing_client.local.admin import AdminError
 from billing_client.money import MoneyError, parse_amount
 from billing_client.outcomes import BillingResult
+from billing_client.subscriber import STATUS_WORDS
 from pbxbridge.app import Core
 from pbxbridge.cli.common import actor, local_admin, with_core
-from pbxbridge.cli.format import STATUS_WORDS, echo_err, subscriber_details, table
+from pbxbridge.cli.format import echo_err, subscriber_details, table
 
 
 class AmountType(click.ParamType):  # type: ignore[type-arg]
