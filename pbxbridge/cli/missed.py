@@ -8,7 +8,7 @@ import click
 from sqlalchemy.exc import DBAPIError
 
 from billing_client.clock import Clock
-from missed_calls import MissedCall, MissedCallSettings, MissedCallTracker
+from missed_calls import MissedCall, MissedCallTracker
 from pbxbridge.app import Core
 from pbxbridge.cli.common import with_core
 from pbxbridge.cli.format import STATUS_WORDS, echo_err, table
@@ -16,14 +16,8 @@ from pbxbridge.cli.format import STATUS_WORDS, echo_err, table
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
-def _settings(core: Core) -> MissedCallSettings:
-    """`[missed_calls]` of the configuration (defaults until the root composes it in)."""
-    value = getattr(core.settings, "missed_calls", None)
-    return value if isinstance(value, MissedCallSettings) else MissedCallSettings()
-
-
 def _tracker(core: Core) -> MissedCallTracker:
-    return MissedCallTracker(core.sessions, core.clock, core.billing, _settings(core))
+    return MissedCallTracker(core.sessions, core.clock, core.billing, core.settings.missed_calls)
 
 
 def _no_tables(exc: DBAPIError) -> click.ClickException:

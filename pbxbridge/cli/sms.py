@@ -14,20 +14,13 @@ from pbxbridge.app import Core
 from pbxbridge.cli.common import actor, with_core
 from sms.inbox import Inbox
 from sms.outbox import Outbox, SmsRefused
-from sms.settings import SmsSettings
 from sms.types import OutboxMessage, OutboxState, StoredSms
 
 STATES = [s.value for s in OutboxState]
 
 
-def sms_settings(core: Core) -> SmsSettings:
-    """`[sms]` from the composed settings (defaults until the root composes it)."""
-    settings = getattr(core.settings, "sms", None)
-    return settings if isinstance(settings, SmsSettings) else SmsSettings()
-
-
 def queue_only_outbox(core: Core) -> Outbox:
-    return Outbox(core.sessions, core.clock, None, sms_settings(core), phones=core.phones)
+    return Outbox(core.sessions, core.clock, None, core.settings.sms, phones=core.phones)
 
 
 def _when(core: Core, instant: datetime) -> str:
@@ -118,7 +111,7 @@ def list_(ctx: click.Context, limit: int, state: str | None) -> None:
     """The newest inbound and outbound messages, texts in full."""
 
     async def body(core: Core) -> None:
-        settings = sms_settings(core)
+        settings = core.settings.sms
         outbox = queue_only_outbox(core)
         if state is None:
             inbox = Inbox(core.sessions, core.clock, core.billing, settings, outbox=outbox)
