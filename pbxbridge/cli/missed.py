@@ -10,10 +10,8 @@ from sqlalchemy.exc import DBAPIError
 from billing_client.clock import Clock
 from missed_calls import MissedCall, MissedCallTracker
 from pbxbridge.app import Core
-from pbxbridge.cli.common import with_core
+from pbxbridge.cli.common import DATE, with_core
 from pbxbridge.cli.format import STATUS_WORDS, echo_err, table
-
-DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 def _tracker(core: Core) -> MissedCallTracker:
