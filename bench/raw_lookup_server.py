@@ -20,19 +20,17 @@ import dataclasses
 import signal
 import sqlite3
 from collections.abc import Awaitable, Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from billing_client import rules
 from billing_client.client import BillingClient
 from billing_client.local import LocalBackend
-from billing_client.money import from_cents
+from billing_client.local.call_lookups import _stored
+from billing_client.local.views import info_from_stored
 from billing_client.outcomes import Lookup
 from billing_client.stale_cache import StaleCache
-from billing_client.subscriber import SubscriberInfo
 from pbxbridge.app import Core, Service, open_core
 from pbxbridge.logs import configure_logging
 from pbxbridge.settings import load_settings
@@ -66,29 +64,7 @@ class OneStatementBackend(LocalBackend):
         rows = await self._fetch(number)
         if not rows:
             return Lookup.not_found()
-        login, name, balance_c, credit_c, expire_s, tariff, fee_c, frozen, disabled, pin = rows[0]
-        today = self._clock.today()
-        balance, fee = from_cents(balance_c), from_cents(fee_c)
-        expire = date.fromisoformat(expire_s) if expire_s else None
-        credit = rules.active_credit(from_cents(credit_c), expire, today)
-        info = SubscriberInfo(
-            login=login,
-            name=name,
-            status=rules.status_of(
-                balance=balance, credit=credit, frozen=bool(frozen), disabled=bool(disabled)
-            ),
-            balance=balance,
-            credit=credit,
-            credit_expire=expire if credit > 0 else None,
-            tariff=tariff,
-            fee=fee,
-            frozen=bool(frozen),
-            disabled=bool(disabled),
-            days_left=rules.days_left(balance=balance, credit=credit, fee=fee, today=today),
-            phones=(number,),
-            has_pin=bool(pin),
-        )
-        return Lookup.found(info)
+        return Lookup.found(info_from_stored(_stored(rows[0]), self._clock.today(), (number,)))
 
 
 Fetch = Callable[[str], Awaitable[list[Any]]]

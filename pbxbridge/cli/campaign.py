@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,7 +27,7 @@ from callfile_spooler.imports import NumbersFileError
 from callfile_spooler.schedule import ScheduleError, TimeWindow, WeeklySchedule
 from pbxbridge.app import Core
 from pbxbridge.cli.common import with_core
-from pbxbridge.cli.format import echo_err, table
+from pbxbridge.cli.format import echo_err, local_time, table
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -131,10 +130,6 @@ def _run(ctx: click.Context, body: Callable[[CampaignManager, Core], Any]) -> An
     return with_core(ctx, wrapped)
 
 
-def _local(core: Core, instant: datetime | None) -> str:
-    return core.clock.local(instant).strftime("%Y-%m-%d %H:%M:%S") if instant else "-"
-
-
 def describe(info: CampaignInfo, core: Core) -> str:
     s = info.settings
     bundles = f", bundles of {s.bundle_size} every {s.bundle_delay:g} s" if s.bundle_size else ""
@@ -142,8 +137,8 @@ def describe(info: CampaignInfo, core: Core) -> str:
     fields: list[tuple[str, object]] = [
         ("campaign", f"{info.name} (id {info.id})"),
         ("state", f"{info.state}, {run}"),
-        ("started", _local(core, info.started_at)),
-        ("finished", _local(core, info.finished_at)),
+        ("started", local_time(core.clock, info.started_at)),
+        ("finished", local_time(core.clock, info.finished_at)),
         ("target", f"{s.context},{s.extension},1"),
         ("callerid", s.callerid or "(spool.callerid)"),
         ("pacing", f"{s.max_concurrent} line(s), {s.cps:g} call(s)/s{bundles}"),
@@ -340,7 +335,7 @@ def report(ctx: click.Context, name: str, as_csv: bool) -> None:
                 r.last_outcome or "",
                 "" if r.last_reason is None else r.last_reason,
                 r.digit or "",
-                _local(core, r.last_attempt_at) if r.last_attempt_at else "",
+                local_time(core.clock, r.last_attempt_at) if r.last_attempt_at else "",
             ]
             for r in await campaigns.report(name)
         ]
@@ -413,7 +408,9 @@ def dnc_list(ctx: click.Context) -> None:
     async def body(campaigns: CampaignManager, core: Core) -> None:
         rows = await campaigns.dnc_list()
         click.echo(
-            table(["number", "added", "note"], [[n, _local(core, a), t] for n, a, t in rows])
+            table(
+                ["number", "added", "note"], [[n, local_time(core.clock, a), t] for n, a, t in rows]
+            )
         )
 
     _run(ctx, body)

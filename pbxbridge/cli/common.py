@@ -22,6 +22,8 @@ from pbxbridge.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
 
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
 
 @dataclass
 class CliState:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import click
 
+from billing_client.clock import Clock
 from billing_client.subscriber import STATUS_WORDS, SubscriberInfo
 
 
@@ -37,6 +39,11 @@ def subscriber_details(info: SubscriberInfo) -> str:
     ]
     width = max(len(k) for k, _ in fields)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in fields)
+
+
+def local_time(clock: Clock, instant: datetime | None) -> str:
+    """A stored instant in the service's timezone, to the second; `-` for none."""
+    return clock.local(instant).strftime("%Y-%m-%d %H:%M:%S") if instant else "-"
 
 
 def echo_err(message: str) -> None:

@@ -9,22 +9,14 @@ from sqlalchemy.exc import DBAPIError
 
 from billing_client.clock import Clock
 from billing_client.subscriber import STATUS_WORDS
-from missed_calls import MissedCall, MissedCallSettings, MissedCallTracker
+from missed_calls import MissedCall, MissedCallTracker
 from pbxbridge.app import Core
-from pbxbridge.cli.common import with_core
+from pbxbridge.cli.common import DATE, with_core
 from pbxbridge.cli.format import echo_err, table
-
-DATE = click.DateTime(formats=["%Y-%m-%d"])
-
-
-def _settings(core: Core) -> MissedCallSettings:
-    """`[missed_calls]` of the configuration (defaults until the root composes it in)."""
-    value = getattr(core.settings, "missed_calls", None)
-    return value if isinstance(value, MissedCallSettings) else MissedCallSettings()
 
 
 def _tracker(core: Core) -> MissedCallTracker:
-    return MissedCallTracker(core.sessions, core.clock, core.billing, _settings(core))
+    return MissedCallTracker(core.sessions, core.clock, core.billing, core.settings.missed_calls)
 
 
 def _no_tables(exc: DBAPIError) -> click.ClickException:

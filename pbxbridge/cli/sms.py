@@ -6,32 +6,20 @@ is sent once, by one process, with the outbox's crash guarantees.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import click
 
 from pbxbridge.app import Core
 from pbxbridge.cli.common import actor, with_core
+from pbxbridge.cli.format import local_time
 from sms.inbox import Inbox
 from sms.outbox import Outbox, SmsRefused
-from sms.settings import SmsSettings
 from sms.types import OutboxMessage, OutboxState, StoredSms
 
 STATES = [s.value for s in OutboxState]
 
 
-def sms_settings(core: Core) -> SmsSettings:
-    """`[sms]` from the composed settings (defaults until the root composes it)."""
-    settings = getattr(core.settings, "sms", None)
-    return settings if isinstance(settings, SmsSettings) else SmsSettings()
-
-
 def queue_only_outbox(core: Core) -> Outbox:
-    return Outbox(core.sessions, core.clock, None, sms_settings(core), phones=core.phones)
-
-
-def _when(core: Core, instant: datetime) -> str:
-    return core.clock.local(instant).strftime("%Y-%m-%d %H:%M:%S")
+    return Outbox(core.sessions, core.clock, None, core.settings.sms, phones=core.phones)
 
 
 def _indented(text: str) -> str:
@@ -49,16 +37,15 @@ def inbox_entry(core: Core, sms: StoredSms) -> str:
         notes.append(f"{sms.parts_missing} missing")
     if sms.reply_id is not None:
         notes.append(f"reply #{sms.reply_id}")
-    head = (
-        f"#{sms.id}  {_when(core, sms.received_at)}  {sms.device}  from {who}  [{', '.join(notes)}]"
-    )
+    when = local_time(core.clock, sms.received_at)
+    head = f"#{sms.id}  {when}  {sms.device}  from {who}  [{', '.join(notes)}]"
     return f"{head}\n{_indented(sms.text)}"
 
 
 def outbox_entry(core: Core, message: OutboxMessage) -> str:
     part = f"  part {message.part_no}/{message.part_count}" if message.part_count > 1 else ""
     head = (
-        f"#{message.id}  {_when(core, message.created_at)}  to {message.number}  via "
+        f"#{message.id}  {local_time(core.clock, message.created_at)}  to {message.number}  via "
         f"{message.transport}/{message.device}  {message.state.value}{part}  "
         f"attempts {message.attempts}  by {message.actor}"
     )
@@ -118,7 +105,7 @@ def list_(ctx: click.Context, limit: int, state: str | None) -> None:
     """The newest inbound and outbound messages, texts in full."""
 
     async def body(core: Core) -> None:
-        settings = sms_settings(core)
+        settings = core.settings.sms
         outbox = queue_only_outbox(core)
         if state is None:
             inbox = Inbox(core.sessions, core.clock, core.billing, settings, outbox=outbox)

@@ -14,7 +14,7 @@ from billing_client.money import MoneyError, parse_amount
 from billing_client.outcomes import BillingResult
 from billing_client.subscriber import STATUS_WORDS
 from pbxbridge.app import Core
-from pbxbridge.cli.common import actor, local_admin, with_core
+from pbxbridge.cli.common import DATE, actor, local_admin, with_core
 from pbxbridge.cli.format import echo_err, subscriber_details, table
 
 
@@ -33,7 +33,6 @@ class AmountType(click.ParamType):  # type: ignore[type-arg]
 
 
 AMOUNT = AmountType()
-DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 def _date(value: datetime | None) -> date | None:
