@@ -40,10 +40,10 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing_client.clock import Clock
+from billing_client.clock import Clock, as_utc
 from billing_client.phones import PhoneNormaliser
 from callfile_spooler.callfile import ArchivedCallFile
-from callfile_spooler.campaigns import CampaignError, CampaignInfo, CampaignManager, as_utc
+from callfile_spooler.campaigns import CampaignError, CampaignInfo, CampaignManager
 from callfile_spooler.dialing import Callee, Dialer, Target
 from callfile_spooler.escape import CallFileValueError
 from callfile_spooler.events import EVENTS, AmiEvent, Signal, interpret
