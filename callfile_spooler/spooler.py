@@ -60,7 +60,7 @@ from callfile_spooler.outcomes import (
 )
 from callfile_spooler.pacing import Limits, Pacer
 from callfile_spooler.settings import SpoolSettings
-from callfile_spooler.writer import SpoolFolder, attempt_of, file_name
+from callfile_spooler.writer import SpoolFolder, file_name
 
 log = logging.getLogger("pbxbridge.spool")
 
@@ -538,7 +538,7 @@ class Spooler:
         except BaseException:
             await asyncio.to_thread(self.folder.discard_tmp, written.written)
             raise
-        published = await self._publish(written.written)
+        published = await self._publish([calls[n] for n in written.written])
         for name in published:
             self._remember(calls[name])
         # The files became visible to Asterisk just now, not at `now` (writing a batch
@@ -618,27 +618,21 @@ class Spooler:
                     )
                 )
 
-    async def _publish(self, names: Sequence[str]) -> list[str]:
+    async def _publish(self, calls: Sequence[LiveCall]) -> list[str]:
         """Rename into outgoing/; a file that cannot be is put back in the queue."""
+        names = [c.name for c in calls]
         if not names:
             return []
         try:
             await asyncio.to_thread(self.folder.publish, names)
-            return list(names)
+            return names
         except OSError:
             log.exception("cannot rename call files into %s", self.folder.outgoing)
         scan = await asyncio.to_thread(self.folder.scan, set())
         published = [n for n in names if n in scan.outgoing]
-        stuck = [n for n in names if n not in scan.outgoing]
-        async with self.sessions() as session:
-            rows = await session.execute(
-                select(Attempt.id, Attempt.campaign_id, Attempt.number_id).where(
-                    Attempt.id.in_([attempt_of(n) for n in stuck])
-                )
-            )
-            back = [LiveCall(aid, cid, nid, "", AttemptStatus.SPOOLED) for aid, cid, nid in rows]
-        await self._back_to_queue(back)
-        await asyncio.to_thread(self.folder.discard_tmp, stuck)
+        stuck = [c for c in calls if c.name not in scan.outgoing]
+        await self._back_to_queue(stuck)
+        await asyncio.to_thread(self.folder.discard_tmp, [c.name for c in stuck])
         return published
 
     async def _maybe_finish(self, info: CampaignInfo, now: datetime) -> None:

@@ -39,12 +39,6 @@ def file_name(campaign_id: int, attempt_id: int) -> str:
     return f"pbxbridge-{campaign_id}-{attempt_id}.call"
 
 
-def attempt_of(name: str) -> int | None:
-    """The attempt id a file name of ours carries, else None (someone else's file)."""
-    match = FILE_NAME.fullmatch(name)
-    return int(match.group("attempt")) if match else None
-
-
 @dataclass
 class WriteResult:
     written: list[str] = field(default_factory=list)
