@@ -289,13 +289,15 @@ class Spooler:
                         aid, cid, nid, number, AttemptStatus(status), ended_at is not None, uniqueid
                     )
                 )
-        scan = await asyncio.to_thread(self.folder.scan, {c.name for c in self._calls.values()})
+        # Only names are needed here; the files are read by `_poll` below.
+        scan = await asyncio.to_thread(self.folder.scan, set())
+        done = set(scan.other_done)
         never_sent = [
             c
             for c in self._calls.values()
             if c.name in scan.tmp
             and c.name not in scan.outgoing
-            and c.name not in scan.done
+            and c.name not in done
             and c.status == AttemptStatus.SPOOLED
         ]
         if never_sent:
