@@ -487,8 +487,10 @@ class Spooler:
                         CampaignNumber.number,
                         CampaignNumber.extension,
                         CampaignNumber.variables,
+                        DoNotCall.number.is_not(None),
                     )
                     .join(CampaignNumber, CampaignNumber.id == Attempt.number_id)
+                    .outerjoin(DoNotCall, DoNotCall.number == CampaignNumber.number)
                     .where(
                         Attempt.campaign_id == info.id,
                         Attempt.run_no == info.run_no,
@@ -499,13 +501,6 @@ class Spooler:
                     .limit(allowance)
                 )
             ).all()
-            dnc: set[str] = set()
-            if rows:
-                dnc = set(
-                    await session.scalars(
-                        select(DoNotCall.number).where(DoNotCall.number.in_([r[2] for r in rows]))
-                    )
-                )
         if not rows:
             if alive == 0:
                 await self._maybe_finish(info, now)
@@ -518,8 +513,8 @@ class Spooler:
         calls: dict[str, LiveCall] = {}
         cancelled: list[tuple[int, int]] = []
         refused: dict[int, tuple[int, str]] = {}
-        for aid, nid, number, extension, variables in rows:
-            if number in dnc:
+        for aid, nid, number, extension, variables, barred in rows:
+            if barred:
                 cancelled.append((aid, nid))
                 continue
             try:
