@@ -6,6 +6,11 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 
+def as_utc(instant: datetime) -> datetime:
+    """UTC, aware. SQLite stores datetimes without their offset and hands them back naive."""
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
 class Clock:
     def __init__(self, timezone: str = "Europe/Kyiv") -> None:
         self.tz = ZoneInfo(timezone)
@@ -17,9 +22,7 @@ class Clock:
         return self.now().astimezone(self.tz).date()
 
     def local(self, instant: datetime) -> datetime:
-        if instant.tzinfo is None:  # SQLite hands back naive UTC
-            instant = instant.replace(tzinfo=UTC)
-        return instant.astimezone(self.tz)
+        return as_utc(instant).astimezone(self.tz)
 
 
 class FixedClock(Clock):

@@ -33,8 +33,8 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billing_client.clock import Clock
-from callfile_spooler.campaigns import CampaignError, as_utc
+from billing_client.clock import Clock, as_utc
+from callfile_spooler.campaigns import CampaignError
 from callfile_spooler.models import Campaign
 from callfile_spooler.settings import AUDIO_FORMATS, SpoolSettings
 from storage import Base

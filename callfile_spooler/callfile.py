@@ -42,8 +42,6 @@ SEED_ORDER: tuple[Section, ...] = (
     "archive",
 )
 
-STATUSES = frozenset({"Completed", "Expired", "Failed"})
-
 
 @dataclass(frozen=True, slots=True)
 class CallFile:

@@ -17,14 +17,14 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing_client.clock import Clock
+from billing_client.clock import Clock, as_utc
 from billing_client.phones import PhoneNormaliser
 from callfile_spooler import escape
 from callfile_spooler.imports import ParsedNumbers, read_numbers_file
@@ -44,11 +44,6 @@ RESERVED_PREFIX = "callback-"
 
 class CampaignError(Exception):
     """A campaign operation that cannot be done; the message says why."""
-
-
-def as_utc(instant: datetime) -> datetime:
-    """SQLite hands instants back naive (they are stored in UTC)."""
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,8 @@ APPLICATION = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 CALLERID_NUMBER = re.compile(r"[0-9+*#]{0,40}")
 KEY = re.compile(r"[A-Za-z][A-Za-z_]*")
+CALLERID = re.compile(r'(?:"(?P<quoted>[^"]*)"|(?P<bare>[^"<>]*?))\s*<(?P<number>[^<>]*)>')
+"""`"Name" <number>` or `Name <number>`."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 """Control characters (C0, DEL, C1), line and paragraph separators, lone surrogates."""
@@ -136,7 +138,7 @@ def callerid(value: str) -> str:
         raise _fail("CallerID", value, f"must be a string, not {type(value).__name__}")
     if CALLERID_NUMBER.fullmatch(value):
         return value
-    match = re.fullmatch(r'(?:"(?P<quoted>[^"]*)"|(?P<bare>[^"<>]*?))\s*<(?P<num>[^<>]*)>', value)
+    match = CALLERID.fullmatch(value)
     if match is None:
         raise _fail("CallerID", value, 'write "Name" <number> or a number')
     name = match.group("quoted") if match.group("quoted") is not None else match.group("bare")
@@ -144,7 +146,7 @@ def callerid(value: str) -> str:
         text(name, "CallerID name")
         if "<" in name or ">" in name:
             raise _fail("CallerID", value, "'<' and '>' only around the number")
-    _checked(CALLERID_NUMBER, match.group("num"), "CallerID number", "digits, +, *, #")
+    _checked(CALLERID_NUMBER, match.group("number"), "CallerID number", "digits, +, *, #")
     return value
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callfile_spooler.campaigns import as_utc
+from billing_client.clock import as_utc
 from callfile_spooler.events import Signal
 from callfile_spooler.models import Attempt, Campaign, CampaignNumber
 from callfile_spooler.outcomes import (

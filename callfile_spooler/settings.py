@@ -382,12 +382,9 @@ class CallbackSettings(BaseModel):
         return self.operator_channel.format(queue=self.queue)
 
 
-_CALLERID = re.compile(r'(?:"(?P<quoted>[^"]*)"|(?P<bare>[^"<>]*?))\s*<(?P<number>[^<>]*)>')
-
-
 def split_callerid(value: str) -> tuple[str, str]:
     """(name, number) of a CallerID that `escape.callerid` accepted."""
-    match = _CALLERID.fullmatch(value)
+    match = escape.CALLERID.fullmatch(value)
     if match is None:
         return "", value
     name = match.group("quoted") if match.group("quoted") is not None else match.group("bare")

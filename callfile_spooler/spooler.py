@@ -40,10 +40,10 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing_client.clock import Clock
+from billing_client.clock import Clock, as_utc
 from billing_client.phones import PhoneNormaliser
 from callfile_spooler.callfile import ArchivedCallFile
-from callfile_spooler.campaigns import CampaignError, CampaignInfo, CampaignManager, as_utc
+from callfile_spooler.campaigns import CampaignError, CampaignInfo, CampaignManager
 from callfile_spooler.dialing import Callee, Dialer, Target
 from callfile_spooler.escape import CallFileValueError
 from callfile_spooler.events import EVENTS, AmiEvent, Signal, interpret
@@ -60,7 +60,7 @@ from callfile_spooler.outcomes import (
 )
 from callfile_spooler.pacing import Limits, Pacer
 from callfile_spooler.settings import SpoolSettings
-from callfile_spooler.writer import SpoolFolder, attempt_of, file_name
+from callfile_spooler.writer import SpoolFolder, file_name
 
 log = logging.getLogger("pbxbridge.spool")
 
@@ -289,13 +289,15 @@ class Spooler:
                         aid, cid, nid, number, AttemptStatus(status), ended_at is not None, uniqueid
                     )
                 )
-        scan = await asyncio.to_thread(self.folder.scan, {c.name for c in self._calls.values()})
+        # Only names are needed here; the files are read by `_poll` below.
+        scan = await asyncio.to_thread(self.folder.scan, set())
+        done = set(scan.other_done)
         never_sent = [
             c
             for c in self._calls.values()
             if c.name in scan.tmp
             and c.name not in scan.outgoing
-            and c.name not in scan.done
+            and c.name not in done
             and c.status == AttemptStatus.SPOOLED
         ]
         if never_sent:
@@ -485,8 +487,10 @@ class Spooler:
                         CampaignNumber.number,
                         CampaignNumber.extension,
                         CampaignNumber.variables,
+                        DoNotCall.number.is_not(None),
                     )
                     .join(CampaignNumber, CampaignNumber.id == Attempt.number_id)
+                    .outerjoin(DoNotCall, DoNotCall.number == CampaignNumber.number)
                     .where(
                         Attempt.campaign_id == info.id,
                         Attempt.run_no == info.run_no,
@@ -497,13 +501,6 @@ class Spooler:
                     .limit(allowance)
                 )
             ).all()
-            dnc: set[str] = set()
-            if rows:
-                dnc = set(
-                    await session.scalars(
-                        select(DoNotCall.number).where(DoNotCall.number.in_([r[2] for r in rows]))
-                    )
-                )
         if not rows:
             if alive == 0:
                 await self._maybe_finish(info, now)
@@ -516,8 +513,8 @@ class Spooler:
         calls: dict[str, LiveCall] = {}
         cancelled: list[tuple[int, int]] = []
         refused: dict[int, tuple[int, str]] = {}
-        for aid, nid, number, extension, variables in rows:
-            if number in dnc:
+        for aid, nid, number, extension, variables, barred in rows:
+            if barred:
                 cancelled.append((aid, nid))
                 continue
             try:
@@ -538,7 +535,7 @@ class Spooler:
         except BaseException:
             await asyncio.to_thread(self.folder.discard_tmp, written.written)
             raise
-        published = await self._publish(written.written)
+        published = await self._publish([calls[n] for n in written.written])
         for name in published:
             self._remember(calls[name])
         # The files became visible to Asterisk just now, not at `now` (writing a batch
@@ -618,27 +615,21 @@ class Spooler:
                     )
                 )
 
-    async def _publish(self, names: Sequence[str]) -> list[str]:
+    async def _publish(self, calls: Sequence[LiveCall]) -> list[str]:
         """Rename into outgoing/; a file that cannot be is put back in the queue."""
+        names = [c.name for c in calls]
         if not names:
             return []
         try:
             await asyncio.to_thread(self.folder.publish, names)
-            return list(names)
+            return names
         except OSError:
             log.exception("cannot rename call files into %s", self.folder.outgoing)
         scan = await asyncio.to_thread(self.folder.scan, set())
         published = [n for n in names if n in scan.outgoing]
-        stuck = [n for n in names if n not in scan.outgoing]
-        async with self.sessions() as session:
-            rows = await session.execute(
-                select(Attempt.id, Attempt.campaign_id, Attempt.number_id).where(
-                    Attempt.id.in_([attempt_of(n) for n in stuck])
-                )
-            )
-            back = [LiveCall(aid, cid, nid, "", AttemptStatus.SPOOLED) for aid, cid, nid in rows]
-        await self._back_to_queue(back)
-        await asyncio.to_thread(self.folder.discard_tmp, stuck)
+        stuck = [c for c in calls if c.name not in scan.outgoing]
+        await self._back_to_queue(stuck)
+        await asyncio.to_thread(self.folder.discard_tmp, [c.name for c in stuck])
         return published
 
     async def _maybe_finish(self, info: CampaignInfo, now: datetime) -> None:

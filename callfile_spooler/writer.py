@@ -12,7 +12,6 @@ which attempt it is and this module never touches anyone else's files.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import pwd
@@ -38,12 +37,6 @@ class SpoolError(Exception):
 
 def file_name(campaign_id: int, attempt_id: int) -> str:
     return f"pbxbridge-{campaign_id}-{attempt_id}.call"
-
-
-def attempt_of(name: str) -> int | None:
-    """The attempt id a file name of ours carries, else None (someone else's file)."""
-    match = FILE_NAME.fullmatch(name)
-    return int(match.group("attempt")) if match else None
 
 
 @dataclass
@@ -168,15 +161,12 @@ class SpoolFolder:
         os.rename(stale, aside)
         log.warning("an older archived %s was in outgoing_done/: kept as %s", name, aside.name)
 
-    def spool(self, name: str, call: CallFile, mtime: datetime | None = None) -> None:
-        """Write one file and rename it in (a one-off file: a callback at `mtime`)."""
-        result = self.write([(name, call)], mtime)
+    def spool(self, name: str, call: CallFile) -> None:
+        """Write one file and rename it in (a one-off file)."""
+        result = self.write([(name, call)])
         if result.refused:
             raise CallFileValueError(result.refused[name])
         self.publish([name])
-
-    async def spool_async(self, name: str, call: CallFile, mtime: datetime | None = None) -> None:
-        await asyncio.to_thread(self.spool, name, call, mtime)
 
     def discard_tmp(self, names: Iterable[str]) -> None:
         for name in names:

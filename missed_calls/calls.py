@@ -337,27 +337,19 @@ def decide(call: CallState, settings: MissedCallSettings, phones: PhoneNormalise
 
     ours = {c for c in settings.outbound_contexts if c}
     placed = call.contexts & ours or {r.dcontext for r in rows if r.dcontext in ours}
+    recall = dialled = frozenset[str]()
     if placed:
-        reached = keys([r.dst for r in rows if r.answered_by_party])
-        return Outcome(
-            key=call.key,
-            started=started,
-            ended=call.last_seen,
-            connected=connected,
-            missed=None,
-            why=f"placed by pbxbridge ({', '.join(sorted(placed))})",
-            recall_numbers=reached,
-            dialled_numbers=frozenset() if reached else keys([r.dst for r in rows]),
+        recall = keys([r.dst for r in rows if r.answered_by_party])
+        if not recall:
+            dialled = keys([r.dst for r in rows])
+    elif connected:
+        recall = keys(
+            [r.src for r in rows] + [r.dst for r in rows] + [call.queue_caller, call.own_caller]
         )
+    elif not inbound:
+        dialled = keys([r.dst for r in rows])
 
     def outcome(why: str, missed: Missed | None = None) -> Outcome:
-        recall = dialled = frozenset[str]()
-        if connected:
-            recall = keys(
-                [r.src for r in rows] + [r.dst for r in rows] + [call.queue_caller, call.own_caller]
-            )
-        elif not inbound:
-            dialled = keys([r.dst for r in rows])
         return Outcome(
             key=call.key,
             started=started,
@@ -369,6 +361,8 @@ def decide(call: CallState, settings: MissedCallSettings, phones: PhoneNormalise
             dialled_numbers=dialled,
         )
 
+    if placed:
+        return outcome(f"placed by pbxbridge ({', '.join(sorted(placed))})")
     if connected:
         return outcome("connected")
     if not inbound:

@@ -11,20 +11,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing_client.clock import Clock
+from billing_client.clock import Clock, as_utc
 from billing_client.subscriber import Status, SubscriberInfo
 from missed_calls.calls import Missed
 from missed_calls.models import NAME_MAX, MissedCallRow, RecallAttemptRow
 from missed_calls.records import DailyStats, MissedCall
 
 MAX_STATS_DAYS = 366
-
-
-def utc(instant: datetime) -> datetime:
-    """UTC, aware. SQLite stores datetimes without their offset and hands them back naive."""
-    if instant.tzinfo is None:
-        return instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC)
 
 
 def _status(value: int | None) -> Status | None:
@@ -45,9 +38,9 @@ def to_record(row: MissedCallRow) -> MissedCall:
         name=row.name,
         status=_status(row.status),
         queue=row.queue,
-        at=utc(row.at),
+        at=as_utc(row.at),
         waited_seconds=row.waited_seconds,
-        recalled_at=utc(row.recalled_at) if row.recalled_at is not None else None,
+        recalled_at=as_utc(row.recalled_at) if row.recalled_at is not None else None,
         recalled_by=row.recalled_by,
         linkedid=row.linkedid,
         number_valid=row.number_valid,
@@ -76,8 +69,8 @@ class MissedCallStore:
             lookup="pending" if missed.number_valid else "skipped",
             queue=missed.queue,
             queue_position=missed.queue_position,
-            at=utc(at),
-            ended_at=utc(max(at, ended_at)),
+            at=as_utc(at),
+            ended_at=as_utc(max(at, ended_at)),
             waited_seconds=missed.waited_seconds,
         )
         try:
@@ -117,7 +110,7 @@ class MissedCallStore:
         wanted = sorted(set(numbers))
         if not wanted:
             return 0
-        at = utc(at)
+        at = as_utc(at)
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(MissedCallRow)
@@ -140,7 +133,7 @@ class MissedCallStore:
         wanted = sorted(set(numbers))
         if not wanted:
             return 0
-        at = utc(at)
+        at = as_utc(at)
         try:
             async with self._sessions.begin() as session:
                 open_numbers = set(
@@ -223,13 +216,13 @@ class MissedCallStore:
             ).all()
         per_day: dict[date, list[tuple[str, datetime | None, datetime]]] = defaultdict(list)
         for stored_at, number, recalled_at in missed:
-            at = utc(stored_at)
+            at = as_utc(stored_at)
             per_day[self._clock.local(at).date()].append(
-                (number, utc(recalled_at) if recalled_at else None, at)
+                (number, as_utc(recalled_at) if recalled_at else None, at)
             )
         failed: dict[date, int] = defaultdict(int)
         for attempt_at in attempts:
-            failed[self._clock.local(utc(attempt_at)).date()] += 1
+            failed[self._clock.local(attempt_at).date()] += 1
         out: builtins.list[DailyStats] = []
         for offset in range(days):
             day = first + timedelta(days=offset)
