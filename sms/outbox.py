@@ -40,9 +40,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami_listener.message import AmiMessage
-from billing_client.clock import Clock
+from billing_client.clock import Clock, as_utc
 from billing_client.phones import PhoneNormaliser
-from callfile_spooler.campaigns import as_utc
 from sms import text as sms_text
 from sms.events import DeliveryReport, report_from_event
 from sms.models import OutboxRow
