@@ -282,7 +282,7 @@ class LockoutGuard:
             if touched and self._audit is not None:
                 session.add(self._audit_entry(cleared, source))
         if touched:
-            log.warning("lockout: %s by %s", cleared.describe(), source.describe())
+            log.info("lockout: %s by %s", cleared.describe(), source.describe())
         return cleared
 
     def _audit_entry(self, cleared: Cleared, source: MoneySource) -> AuditEntry:

@@ -9,6 +9,7 @@ Telegram side lives in `notify.service` (Telegram, create_bot), `notify.notifier
 from notify.notices import (
     InboundSmsNotice,
     LinkNotice,
+    LockoutNotice,
     MissedCallNotice,
     Notice,
     SmsFailedNotice,
@@ -18,6 +19,7 @@ from notify.settings import TelegramSettings
 __all__ = [
     "InboundSmsNotice",
     "LinkNotice",
+    "LockoutNotice",
     "MissedCallNotice",
     "Notice",
     "SmsFailedNotice",

@@ -54,4 +54,16 @@ class SmsFailedNotice:
     message_id: int
 
 
-Notice = MissedCallNotice | InboundSmsNotice | LinkNotice | SmsFailedNotice
+@dataclass(frozen=True, slots=True)
+class LockoutNotice:
+    """A number and/or login locked out of self-service after repeated wrong pay cards or
+    PINs (`reason`: the last failure, in words). `until` is in the service's timezone."""
+
+    number: str | None
+    login: str | None
+    failures: int
+    until: datetime
+    reason: str
+
+
+Notice = MissedCallNotice | InboundSmsNotice | LinkNotice | SmsFailedNotice | LockoutNotice

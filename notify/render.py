@@ -14,6 +14,7 @@ from datetime import datetime
 from notify.notices import (
     InboundSmsNotice,
     LinkNotice,
+    LockoutNotice,
     MissedCallNotice,
     Notice,
     SmsFailedNotice,
@@ -113,6 +114,27 @@ def _failed(notice: SmsFailedNotice) -> str:
     )
 
 
+def _locked_who(notice: LockoutNotice) -> str:
+    parts = []
+    if notice.number:
+        parts.append(f"number {notice.number}")
+    if notice.login:
+        parts.append(f"login {notice.login}")
+    return " and ".join(parts)
+
+
+def _lockout(notice: LockoutNotice) -> str:
+    lift = notice.login or notice.number
+    return "\n".join(
+        [
+            f"Locked out of self-service: {_locked_who(notice)}",
+            f"After {notice.failures} failures, the last a {notice.reason}",
+            f"Until {notice.until:%Y-%m-%d %H:%M:%S %Z}",
+            f"To lift it: /unlock {lift}",
+        ]
+    )
+
+
 def render(notice: Notice) -> str:
     """The message for a single notice."""
     match notice:
@@ -124,6 +146,8 @@ def render(notice: Notice) -> str:
             text = _link(notice)
         case SmsFailedNotice():
             text = _failed(notice)
+        case LockoutNotice():
+            text = _lockout(notice)
     return fit(text)
 
 
@@ -135,6 +159,7 @@ KINDS: tuple[tuple[type[Notice], str, str], ...] = (
     (MissedCallNotice, "missed call", "missed calls"),
     (InboundSmsNotice, "inbound SMS", "inbound SMS"),
     (SmsFailedNotice, "failed SMS", "failed SMS"),
+    (LockoutNotice, "lockout", "lockouts"),
 )
 
 
@@ -159,6 +184,8 @@ def _item(notice: Notice) -> str:
             return f"{notice.link} {state}" + (f" ({notice.detail})" if notice.detail else "")
         case SmsFailedNotice():
             return f"#{notice.message_id} to {notice.number} ({notice.reason})"
+        case LockoutNotice():
+            return _locked_who(notice)
 
 
 def _counted(items: Iterable[str]) -> list[str]:

@@ -11,6 +11,7 @@ from pbxbridge.cli.callback import callback
 from pbxbridge.cli.campaign import campaign
 from pbxbridge.cli.common import CliState
 from pbxbridge.cli.database import db
+from pbxbridge.cli.lockouts import lockouts
 from pbxbridge.cli.missed import missed
 from pbxbridge.cli.paycards import paycards
 from pbxbridge.cli.probe import agi_probe
@@ -31,7 +32,9 @@ from pbxbridge.cli.subscribers import payments, subscribers
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None) -> None:
     """pbxbridge: Asterisk ↔ ISP billing."""
-    ctx.obj = CliState(config=config)
+    cli_state = ctx.ensure_object(CliState)  # a caller may pass its own (with its clock)
+    if config is not None:
+        cli_state.config = config
 
 
 for command in (
@@ -43,6 +46,7 @@ for command in (
     subscribers,
     payments,
     paycards,
+    lockouts,
     sms,
     missed,
     campaign,
