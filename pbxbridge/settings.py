@@ -1,17 +1,20 @@
 """All settings: a TOML file overridden by PBXBRIDGE_<SECTION>__<KEY> environment variables.
 
 Each component owns its settings class; this module only composes them. The config file
-is `--config`, else $PBXBRIDGE_CONFIG, else /etc/pbxbridge/pbxbridge.toml when it exists.
+is the first of: `--config FILE`, $PBXBRIDGE_CONFIG, ./pbxbridge.toml in the working
+directory (the one `make run` creates), /etc/pbxbridge/pbxbridge.toml; with none of them
+the defaults apply. The first two must exist; the last two are used when they exist.
 Relative paths resolve against the config file's folder (the working directory when there
 is no file), so the service, the CLI and a classic AGI script started by Asterisk from its
-own folder all open the same database.
+own folder all open the same database, and a second terminal in the project folder sees
+what `make run` sees.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +32,10 @@ from sms.settings import SmsSettings
 from storage import DatabaseSettings
 
 SYSTEM_CONFIG = Path("/etc/pbxbridge/pbxbridge.toml")
+LOCAL_CONFIG = Path("pbxbridge.toml")
+CONFIG_CANDIDATES: tuple[Path, ...] = (LOCAL_CONFIG, SYSTEM_CONFIG)
+"""Config files looked for, in order, when neither --config nor $PBXBRIDGE_CONFIG names
+one; a relative one is taken from the working directory at the time of the look-up."""
 
 
 class SettingsError(Exception):
@@ -110,17 +117,27 @@ class Settings(BaseSettings):
         return [s for s in values if s]
 
 
-def config_path(explicit: Path | None, environ: Mapping[str, str] = os.environ) -> Path | None:
-    if explicit is not None:
-        candidate: Path | None = explicit
-    elif environ.get("PBXBRIDGE_CONFIG"):
-        candidate = Path(environ["PBXBRIDGE_CONFIG"])
-    else:
-        return SYSTEM_CONFIG if SYSTEM_CONFIG.is_file() else None
-    assert candidate is not None
-    if not candidate.is_file():
-        raise SettingsError(f"config file not found: {candidate}")
-    return candidate.resolve()
+def config_path(
+    explicit: Path | None,
+    environ: Mapping[str, str] = os.environ,
+    candidates: Sequence[Path] | None = None,
+) -> Path | None:
+    """The config file to read, absolute; None when there is none (defaults and environment).
+
+    `explicit` (--config) and $PBXBRIDGE_CONFIG must name an existing file; otherwise the
+    first existing file of `candidates` (default CONFIG_CANDIDATES) is used.
+    """
+    named = explicit
+    if named is None and environ.get("PBXBRIDGE_CONFIG"):
+        named = Path(environ["PBXBRIDGE_CONFIG"])
+    if named is not None:
+        if not named.is_file():
+            raise SettingsError(f"config file not found: {named}")
+        return named.resolve()
+    for candidate in CONFIG_CANDIDATES if candidates is None else candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    return None
 
 
 def _describe(error: ValidationError) -> str:
