@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
 import json
 import re
@@ -478,6 +479,7 @@ class FakeUbilling:
         self.max_in_flight = 0  # most requests being handled at once
         self._runner: web.AppRunner | None = None
         self._url = ""
+        self._closing = asyncio.Event()
 
     # -------------------------------------------------------------- control
 
@@ -520,6 +522,7 @@ class FakeUbilling:
         return self._url
 
     async def start(self) -> str:
+        self._closing.clear()
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -531,6 +534,7 @@ class FakeUbilling:
         return self._url
 
     async def close(self) -> None:
+        self._closing.set()  # answers held back by a fault's delay go out now
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -564,7 +568,7 @@ class FakeUbilling:
                 request.transport.close()
             return web.Response()
         if fault is not None and fault.status is not None:
-            await asyncio.sleep(fault.delay)
+            await self._hold(fault.delay)
             return web.Response(
                 status=fault.status,
                 body=f"<html><body>{fault.status}</body></html>".encode(),
@@ -573,7 +577,7 @@ class FakeUbilling:
         answer = Answer(fault.body) if fault is not None and fault.body is not None else None
         answer = answer or self.respond(query)
         if fault is not None and fault.delay:
-            await asyncio.sleep(fault.delay)
+            await self._hold(fault.delay)
         headers = {"Content-Type": JSON_TYPE if answer.json else HTML_TYPE}
         if answer.json:
             headers |= {
@@ -582,6 +586,11 @@ class FakeUbilling:
                 "Pragma": "no-cache",
             }
         return web.Response(status=200, body=answer.body.encode(), headers=headers)
+
+    async def _hold(self, delay: float) -> None:
+        """A fault's delay, cut short when the fake closes (its server would wait for it)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), delay)
 
     def _take_fault(self, query: Mapping[str, str]) -> Fault | None:
         for fault in self.faults:
