@@ -32,6 +32,7 @@ from billing_client.audit import AuditJournal
 from billing_client.breaker import CircuitBreaker
 from billing_client.clock import Clock
 from billing_client.errors import BillingError, UnexpectedReply
+from billing_client.outage import OutageAlerts
 from billing_client.outcomes import (
     CreditOutcome,
     LoginMatch,
@@ -100,6 +101,8 @@ class UbillingBackend:
         self.breaker = breaker or CircuitBreaker(
             settings.breaker_failures, settings.breaker_reset, name="Ubilling"
         )
+        self._outage = OutageAlerts("Ubilling", alert)
+        self.breaker.watch(self._outage.changed)
         self._http = UbillingHttp(settings, self.breaker)
         self._secret = settings.key.get_secret_value()
         self._money = MoneyMoves(
@@ -457,3 +460,4 @@ class UbillingBackend:
     async def aclose(self) -> None:
         await self._money.drain()
         await self._http.aclose()
+        await self._outage.aclose()
