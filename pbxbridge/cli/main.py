@@ -10,6 +10,7 @@ from pbxbridge.cli.audio import audio
 from pbxbridge.cli.callback import callback
 from pbxbridge.cli.campaign import campaign
 from pbxbridge.cli.common import CliState
+from pbxbridge.cli.config import config
 from pbxbridge.cli.database import db
 from pbxbridge.cli.lockouts import lockouts
 from pbxbridge.cli.missed import missed
@@ -25,8 +26,8 @@ from pbxbridge.cli.subscribers import payments, subscribers
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
     help=(
-        "TOML config file (default: $PBXBRIDGE_CONFIG, else /etc/pbxbridge/pbxbridge.toml "
-        "when it exists)."
+        "TOML config file (default: $PBXBRIDGE_CONFIG, else ./pbxbridge.toml, else "
+        "/etc/pbxbridge/pbxbridge.toml, the first that exists)."
     ),
 )
 @click.pass_context
@@ -51,6 +52,7 @@ for command in (
     missed,
     campaign,
     callback,
+    config,
 ):
     cli.add_command(command)
 

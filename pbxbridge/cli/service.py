@@ -11,7 +11,7 @@ import click
 import uvloop
 
 from billing_client.errors import BillingError
-from callfile_spooler.writer import SpoolError, SpoolFolder
+from callfile_spooler.writer import SpoolError, SpoolFolder, SpoolMissing
 from pbxbridge import migrations
 from pbxbridge.app import Core, Service, open_core
 from pbxbridge.cli.common import state, with_core
@@ -28,13 +28,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
     async with open_core(settings) as core:
         await migrations.upgrade(core.engine)
         if demo:
-            if settings.billing.backend != "local":
-                raise click.ClickException(
-                    "--demo seeds the embedded billing only (billing.backend = local)"
-                )
-            printed = await seed_demo(core)
-            if printed:
-                click.echo(printed)
+            click.echo(await seed_demo(core))
         service = Service(core)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -58,7 +52,10 @@ async def serve(settings: Settings, *, demo: bool) -> None:
 @click.option(
     "--demo",
     is_flag=True,
-    help="Seed demo subscribers and paycards into an empty embedded billing and print them.",
+    help=(
+        "Seed demo subscribers and paycards into an empty embedded billing and print them "
+        "(any other billing: a line saying nothing was seeded)."
+    ),
 )
 @click.pass_context
 def run_command(ctx: click.Context, demo: bool) -> None:
@@ -73,9 +70,10 @@ def run_command(ctx: click.Context, demo: bool) -> None:
         raise click.ClickException(f"cannot start: {exc}") from None
 
 
-async def run_checks(core: Core) -> list[tuple[str, bool, str]]:
-    """(what, ok, one-line detail) for database, migrations, spool folder and billing."""
-    results: list[tuple[str, bool, str]] = []
+async def run_checks(core: Core) -> list[tuple[str, bool | None, str]]:
+    """(what, ok, one-line detail) for database, migrations, spool folder and billing;
+    ok None is a warning: the service runs, something waits."""
+    results: list[tuple[str, bool | None, str]] = []
     try:
         pending = await migrations.pending(core.engine)
     except Exception as exc:
@@ -94,6 +92,8 @@ async def run_checks(core: Core) -> list[tuple[str, bool, str]]:
     spool = SpoolFolder(core.settings.spool)
     try:
         await asyncio.to_thread(spool.prepare)
+    except SpoolMissing as exc:  # the service waits for it and starts spooling by itself
+        results.append(("spool", None, exc.waiting))
     except SpoolError as exc:
         results.append(("spool", False, str(exc)))
     else:
@@ -118,8 +118,8 @@ def check_command(ctx: click.Context) -> None:
     click.echo(f"config      OK    {cli.config_file or 'defaults + environment'}")
     results = with_core(ctx, run_checks)
     for what, ok, detail in results:
-        click.echo(f"{what:<11} {'OK  ' if ok else 'FAIL'}  {detail}")
-    if not all(ok for _, ok, _ in results):
+        click.echo(f"{what:<11} {'OK  ' if ok else 'WARN' if ok is None else 'FAIL'}  {detail}")
+    if any(ok is False for _, ok, _ in results):
         ctx.exit(1)
 
 

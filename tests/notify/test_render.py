@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notify import InboundSmsNotice, LinkNotice, LockoutNotice, MissedCallNotice
+from notify import (
+    AlertNotice,
+    InboundSmsNotice,
+    LinkNotice,
+    LockoutNotice,
+    MissedCallNotice,
+    Notice,
+)
 from notify.render import TEXT_LIMIT, clip, fit, render, render_summary, status_name, utf16_len
 
 AT = datetime(2024, 5, 1, 9, 5, 0)
@@ -85,3 +92,19 @@ def test_a_lockout_says_who_why_until_when_with_its_zone_and_how_to_lift_it() ->
     assert summary == (
         "2 lockouts in the last 10 s: number +380501110002 and login debtor, number +380501110002"
     )
+
+
+def test_alerts_come_first_in_a_summary_folded_and_clipped() -> None:
+    assert render(AlertNotice("Ubilling answers again")) == "ALERT: Ubilling answers again"
+    long = "audit 7: " + "x" * 300
+    notices: list[Notice] = [
+        LinkNotice("AMI", False, "refused"),
+        AlertNotice("spooler stopped"),
+        AlertNotice("spooler stopped"),
+        AlertNotice(long),
+    ]
+    lines = render_summary(notices, 10).splitlines()
+    assert lines[0].startswith("3 alerts in the last 10 s: spooler stopped ×2, audit 7: x")
+    assert lines[0].endswith("…")
+    assert len(lines[0]) < 200
+    assert lines[1] == "1 link change in the last 10 s: AMI down (refused)"
