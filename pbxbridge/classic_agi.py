@@ -19,7 +19,7 @@ async def open_route_deps() -> AsyncIterator[RouteDeps]:
     """Settings from $PBXBRIDGE_CONFIG or /etc/pbxbridge/pbxbridge.toml; logs go to stderr,
     which Asterisk shows on its console."""
     settings, _ = load_settings()
-    configure_logging(settings.logging, settings.secrets())
+    configure_logging(settings.logging, settings.secrets(), settings.timezone)
     async with open_core(settings) as core:
         yield build_route_deps(core)
 
