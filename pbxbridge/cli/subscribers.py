@@ -12,10 +12,11 @@ import click
 from billing_client.local.admin import AdminError
 from billing_client.money import MoneyError, parse_amount
 from billing_client.outcomes import BillingResult
-from billing_client.subscriber import STATUS_WORDS
+from billing_client.subscriber import STATUS_WORDS, Status
 from pbxbridge.app import Core
 from pbxbridge.cli.common import DATE, actor, local_admin, with_core
-from pbxbridge.cli.format import echo_err, subscriber_details, table
+from pbxbridge.cli.format import echo_err, status_word, subscriber_details, table
+from pbxbridge.cli.progress import Progress
 
 
 class AmountType(click.ParamType):  # type: ignore[type-arg]
@@ -65,19 +66,24 @@ def show(ctx: click.Context, number_or_login: str) -> None:
     with_core(ctx, body)
 
 
+LIST_STATUSES = ("active", "debtor", "frozen", "disabled")
+
+
 @subscribers.command("list")
 @click.option(
     "--status",
-    type=click.Choice([w for w in STATUS_WORDS.values() if w != "unknown"]),
-    help="Only subscribers with this status.",
+    type=click.Choice(LIST_STATUSES),
+    help="Only subscribers with this status (frozen and disabled are both status 3).",
 )
 @click.pass_context
 def list_(ctx: click.Context, status: str | None) -> None:
     """List subscribers of the embedded billing."""
-    wanted = next((s for s, w in STATUS_WORDS.items() if w == status), None) if status else None
+    code = Status.FROZEN if status == "disabled" else None
+    wanted = code or next((s for s, w in STATUS_WORDS.items() if w == status), None)
 
     async def body(core: Core) -> None:
-        rows = await local_admin(core).list(status=wanted)
+        found = await local_admin(core).list(status=wanted)
+        rows = [r for r in found if status is None or status in status_word(r).split(", ")]
         click.echo(
             table(
                 ["login", "name", "status", "balance", "credit", "tariff", "days", "phones"],
@@ -85,7 +91,7 @@ def list_(ctx: click.Context, status: str | None) -> None:
                     [
                         r.login,
                         r.name,
-                        STATUS_WORDS[r.status],
+                        status_word(r),
                         r.balance,
                         r.credit,
                         r.tariff,
@@ -289,22 +295,17 @@ def import_(ctx: click.Context, file: Path, update_balances: bool) -> None:
         importer = SubscriberImporter(core.sessions, core.clock, core.audit, core.phones)
         with (
             file.open(encoding="utf-8-sig", newline="") as source,
-            click.progressbar(length=total, label="importing", file=sys.stderr) as bar,
+            Progress("importing") as progress,
         ):
-            done = 0
-
-            def progress(rows: int) -> None:
-                nonlocal done
-                bar.update(rows - done)
-                done = rows
-
             try:
                 report = await importer.run(
-                    source, update_balances=update_balances, actor=actor(), progress=progress
+                    source,
+                    update_balances=update_balances,
+                    actor=actor(),
+                    progress=lambda rows: progress.update(rows, total),
                 )
             except AdminError as exc:
                 raise _admin_errors(exc) from None
-            bar.update(total - done)
         for line, reason in report.skipped:
             echo_err(f"line {line}: {reason}")
         click.echo(
