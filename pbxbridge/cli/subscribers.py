@@ -15,6 +15,7 @@ from billing_client.outcomes import BillingResult
 from billing_client.subscriber import STATUS_WORDS, Status
 from pbxbridge.app import Core
 from pbxbridge.cli.common import DATE, actor, local_admin, with_core
+from pbxbridge.cli.files import private_text
 from pbxbridge.cli.format import echo_err, status_word, subscriber_details, table
 from pbxbridge.cli.progress import Progress
 
@@ -256,14 +257,16 @@ def delete(ctx: click.Context, login: str, yes: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @click.pass_context
 def export(ctx: click.Context, file: Path | None) -> None:
-    """Write every subscriber as CSV (the import format) to FILE or stdout."""
+    """Write every subscriber as CSV (the import format) to FILE (created with mode 0600)
+    or stdout. Text cells a spreadsheet would run as a formula (starting with = + - @)
+    get a leading ', which `subscribers import` takes off again."""
 
     async def body(core: Core) -> None:
         admin = local_admin(core)
         if file is None:
             count = await admin.export_csv(sys.stdout)
         else:
-            with file.open("w", encoding="utf-8", newline="") as out:
+            with private_text(file) as out:
                 count = await admin.export_csv(out)
         echo_err(f"{count} subscriber(s) exported")
 
@@ -333,11 +336,19 @@ def payments() -> None:
 @click.argument("login")
 @click.argument("amount", type=AMOUNT)
 @click.option("--note", default="", help="Why (shown in the audit journal).")
+@click.option("--force", is_flag=True, help="Take an amount above billing.max_payment.")
 @click.pass_context
-def payment_add(ctx: click.Context, login: str, amount: Decimal, note: str) -> None:
-    """Add AMOUNT to LOGIN's balance (negative to correct a mistake)."""
+def payment_add(ctx: click.Context, login: str, amount: Decimal, note: str, force: bool) -> None:
+    """Add AMOUNT to LOGIN's balance (negative to correct a mistake). An amount above
+    billing.max_payment (either sign) needs --force."""
 
     async def body(core: Core) -> None:
+        limit = core.settings.billing.max_payment
+        if abs(amount) > limit and not force:
+            raise click.ClickException(
+                f"{amount} is more than billing.max_payment ({limit}); nothing was booked. "
+                "If the amount is right, repeat with --force"
+            )
         try:
             balance = await local_admin(core).add_payment(login, amount, note=note, actor=actor())
         except AdminError as exc:
