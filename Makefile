@@ -11,15 +11,19 @@ $(STAMP): pyproject.toml constraints.txt scripts/bootstrap.sh
 
 install: $(STAMP)
 
-# Without Asterisk on this machine, call files go to ./var/spool/asterisk (outgoing/ made
-# here as Asterisk's pbx_spool would); a config file or PBXBRIDGE_SPOOL__DIR overrides it.
+# `make run` runs the service on ./pbxbridge.toml, which `pbxbridge config init` writes from
+# the example the first time (database, call-file spool and campaign sounds under ./var:
+# no Asterisk needed) and never overwrites: edit it for a real billing or Asterisk. The CLI
+# run from this folder reads the same file. outgoing/ is made here as Asterisk's pbx_spool
+# would; demo data goes only into an empty embedded billing (any other: one line says so).
+CONFIG := pbxbridge.toml
+
 run: install
 	@scripts/ensure-ffmpeg.sh
+	@[ -e $(CONFIG) ] || $(BIN)/pbxbridge config init $(CONFIG)
 	mkdir -p var/spool/asterisk/outgoing var/spool/asterisk/outgoing_done
-	$(BIN)/pbxbridge db upgrade
-	PBXBRIDGE_SPOOL__DIR=$${PBXBRIDGE_SPOOL__DIR:-var/spool/asterisk} \
-	PBXBRIDGE_SPOOL__SOUNDS_DIR=$${PBXBRIDGE_SPOOL__SOUNDS_DIR:-var/lib/asterisk/sounds/pbxbridge-campaigns} \
-	  exec $(BIN)/pbxbridge run --demo
+	$(BIN)/pbxbridge --config $(CONFIG) db upgrade
+	exec $(BIN)/pbxbridge --config $(CONFIG) run --demo
 
 lint: install
 	$(BIN)/ruff check .

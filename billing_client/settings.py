@@ -5,10 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
 class BillingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     backend: Literal["local", "ubilling"] = Field(
         default="local",
         description=(

@@ -1,4 +1,6 @@
-"""Demo data for `pbxbridge run --demo`: seeded only into an empty embedded billing."""
+"""Demo data for `pbxbridge run --demo` (what `make run` starts): seeded only into an empty
+embedded billing. Any other billing is left alone and the service starts on it all the
+same: `make run` runs whatever the config file says."""
 
 from __future__ import annotations
 
@@ -43,11 +45,11 @@ DEMO_PAYCARD_AMOUNTS = (Decimal("50"), Decimal("100"))
 
 
 async def seed_demo(core: Core) -> str:
-    """Seed and describe the demo data; an empty string when the billing already has subscribers."""
-    assert core.local is not None
-    assert core.paycards is not None
-    if await core.local.list():
-        return ""
+    """Seed the demo data and describe it, or say in one line why nothing was seeded."""
+    if core.local is None or core.paycards is None:
+        return f"demo data not seeded: billing.backend is {core.settings.billing.backend}"
+    if await core.local.has_subscribers():
+        return "demo data not seeded: the embedded billing already has subscribers"
     today = core.clock.today()
     lines = ["Demo subscribers (call from these numbers, or use `pbxbridge agi-probe`):"]
     for demo in DEMO_SUBSCRIBERS:

@@ -2,6 +2,9 @@
 defaults and their descriptions are the code's own (a test checks the file is current).
 
     .venv/bin/python -m pbxbridge.example_config > pbxbridge.example.toml
+
+`render_local()` is the same file for a project folder (`pbxbridge config init`, which
+`make run` calls): the spool and the campaign sounds under ./var, next to the database.
 """
 
 from __future__ import annotations
@@ -14,15 +17,33 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
+from callfile_spooler.settings import SpoolSettings
 from pbxbridge.settings import Settings
 
 HEADER = """\
 # pbxbridge configuration. Copy to /etc/pbxbridge/pbxbridge.toml (or pass --config FILE,
-# or set PBXBRIDGE_CONFIG). Every key can be overridden by an environment variable
+# or set PBXBRIDGE_CONFIG; ./pbxbridge.toml in the folder pbxbridge runs from comes before
+# /etc/pbxbridge/). Every key can be overridden by an environment variable
 # PBXBRIDGE_<SECTION>__<KEY>, e.g. PBXBRIDGE_AGI__PORT=4574 or PBXBRIDGE_BILLING__KEY=UB...
 # Relative paths resolve against the folder of this file. Unknown keys are errors.
 # Generated from the code: .venv/bin/python -m pbxbridge.example_config
 """
+
+LOCAL_HEADER = """\
+# pbxbridge configuration for this folder, written once by `pbxbridge config init` (which
+# `make run` calls when the file is missing; it never overwrites it): edit it freely.
+# pbxbridge run from this folder, the service and the CLI alike, reads it unless --config
+# or $PBXBRIDGE_CONFIG names another file. Every key can be overridden by an environment
+# variable PBXBRIDGE_<SECTION>__<KEY>, e.g. PBXBRIDGE_AGI__PORT=4574.
+# Relative paths resolve against the folder of this file: the database, the call-file
+# spool and the campaign sounds are under ./var here (no Asterisk needed); when Asterisk
+# runs on this machine, set [spool] dir and sounds_dir to its folders. Unknown keys are
+# errors. The documented original: pbxbridge.example.toml.
+"""
+
+LOCAL_SPOOL_DIR = Path("var/spool/asterisk")
+LOCAL_SOUNDS_DIR = Path("var/lib/asterisk/sounds/pbxbridge-campaigns")
+"""`[spool]` of a project folder's config: Asterisk's folders, under ./var."""
 
 INTROS = {
     "database": "Where pbxbridge keeps its state: SQLite (nothing to install) or PostgreSQL.",
@@ -84,8 +105,19 @@ def _section(name: str, model: BaseModel) -> list[str]:
     return lines
 
 
+def _render(header: str, settings: Settings) -> str:
+    return header + "\n" + "\n".join(_section("", settings)).rstrip() + "\n"
+
+
 def render() -> str:
-    return HEADER + "\n" + "\n".join(_section("", Settings.model_construct())).rstrip() + "\n"
+    """pbxbridge.example.toml: every key at its default."""
+    return _render(HEADER, Settings.model_construct())
+
+
+def render_local() -> str:
+    """The example for a project folder: the spool and the sounds under ./var."""
+    spool = SpoolSettings.model_construct(dir=LOCAL_SPOOL_DIR, sounds_dir=LOCAL_SOUNDS_DIR)
+    return _render(LOCAL_HEADER, Settings.model_construct(spool=spool))
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -16,6 +16,8 @@ DEFAULT_URL = "sqlite+aiosqlite:///var/pbxbridge.db"
 
 class DatabaseSettings(BaseModel):
     """`[database]`: where pbxbridge keeps its state."""
+
+    model_config = ConfigDict(extra="forbid")
 
     url: str = Field(
         default=DEFAULT_URL,

@@ -145,6 +145,11 @@ class LocalAdmin:
             row = await session.scalar(select(Subscriber).where(Subscriber.login == login))
             return None if row is None else subscriber_info(row, self._clock.today())
 
+    async def has_subscribers(self) -> bool:
+        """Whether the billing holds anyone (one row read, however many there are)."""
+        async with self._sessions() as session:
+            return await session.scalar(select(Subscriber.login).limit(1)) is not None
+
     async def list(self, *, status: Status | None = None) -> builtins.list[SubscriberInfo]:
         """Every subscriber ordered by login; `status` keeps only those in that status today."""
         today = self._clock.today()

@@ -19,7 +19,7 @@ from billing_client.local.paycards import PaycardAdmin
 from pbxbridge import migrations
 from pbxbridge.app import Core, open_core
 from pbxbridge.logs import configure_logging
-from pbxbridge.settings import Settings, SettingsError, load_settings
+from pbxbridge.settings import Settings, SettingsError, ignored_variables, load_settings
 
 T = TypeVar("T")
 
@@ -45,6 +45,8 @@ class CliState:
             configure_logging(
                 self._settings.logging, self._settings.secrets(), self._settings.timezone
             )
+            for warning in ignored_variables():
+                logging.getLogger("pbxbridge.settings").warning("%s", warning)
         return self._settings
 
 

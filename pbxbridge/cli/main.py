@@ -11,6 +11,7 @@ from pbxbridge.cli.callback import callback
 from pbxbridge.cli.campaign import campaign
 from pbxbridge.cli.check import check_command
 from pbxbridge.cli.common import CliState
+from pbxbridge.cli.config import config
 from pbxbridge.cli.database import db
 from pbxbridge.cli.missed import missed
 from pbxbridge.cli.paycards import paycards
@@ -26,8 +27,8 @@ from pbxbridge.cli.subscribers import payments, subscribers
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
     help=(
-        "TOML config file (default: $PBXBRIDGE_CONFIG, else /etc/pbxbridge/pbxbridge.toml "
-        "when it exists)."
+        "TOML config file (default: $PBXBRIDGE_CONFIG, else ./pbxbridge.toml, else "
+        "/etc/pbxbridge/pbxbridge.toml, the first that exists)."
     ),
 )
 @click.pass_context
@@ -50,6 +51,7 @@ for command in (
     missed,
     campaign,
     callback,
+    config,
 ):
     cli.add_command(command)
 

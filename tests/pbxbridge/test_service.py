@@ -11,6 +11,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from billing_client.clock import FixedClock
+from tests.fakes.ubilling import SERIAL, FakeUbilling
+
 BIN = Path(sys.executable).parent
 
 
@@ -103,9 +106,11 @@ async def test_demo_run_answers_calls_and_stops_cleanly_on_sigterm(tmp_path: Pat
     assert proc.returncode == 0
     assert "stopping: no new work" in "".join(lines)
 
-    # A second start finds data: nothing is seeded again.
+    # A second start finds data: nothing is seeded again, and one line says why.
     async with running(config, "--demo") as (_, lines):
-        assert "Demo subscribers" not in "".join(lines)
+        output = "".join(lines)
+        assert "Demo subscribers" not in output
+        assert "demo data not seeded: the embedded billing already has subscribers" in output
 
 
 async def test_plain_run_never_seeds_and_serves_without_asterisk(tmp_path: Path) -> None:
@@ -123,22 +128,23 @@ async def test_plain_run_never_seeds_and_serves_without_asterisk(tmp_path: Path)
     assert len(reconnecting) == 1, ami_lines
 
 
-async def test_demo_refuses_the_ubilling_backend(tmp_path: Path) -> None:
-    config = tmp_path / "u.toml"
-    config.write_text(
-        '[database]\nurl = "sqlite+aiosqlite:///pbx.db"\n'
-        '[billing]\nbackend = "ubilling"\nurl = "http://127.0.0.1:9/"\nkey = "k"\n',
-        encoding="utf-8",
-    )
-    proc = await asyncio.create_subprocess_exec(
-        str(BIN / "pbxbridge"),
-        "--config",
-        str(config),
-        "run",
-        "--demo",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await proc.communicate()
-    assert proc.returncode == 1
-    assert "--demo seeds the embedded billing only" in out.decode()
+async def test_demo_on_ubilling_seeds_nothing_and_serves_from_ubilling(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """`make run` (run --demo) starts on whatever billing the config names; only the
+    embedded one gets demo data, and the service says in one line why it seeded none."""
+    async with FakeUbilling(clock=clock) as fake:
+        config = write_config(tmp_path)
+        config.write_text(
+            config.read_text("utf-8")
+            + f'[billing]\nbackend = "ubilling"\nurl = "{fake.url}"\nkey = "{SERIAL}"\n',
+            encoding="utf-8",
+        )
+        async with running(config, "--demo") as (proc, lines):
+            output = "".join(lines)
+            assert "demo data not seeded: billing.backend is ubilling" in output
+            assert "Demo subscribers" not in output
+            status = await probe(config, "askozianum", "--callerid", "0501110002")
+            assert "SUBSCRIBER_LOGIN=testuser2" in status
+            assert "BILLING_RESULT=OK" in status
+        assert proc.returncode == 0
