@@ -17,8 +17,14 @@ from billing_client.outcomes import (
 class BillingBackend(Protocol):
     name: str
 
-    async def lookup_call(self, number: str, *, uniqueid: str | None = None) -> Lookup:
-        """Status and money for a real call. Ubilling logs it in its call history."""
+    async def lookup_call(
+        self, number: str, *, uniqueid: str | None = None, deadline: float | None = None
+    ) -> Lookup:
+        """Status and money for a real call. Ubilling logs it in its call history.
+
+        `deadline` is the event-loop time (`loop.time()`) the answer is due by; a backend
+        that asks in parts answers by then with the parts it has (see SubscriberInfo.unknown).
+        """
 
     async def lookup_number(self, number: str) -> Lookup:
         """A lookup that is not a call (CLI, SMS, missed calls): logs nothing in the billing."""

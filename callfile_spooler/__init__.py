@@ -20,7 +20,7 @@ from callfile_spooler.escape import CallFileValueError
 from callfile_spooler.events import EVENTS
 from callfile_spooler.settings import RetryDelays, SpoolSettings
 from callfile_spooler.spooler import Spooler, TickResult
-from callfile_spooler.writer import SpoolError, SpoolFolder
+from callfile_spooler.writer import SpoolError, SpoolFolder, SpoolMissing
 
 __all__ = [
     "EVENTS",
@@ -36,6 +36,7 @@ __all__ = [
     "RetryDelays",
     "SpoolError",
     "SpoolFolder",
+    "SpoolMissing",
     "SpoolSettings",
     "Spooler",
     "TickResult",

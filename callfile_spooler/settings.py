@@ -141,7 +141,10 @@ class SpoolSettings(BaseModel):
         default=1.0,
         gt=0,
         le=60,
-        description="Seconds between looks at outgoing/ and outgoing_done/ for outcomes.",
+        description=(
+            "Seconds between looks at outgoing/ and outgoing_done/ for outcomes, and for "
+            "outgoing/ itself while Asterisk has not created it yet."
+        ),
     )
     fsync: bool = Field(
         default=True,

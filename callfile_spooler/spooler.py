@@ -60,11 +60,12 @@ from callfile_spooler.outcomes import (
 )
 from callfile_spooler.pacing import Limits, Pacer
 from callfile_spooler.settings import SpoolSettings
-from callfile_spooler.writer import SpoolFolder, file_name
+from callfile_spooler.writer import SpoolError, SpoolFolder, SpoolMissing, file_name
 
 log = logging.getLogger("pbxbridge.spool")
 
 Alert = Callable[[str], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,7 @@ class Spooler:
         alert: Alert | None = None,
         dialer: Dialer | None = None,
         on_answered: OnAnswered | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.sessions = sessions
         self.on_answered = on_answered
@@ -154,6 +156,7 @@ class Spooler:
         self.phones = phones
         self.settings = settings
         self.alert = alert
+        self._sleep = sleep
         self.campaigns = CampaignManager(sessions, clock, phones)
         self.folder = SpoolFolder(settings)
         self.dialer = dialer or Dialer(settings, phones)
@@ -173,6 +176,8 @@ class Spooler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self.started = asyncio.Event()
+        """Set once the spooler ticks (at `start()`, or when the folder it waited for came)."""
         self._recovered = False
         self._last_poll: datetime | None = None
         self._failing = False
@@ -186,6 +191,66 @@ class Spooler:
         await self.recover()
         self._stop.clear()
         self._task = asyncio.create_task(self._run(), name="callfile-spooler")
+        self.started.set()
+
+    async def start_when_ready(self) -> bool:
+        """`start()`; or, while the spool folder cannot be used (Asterisk starts after us,
+        or is installed later), one warning, a look every `poll_interval` seconds, and a
+        start by itself once it can (`started` is set then). True: started at once.
+
+        Campaigns and callbacks only wait meanwhile: their attempts stay queued."""
+        try:
+            await self.start()
+        except SpoolError as exc:
+            self._warn_waiting(exc)
+            self._stop.clear()
+            self._task = asyncio.create_task(
+                self._wait_for_folder(str(exc)), name="callfile-spooler"
+            )
+            return False
+        return True
+
+    def _warn_waiting(self, exc: SpoolError | OSError) -> None:
+        what = (
+            exc.waiting
+            if isinstance(exc, SpoolMissing)
+            else f"cannot use {self.settings.dir} yet (campaigns and callbacks wait)"
+        )
+        log.warning(
+            "spool: %s; looking again every %g s (%s)", what, self.settings.poll_interval, exc
+        )
+
+    async def _wait_for_folder(self, reason: str) -> None:
+        """Look again until the folder can be used, then tick. One warning per reason: not
+        one per look (a service started at boot before Asterisk may wait minutes)."""
+        while True:
+            if await self._pause(self.settings.poll_interval):
+                return
+            try:
+                await asyncio.to_thread(self.folder.prepare)
+            except (SpoolError, OSError) as exc:
+                if str(exc) != reason:
+                    reason = str(exc)
+                    self._warn_waiting(exc)
+                continue
+            break
+        # The first tick recovers (`_recovered` is still False); a failure there is a
+        # failed tick: alerted once, retried.
+        log.info("spool: %s is there: call-file spooler started", self.folder.outgoing)
+        self.started.set()
+        await self._run()
+
+    async def _pause(self, seconds: float) -> bool:
+        """The injected sleep, cut short by `stop()`; True when stopping."""
+        stopping = asyncio.ensure_future(self._stop.wait())
+        sleeping = asyncio.ensure_future(self._sleep(seconds))
+        try:
+            await asyncio.wait({stopping, sleeping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            sleeping.cancel()
+            await asyncio.gather(stopping, sleeping, return_exceptions=True)
+        return self._stop.is_set()
 
     async def stop(self) -> None:
         """Finish the tick under way and stop. Calls in Asterisk's hands go on; their
@@ -193,6 +258,7 @@ class Spooler:
         task, self._task = self._task, None
         if task is None:
             return
+        self.started.clear()
         self._stop.set()
         self._wake.set()
         try:
@@ -211,13 +277,22 @@ class Spooler:
             self._wake.clear()
             try:
                 delay = (await self.tick()).next_in
-                self._failing = False
             except Exception as exc:
-                log.exception("spooler tick failed")
                 delay = self.settings.poll_interval
-                if not self._failing and self.alert is not None:
-                    await self.alert(f"call-file spooler: {type(exc).__name__}: {exc}")
-                self._failing = True
+                if self._failing:  # the traceback once per failing streak, not per tick
+                    log.debug("spooler tick failed again: %s: %s", type(exc).__name__, exc)
+                else:
+                    self._failing = True
+                    log.exception("spooler tick failed")
+                    await self._alert(
+                        f"call-file spooler stopped working (retrying every "
+                        f"{delay:g} s): {type(exc).__name__}: {exc}"
+                    )
+            else:
+                if self._failing:
+                    self._failing = False
+                    log.info("spooler ticks again")
+                    await self._alert("call-file spooler works again")
             if self._stop.is_set():
                 break
             with suppress(TimeoutError):
@@ -374,19 +449,30 @@ class Spooler:
                 except (SQLAlchemyError, OSError):
                     raise  # the database or the spool folder: every campaign is stuck
                 except Exception as exc:
-                    self._campaign_failed(info, exc)
+                    await self._campaign_failed(info, exc)
                 else:
                     self._broken.pop(info.id, None)
             next_in = max(MIN_SLEEP, (min(wake_at) - now).total_seconds())
             return TickResult(spooled, outcomes, next_in)
 
-    def _campaign_failed(self, info: CampaignInfo, exc: Exception) -> None:
+    async def _campaign_failed(self, info: CampaignInfo, exc: Exception) -> None:
         """One campaign's fault (a value nothing should have let in) holds back that
-        campaign only; logged when it first shows and when it changes, not at every tick."""
+        campaign only; logged and alerted when it first shows and when it changes, not at
+        every tick."""
         what = f"{type(exc).__name__}: {exc}"
         if self._broken.get(info.id) != what:
             self._broken[info.id] = what
             log.error("campaign %s skipped until it is fixed: %s", info.name, what, exc_info=exc)
+            await self._alert(f"campaign {info.name} skipped until it is fixed: {what}")
+
+    async def _alert(self, message: str) -> None:
+        """Tell staff (when an alert is wired); its failure is logged, never ours."""
+        if self.alert is None:
+            return
+        try:
+            await self.alert(message)
+        except Exception:
+            log.exception("alert failed")
 
     async def _campaigns(self, now: datetime) -> list[CampaignInfo]:
         """Running and paused campaigns, after beginning the runs the schedule calls for."""
@@ -623,13 +709,23 @@ class Spooler:
         try:
             await asyncio.to_thread(self.folder.publish, names)
             return names
-        except OSError:
-            log.exception("cannot rename call files into %s", self.folder.outgoing)
+        except OSError as exc:
+            failure = exc
         scan = await asyncio.to_thread(self.folder.scan, set())
         published = [n for n in names if n in scan.outgoing]
         stuck = [c for c in calls if c.name not in scan.outgoing]
         await self._back_to_queue(stuck)
         await asyncio.to_thread(self.folder.discard_tmp, [c.name for c in stuck])
+        if not published:
+            # outgoing/ cannot be used at all (gone, no access): the tick fails, so staff
+            # are told once and the log does not repeat it every poll_interval.
+            raise failure
+        log.warning(
+            "%d call file(s) could not be renamed into %s (%s): queued again",
+            len(stuck),
+            self.folder.outgoing,
+            failure,
+        )
         return published
 
     async def _maybe_finish(self, info: CampaignInfo, now: datetime) -> None:

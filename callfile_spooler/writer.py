@@ -35,6 +35,23 @@ class SpoolError(Exception):
     """The spool folder cannot be used as configured; the message says what to fix."""
 
 
+class SpoolMissing(SpoolError):
+    """Asterisk's outgoing/ is not there (yet): pbx_spool creates it when it loads, so at
+    boot or before Asterisk is installed this is a wait, not a fault."""
+
+    def __init__(self, outgoing: Path) -> None:
+        self.outgoing = outgoing
+        super().__init__(
+            f"{outgoing} does not exist: Asterisk creates it when pbx_spool loads; "
+            "is spool.dir Asterisk's astspooldir?"
+        )
+
+    @property
+    def waiting(self) -> str:
+        """What the service does meanwhile, in the words `check` and the log both use."""
+        return f"waiting for Asterisk's {self.outgoing} (campaigns and callbacks wait)"
+
+
 def file_name(campaign_id: int, attempt_id: int) -> str:
     return f"pbxbridge-{campaign_id}-{attempt_id}.call"
 
@@ -76,10 +93,7 @@ class SpoolFolder:
         owned by a user Asterisk cannot write as.
         """
         if not self.outgoing.is_dir():
-            raise SpoolError(
-                f"{self.outgoing} does not exist: Asterisk creates it when pbx_spool loads; "
-                "is spool.dir Asterisk's astspooldir?"
-            )
+            raise SpoolMissing(self.outgoing)
         try:
             self.tmp.mkdir(exist_ok=True)
         except OSError as exc:

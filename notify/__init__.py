@@ -7,6 +7,7 @@ Telegram side lives in `notify.service` (Telegram, create_bot), `notify.notifier
 """
 
 from notify.notices import (
+    AlertNotice,
     InboundSmsNotice,
     LinkNotice,
     MissedCallNotice,
@@ -16,6 +17,7 @@ from notify.notices import (
 from notify.settings import TelegramSettings
 
 __all__ = [
+    "AlertNotice",
     "InboundSmsNotice",
     "LinkNotice",
     "MissedCallNotice",

@@ -1,7 +1,7 @@
 """What other components tell staff about: plain data, so notify imports no other component.
 
 The root turns its own events (an AMI missed call, an inbound SMS, a link change, an SMS
-that could not be sent) into these and hands them to `StaffNotifier.notify`.
+that could not be sent, an alert) into these and hands them to `StaffNotifier.notify`.
 """
 
 from __future__ import annotations
@@ -54,4 +54,12 @@ class SmsFailedNotice:
     message_id: int
 
 
-Notice = MissedCallNotice | InboundSmsNotice | LinkNotice | SmsFailedNotice
+@dataclass(frozen=True, slots=True)
+class AlertNotice:
+    """Something staff must look at, in the words of the part that saw it: a money move
+    Ubilling did not apply, the billing down or back, the call-file spooler stopped."""
+
+    text: str
+
+
+Notice = MissedCallNotice | InboundSmsNotice | LinkNotice | SmsFailedNotice | AlertNotice

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from notify.notices import (
+    AlertNotice,
     InboundSmsNotice,
     LinkNotice,
     MissedCallNotice,
@@ -23,6 +24,8 @@ TEXT_LIMIT = 4096
 ELLIPSIS = "…"
 # Longest quote of an SMS text inside a one-line summary item.
 SUMMARY_QUOTE = 40
+# Longest quote of an alert inside a one-line summary item.
+SUMMARY_ALERT = 120
 
 
 def utf16_len(text: str) -> int:
@@ -113,6 +116,10 @@ def _failed(notice: SmsFailedNotice) -> str:
     )
 
 
+def _alert(notice: AlertNotice) -> str:
+    return f"ALERT: {notice.text}"
+
+
 def render(notice: Notice) -> str:
     """The message for a single notice."""
     match notice:
@@ -124,6 +131,8 @@ def render(notice: Notice) -> str:
             text = _link(notice)
         case SmsFailedNotice():
             text = _failed(notice)
+        case AlertNotice():
+            text = _alert(notice)
     return fit(text)
 
 
@@ -131,6 +140,7 @@ def render(notice: Notice) -> str:
 
 # Kinds in the order a summary lists them: system health first.
 KINDS: tuple[tuple[type[Notice], str, str], ...] = (
+    (AlertNotice, "alert", "alerts"),
     (LinkNotice, "link change", "link changes"),
     (MissedCallNotice, "missed call", "missed calls"),
     (InboundSmsNotice, "inbound SMS", "inbound SMS"),
@@ -159,6 +169,8 @@ def _item(notice: Notice) -> str:
             return f"{notice.link} {state}" + (f" ({notice.detail})" if notice.detail else "")
         case SmsFailedNotice():
             return f"#{notice.message_id} to {notice.number} ({notice.reason})"
+        case AlertNotice():
+            return clip(notice.text, SUMMARY_ALERT)
 
 
 def _counted(items: Iterable[str]) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,11 +28,11 @@ from callfile_spooler.audio import CampaignAudio
 from callfile_spooler.callbacks import CallbackService, callmeback_of
 from callfile_spooler.calls import CallDialer
 from callfile_spooler.spooler import Spooler
-from callfile_spooler.writer import SpoolError
 from missed_calls.events import EVENTS as MISSED_CALL_EVENTS
 from missed_calls.tracker import MissedCallTracker
 from notify import Notice
 from pbxbridge import recalls, staff
+from pbxbridge.alerts import Alert, Alerts
 from pbxbridge.settings import Settings
 from sms.inbox import Inbox
 from sms.outbox import Outbox
@@ -46,13 +46,6 @@ if TYPE_CHECKING:
     from notify.service import Telegram
 
 log = logging.getLogger("pbxbridge")
-
-Alert = Callable[[str], Awaitable[None]]
-
-
-async def log_alert(message: str) -> None:
-    """Where alerts go until a notifier is wired: the log, at ERROR."""
-    log.error("ALERT: %s", message)
 
 
 @dataclass
@@ -68,6 +61,8 @@ class Core:
     billing: BillingClient
     local: LocalAdmin | None
     paycards: PaycardAdmin | None
+    alerts: Alerts
+    """Every alert of the process: the log, and Telegram once the Service attaches it."""
 
 
 def build_backend(
@@ -95,9 +90,11 @@ def build_backend(
 
 @asynccontextmanager
 async def open_core(
-    settings: Settings, *, alert: Alert = log_alert, clock: Clock | None = None
+    settings: Settings, *, alerts: Alerts | None = None, clock: Clock | None = None
 ) -> AsyncIterator[Core]:
     clock = clock or Clock(settings.timezone)
+    # First: the billing backend takes it now, the Service attaches Telegram to it later.
+    alerts = alerts or Alerts()
     engine = create_engine(settings.database)
     sessions = session_factory(engine)
     phones = PhoneNormaliser(settings.billing.default_region)
@@ -109,7 +106,7 @@ async def open_core(
         clock=clock,
         audit=audit,
         phones=phones,
-        alert=alert,
+        alert=alerts,
     )
     billing = BillingClient(
         backend,
@@ -124,7 +121,9 @@ async def open_core(
         local = LocalAdmin(sessions, clock, audit, phones)
         paycards = PaycardAdmin(sessions, clock)
     try:
-        yield Core(settings, clock, engine, sessions, phones, audit, billing, local, paycards)
+        yield Core(
+            settings, clock, engine, sessions, phones, audit, billing, local, paycards, alerts
+        )
     finally:
         await billing.aclose()
         await engine.dispose()
@@ -192,11 +191,10 @@ class Service:
             core.clock,
             core.phones,
             s.spool,
-            alert=log_alert,
+            alert=core.alerts,
             dialer=CallDialer(s.spool, core.phones, s.callback),
             on_answered=recalls.on_answered(self.missed),
         )
-        self.spooling = False
         self.callbacks = CallbackService(
             core.sessions,
             core.clock,
@@ -220,6 +218,10 @@ class Service:
                     staff.request_callback(self.callbacks) if s.callback.enabled else None
                 ),
             )
+        self._alert_staff: Alert | None = None
+        if self.telegram is not None:
+            self._alert_staff = staff.on_alert(self._notify)
+            core.alerts.attach(self._alert_staff)
         if self.ami is not None:
             subscribe(self.ami, self.inbox, self.outbox)
             if self.missed is not None:
@@ -250,11 +252,9 @@ class Service:
             await messages.prune()
         except OSError as exc:
             log.warning("campaign messages of deleted campaigns not removed: %s", exc)
-        try:
-            await self.spooler.start()
-            self.spooling = True
-        except SpoolError as exc:
-            log.error("call-file spooler not started (campaigns and callbacks wait): %s", exc)
+        # Asterisk's outgoing/ may come later (boot order, Asterisk installed after us):
+        # then the spooler warns once and starts by itself when it appears.
+        spooling = await self.spooler.start_when_ready()
         await self.agi.start()
         s = self.core.settings
         log.info(
@@ -265,7 +265,7 @@ class Service:
             ", ".join(ROUTES),
             f"{s.ami.host}:{s.ami.port}" if self.ami is not None else "off",
             "on" if s.telegram.active else "off",
-            s.spool.dir if self.spooling else "off",
+            s.spool.dir if spooling else "waiting for Asterisk",
             s.billing.backend,
             s.database.safe_url(),
         )
@@ -275,8 +275,7 @@ class Service:
         then close the AMI link and let what it delivered be stored."""
         await self.agi.stop()
         await self.routes.drain()
-        if self.spooling:
-            await self.spooler.stop()
+        await self.spooler.stop()
         if self.ami is not None:
             await self.ami.stop()
         if self.missed is not None:
@@ -285,4 +284,6 @@ class Service:
         await self.outbox.stop()
         if self.telegram is not None:
             await self.telegram.stop()
+        if self._alert_staff is not None:
+            self.core.alerts.detach(self._alert_staff)
         log.info("pbxbridge stopped")

@@ -17,7 +17,14 @@ from billing_client.subscriber import STATUS_WORDS
 from callfile_spooler.callbacks import CallbackError, CallbackService
 from missed_calls.records import MissedCall
 from missed_calls.tracker import MissedCallTracker
-from notify import InboundSmsNotice, LinkNotice, MissedCallNotice, Notice, SmsFailedNotice
+from notify import (
+    AlertNotice,
+    InboundSmsNotice,
+    LinkNotice,
+    MissedCallNotice,
+    Notice,
+    SmsFailedNotice,
+)
 from sms.outbox import Outbox, SmsRefused
 from sms.types import OutboxMessage, OutboxState, StoredSms
 
@@ -97,6 +104,15 @@ def on_ami_health(notify: Notify) -> Callable[[AmiHealth, str], Awaitable[None]]
             await notify(LinkNotice(link="AMI", up=False, detail=detail))
 
     return changed
+
+
+def on_alert(notify: Notify) -> Callable[[str], Awaitable[None]]:
+    """Alerts (already told once per interval by `Alerts`) as notices for the staff chats."""
+
+    async def alert(text: str) -> None:
+        await notify(AlertNotice(text))
+
+    return alert
 
 
 def missed_today(tracker: MissedCallTracker | None, clock: Clock) -> Callable[[], Awaitable[str]]:

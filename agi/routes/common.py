@@ -64,16 +64,30 @@ def status_variables(lookup: Lookup) -> dict[str, str]:
 
 
 def detail_variables(info: SubscriberInfo | None) -> dict[str, str]:
-    return {
-        "SUBSCRIBER_NAME": info.name if info else "",
-        "SUBSCRIBER_BALANCE": money(info.balance) if info else "",
-        "SUBSCRIBER_CREDIT": money(info.credit) if info else "",
-        "SUBSCRIBER_FEE": money(info.fee) if info else "",
-        "SUBSCRIBER_TARIFF": info.tariff if info else "",
-        "SUBSCRIBER_DAYS_LEFT": (
-            "" if info is None or info.days_left is None else str(info.days_left)
-        ),
+    """Empty without a subscriber; a detail the billing could not tell this time is left
+    unset (not emptied), so the dialplan keeps whatever default it gave it."""
+    if info is None:
+        return dict.fromkeys(DETAIL_FIELDS, "")
+    values = {
+        "SUBSCRIBER_NAME": info.name,
+        "SUBSCRIBER_BALANCE": money(info.balance),
+        "SUBSCRIBER_CREDIT": money(info.credit),
+        "SUBSCRIBER_FEE": money(info.fee),
+        "SUBSCRIBER_TARIFF": info.tariff,
+        "SUBSCRIBER_DAYS_LEFT": "" if info.days_left is None else str(info.days_left),
     }
+    return {name: text for name, text in values.items() if info.known(DETAIL_FIELDS[name])}
+
+
+DETAIL_FIELDS = {
+    "SUBSCRIBER_NAME": "name",
+    "SUBSCRIBER_BALANCE": "balance",
+    "SUBSCRIBER_CREDIT": "credit",
+    "SUBSCRIBER_FEE": "fee",
+    "SUBSCRIBER_TARIFF": "tariff",
+    "SUBSCRIBER_DAYS_LEFT": "days_left",
+}
+"""Each detail variable and the SubscriberInfo field it shows."""
 
 
 async def lookup(deps: RouteDeps, request: AgiRequest, route: str) -> Lookup:

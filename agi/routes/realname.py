@@ -10,7 +10,9 @@ from agi.session import AgiSession
 
 async def realname(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
     result = await lookup(deps, request, "realname")
-    name = result.subscriber.name if result.subscriber else ""
-    await set_variables(session, status_variables(result) | {"SUBSCRIBER_NAME": name})
+    info = result.subscriber
+    name = info.name if info else ""
+    named = {} if info is not None and not info.known("name") else {"SUBSCRIBER_NAME": name}
+    await set_variables(session, status_variables(result) | named)
     if name and flag(request, "set_callerid"):
         await session.set_variable("CALLERID(name)", name)

@@ -69,7 +69,9 @@ class LocalBackend:
         self._credit_amount = credit_amount
         self._calls = calls
 
-    async def lookup_call(self, number: str, *, uniqueid: str | None = None) -> Lookup:
+    async def lookup_call(
+        self, number: str, *, uniqueid: str | None = None, deadline: float | None = None
+    ) -> Lookup:
         if self._calls is None:
             return await self.lookup_number(number)
         return await self._calls.find(number)

@@ -1,11 +1,18 @@
 """UbillingBackend: the BillingBackend over a Ubilling remoteapi (see docs/ubilling.md).
 
-Which request answers what, and why:
-- a real call (`lookup_call`): `userstatus&getmoney=1` every time (it writes Ubilling's call
-  history, which staff rely on), concurrently with a name request: `userbynum` (Cyrillic
-  name, no call logged) or `param=realname` (transliterated; logs a second history row);
-- other lookups: `getuserdatabymobile` / `getuserdatabylogin` (no call logged), names via
-  `userbynum` only, since `param=realname` would log a call that never happened;
+Which request answers what, and why (Ubilling caches some answers; see the doc's "Caches"):
+- a real call (`lookup_call`): `userstatus&getmoney=1&ignorecache=1` every time (it writes
+  Ubilling's call history, which staff rely on; `ignorecache` makes it read the users table
+  instead of its hour-old PBXUSERDATA). Concurrently the details: who owns the number
+  (`userbynum`, Cyrillic name, no call logged; or `param=realname`, transliterated, one more
+  history row), then `getuserdatabylogin` (credit, tariff, flags: read from the tables, never
+  cached) and `getonlinedaysleft&login=` (days left, Ubilling's own count), both at once.
+  userbynum's own user data comes from a cache kept a day, so only its login and name are
+  used. Details cut off at the deadline or failed leave their fields unknown
+  (SubscriberInfo.unknown); the status and the balance stand as userstatus said them;
+- other lookups: `getuserdatabymobile` / `getuserdatabylogin` and `getonlinedaysleft` (no
+  call logged), names via `userbynum` only, since `param=realname` would log a call that
+  never happened;
 - money moves act on `login=`, are written to the audit journal before they are sent,
   are sent once and bounded only by money_timeout, and are read back afterwards because
   Ubilling answers success even when its Stargazer changed nothing.
@@ -15,8 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -25,6 +32,7 @@ from billing_client.audit import AuditJournal
 from billing_client.breaker import CircuitBreaker
 from billing_client.clock import Clock
 from billing_client.errors import BillingError, UnexpectedReply
+from billing_client.outage import OutageAlerts
 from billing_client.outcomes import (
     CreditOutcome,
     LoginMatch,
@@ -44,6 +52,15 @@ log = logging.getLogger("pbxbridge.billing.ubilling")
 
 _CHECK_LOGIN = "pbxbridge-healthcheck"
 
+_RECORD_FIELDS = frozenset({"credit", "credit_expire", "tariff", "frozen", "disabled", "phones"})
+_ALL_DETAILS = _RECORD_FIELDS | {"login", "name", "days_left"}
+
+# A call's details are cut off this long before its deadline, so that the answer built
+# from what came in still leaves before the caller's own deadline: a fifth of the budget,
+# at most a quarter of a second.
+_WRAP_UP_SHARE = 0.2
+_WRAP_UP_MAX = 0.25
+
 
 @dataclass(frozen=True, slots=True)
 class _Names:
@@ -51,7 +68,18 @@ class _Names:
 
     login: str
     name: str
-    record: UserRecord | None
+
+
+@dataclass(slots=True)
+class _Details:
+    """What a call's detail requests have found so far; None until a request answered
+    (`days_known` tells "not answered" from Ubilling's "no end" for days)."""
+
+    names: _Names | None = None
+    record: UserRecord | None = None
+    days: int | None = None
+    days_known: bool = False
+    problems: list[str] = field(default_factory=list)
 
 
 class UbillingBackend:
@@ -73,6 +101,8 @@ class UbillingBackend:
         self.breaker = breaker or CircuitBreaker(
             settings.breaker_failures, settings.breaker_reset, name="Ubilling"
         )
+        self._outage = OutageAlerts("Ubilling", alert)
+        self.breaker.watch(self._outage.changed)
         self._http = UbillingHttp(settings, self.breaker)
         self._secret = settings.key.get_secret_value()
         self._money = MoneyMoves(
@@ -91,6 +121,8 @@ class UbillingBackend:
         return reply.body
 
     async def _by_login(self, login: str) -> UserRecord | None:
+        """getuserdatabylogin (no `userpass`: that check reads a day-old cache); the record
+        itself is read from Ubilling's tables on every request."""
         body = await self._ask(
             "getuserdatabylogin", [("param", "getuserdatabylogin"), ("login", login)]
         )
@@ -114,57 +146,138 @@ class UbillingBackend:
         return (exact or records)[0] if records else None
 
     async def _userbynum(self, national: str) -> UserRecord | None:
+        """userbynum: the owner by the same cached phone lists userstatus uses, and a name.
+        Its other fields come from USER_ALL_DATA, a day old: only login and name are used."""
         reply = await self._http.get("userbynum", "userbynum", [("number", national)])
         return replies.parse_userbynum(reply.body, self._secret)
 
     async def _getmoney(self, national: str) -> MoneyReply | None:
         body = await self._ask(
             "userstatus",
-            [("number", national), ("param", "userstatus"), ("getmoney", "1")],
+            [
+                ("number", national),
+                ("param", "userstatus"),
+                ("getmoney", "1"),
+                ("ignorecache", "1"),
+            ],
         )
         return replies.parse_getmoney(body, self._secret)
 
-    async def _names_for_call(self, number: str, national: str) -> _Names:
+    async def _days_left(self, login: str) -> int | None:
+        """getonlinedaysleft by login: Ubilling's own count (None: the tariff costs nothing)."""
+        body = await self._ask(
+            "getonlinedaysleft", [("param", "getonlinedaysleft"), ("login", login)]
+        )
+        return replies.parse_days_left(body, self._secret)
+
+    # ------------------------------------------------------------------ a call's details
+
+    async def _call_details(self, number: str, national: str, found: _Details) -> None:
+        """The owner of the number, then their record and days left at once, into `found`.
+
+        Never raises a BillingError: a failed request leaves its part of `found` empty and
+        says why in `found.problems`.
+        """
+        try:
+            login = await self._call_owner(number, national, found)
+        except BillingError as exc:
+            found.problems.append(str(exc))
+            return
+        if not login:
+            found.problems.append("the name request knows no subscriber with this number")
+            return
+        parts: list[Awaitable[None]] = [self._call_days(login, found)]
+        if found.record is None:
+            parts.append(self._call_record(login, found))
+        await asyncio.gather(*parts)
+
+    async def _call_owner(self, number: str, national: str, found: _Details) -> str:
         if self._settings.use_userbynum:
-            record = await self._userbynum(national)
-            if record is None:
-                return _Names("", "", None)
-            return _Names(record.login, record.realname or "", record)
-        body = await self._ask("realname", [("number", national), ("param", "realname")])
-        found = replies.parse_realname(body, self._secret)
-        if found is None:
-            # realname matches the last 10 characters of stored strings; userstatus found the
-            # number by digits, so it may be stored formatted. Ask by substring instead.
-            record = await self._by_number(number, national)
-            return _Names(record.login, "", record) if record else _Names("", "", None)
-        login, name = found
-        return _Names(login, name, await self._by_login(login))
+            named = await self._userbynum(national)
+            found.names = _Names(named.login, named.realname or "") if named else _Names("", "")
+            return found.names.login
+        body = await self._ask(
+            "realname", [("number", national), ("param", "realname"), ("ignorecache", "1")]
+        )
+        parsed = replies.parse_realname(body, self._secret)
+        if parsed is not None:
+            found.names = _Names(*parsed)
+            return found.names.login
+        # realname matches the last 10 characters of stored strings; userstatus found the
+        # number by digits, so it may be stored formatted. Ask by substring instead.
+        record = await self._by_number(number, national)
+        found.names = _Names(record.login, "") if record else _Names("", "")
+        found.record = record
+        return found.names.login
+
+    async def _call_record(self, login: str, found: _Details) -> None:
+        try:
+            record = await self._by_login(login)
+        except BillingError as exc:
+            found.problems.append(str(exc))
+            return
+        if record is None:
+            found.problems.append(f"getuserdatabylogin knows no {login!r}")
+        found.record = record
+
+    async def _call_days(self, login: str, found: _Details) -> None:
+        try:
+            found.days = await self._days_left(login)
+        except BillingError as exc:
+            found.problems.append(str(exc))
+            return
+        found.days_known = True
+
+    @staticmethod
+    def _details_by(deadline: float | None) -> float | None:
+        if deadline is None:
+            return None
+        budget = max(0.0, deadline - asyncio.get_running_loop().time())
+        return deadline - min(_WRAP_UP_MAX, budget * _WRAP_UP_SHARE)
+
+    @staticmethod
+    async def _settle(details: asyncio.Task[None], by: float | None) -> bool:
+        """Wait for the detail requests until `by` (loop time); False when cut off then
+        (the requests still in flight are cancelled)."""
+        if by is None:
+            await details
+            return True
+        try:
+            async with asyncio.timeout_at(by):
+                await details
+        except TimeoutError:
+            return False
+        return True
 
     # ------------------------------------------------------------------ lookups
 
-    async def lookup_call(self, number: str, *, uniqueid: str | None = None) -> Lookup:
+    async def lookup_call(
+        self, number: str, *, uniqueid: str | None = None, deadline: float | None = None
+    ) -> Lookup:
+        details_by = self._details_by(deadline)
         national = self._phones.national(number)
-        money, names = await asyncio.gather(
-            self._getmoney(national), self._names_for_call(number, national), return_exceptions=True
-        )
-        if isinstance(money, BaseException):
-            raise money
-        if isinstance(names, BaseException) and not isinstance(names, BillingError):
-            raise names
+        found = _Details()
+        details = asyncio.create_task(self._call_details(number, national, found))
+        try:
+            money = await self._getmoney(national)
+        except BaseException:
+            details.cancel()
+            raise
+        # Even for an unknown number the details are waited for (they are quick then):
+        # cancelling requests in flight would count against the breaker.
+        if not await self._settle(details, details_by):
+            found.problems.append("not answered before the call's deadline")
         if money is None:
             return Lookup.not_found()
-        if isinstance(names, BillingError):
-            log.warning(
-                "Ubilling name lookup for %s failed, answering without it: %s", number, names
-            )
-            names = _Names("", "", None)
-        return Lookup.found(self._from_call(money, names))
+        return Lookup.found(self._from_call(number, money, found))
 
     async def lookup_number(self, number: str) -> Lookup:
         national = self._phones.national(number)
         if not self._settings.use_userbynum:
             only = await self._by_number(number, national)
-            return Lookup.found(self._from_record(only, "")) if only else Lookup.not_found()
+            if only is None:
+                return Lookup.not_found()
+            return Lookup.found(self._from_record(only, "", *await self._days_for(only.login)))
         record, named = await asyncio.gather(
             self._by_number(number, national), self._userbynum(national), return_exceptions=True
         )
@@ -172,22 +285,35 @@ class UbillingBackend:
             raise record
         if record is None:
             return Lookup.not_found()
-        return Lookup.found(self._from_record(record, self._name_of(record, named, number)))
+        days = await self._days_for(record.login)
+        return Lookup.found(self._from_record(record, self._name_of(record, named, number), *days))
 
     async def lookup_login(self, login: str) -> Lookup:
         record = await self._by_login(login)
         if record is None:
             return Lookup.not_found()
-        name = ""
         numbers = self._e164(record.mobiles)
-        if self._settings.use_userbynum and numbers:
-            named: UserRecord | BaseException | None
-            try:
-                named = await self._userbynum(self._phones.national(numbers[0]))
-            except BillingError as exc:
-                named = exc
-            name = self._name_of(record, named, record.login)
-        return Lookup.found(self._from_record(record, name))
+        if not (self._settings.use_userbynum and numbers):
+            return Lookup.found(self._from_record(record, "", *await self._days_for(record.login)))
+        named, days = await asyncio.gather(
+            self._userbynum(self._phones.national(numbers[0])),
+            self._days_for(record.login),
+            return_exceptions=True,
+        )
+        if isinstance(days, BaseException):
+            raise days
+        return Lookup.found(self._from_record(record, self._name_of(record, named, login), *days))
+
+    async def _days_for(self, login: str) -> tuple[int | None, bool]:
+        """Days left for a lookup that is not a call: (days, known); a failure leaves it
+        unknown instead of failing the lookup."""
+        try:
+            return await self._days_left(login), True
+        except BillingError as exc:
+            log.warning(
+                "Ubilling getonlinedaysleft for %s failed, days left unknown: %s", login, exc
+            )
+            return None, False
 
     def _name_of(
         self, record: UserRecord, named: UserRecord | BaseException | None, who: str
@@ -205,7 +331,12 @@ class UbillingBackend:
 
     async def login_for_money(self, number: str) -> tuple[LoginMatch, str | None]:
         body = await self._ask(
-            "loginuniq", [("number", self._phones.national(number)), ("param", "loginuniq")]
+            "loginuniq",
+            [
+                ("number", self._phones.national(number)),
+                ("param", "loginuniq"),
+                ("ignorecache", "1"),  # the status it logs in Ubilling's call history
+            ],
         )
         return replies.parse_loginuniq(body, self._secret)
 
@@ -222,27 +353,55 @@ class UbillingBackend:
     def _expire(self, stamp: int | None) -> date | None:
         return local_date(stamp, self._clock.tz)
 
-    def _from_call(self, money: MoneyReply, names: _Names) -> SubscriberInfo:
-        record = names.record
-        credit = record.credit if record else Decimal(0)
+    def _from_call(self, number: str, money: MoneyReply, found: _Details) -> SubscriberInfo:
+        """Status, balance and fee from userstatus; the rest from the details that came."""
+        names, record = found.names, found.record
+        if record is not None and not self._agrees(money, record):
+            found.problems.append(
+                f"the details of {record.login} disagree with userstatus (status "
+                f"{int(record.status)} vs {int(money.status)}, balance {cents(record.cash)} vs "
+                f"{cents(money.cash)}): a payment in between, or another subscriber"
+            )
+            names = record = None
+        unknown: set[str] = set()
+        if names is None or not names.login:
+            names, record = None, None
+            unknown |= _ALL_DETAILS
+        if record is None:
+            unknown |= _RECORD_FIELDS
+        if not found.days_known or names is None:
+            unknown.add("days_left")
+        if unknown:
+            log.warning(
+                "Ubilling details for %s incomplete, left unset (%s): %s",
+                number,
+                ", ".join(sorted(unknown)),
+                "; ".join(found.problems) or "no answer",
+            )
         return SubscriberInfo(
-            login=names.login,
-            name=names.name,
+            login=names.login if names else "",
+            name=names.name if names else "",
             status=money.status,
             balance=cents(money.cash),
-            credit=cents(credit),
+            credit=cents(record.credit) if record else Decimal("0.00"),
             credit_expire=self._expire(record.credit_expire) if record else None,
             tariff=record.tariff if record else "",
             fee=cents(money.fee),
             frozen=record.passive if record else money.status == Status.FROZEN,
             disabled=(record.down or not record.always_online) if record else False,
-            days_left=rules.days_left(
-                balance=money.cash, credit=credit, fee=money.fee, today=self._clock.today()
-            ),
+            days_left=found.days if "days_left" not in unknown else None,
             phones=self._e164(record.mobiles) if record else (),
+            unknown=frozenset(unknown),
         )
 
-    def _from_record(self, record: UserRecord, name: str) -> SubscriberInfo:
+    @staticmethod
+    def _agrees(money: MoneyReply, record: UserRecord) -> bool:
+        """Whether a record can be the subscriber userstatus answered for, as it was then."""
+        return record.status == money.status and cents(record.cash) == cents(money.cash)
+
+    def _from_record(
+        self, record: UserRecord, name: str, days: int | None, days_known: bool
+    ) -> SubscriberInfo:
         disabled = record.down or not record.always_online
         fee = record.fee or Decimal(0)
         return SubscriberInfo(
@@ -258,10 +417,9 @@ class UbillingBackend:
             fee=cents(fee),
             frozen=record.passive,
             disabled=disabled,
-            days_left=rules.days_left(
-                balance=record.cash, credit=record.credit, fee=fee, today=self._clock.today()
-            ),
+            days_left=days,
             phones=self._e164(record.mobiles),
+            unknown=frozenset() if days_known else frozenset({"days_left"}),
         )
 
     # ------------------------------------------------------------------ money moves
@@ -302,3 +460,4 @@ class UbillingBackend:
     async def aclose(self) -> None:
         await self._money.drain()
         await self._http.aclose()
+        await self._outage.aclose()

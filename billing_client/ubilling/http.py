@@ -142,12 +142,12 @@ class UbillingHttp:
         try:
             reply = await self._send(what, url, shown, limits)
             healthy = True
-        except BillingUnavailable:
-            self._breaker.failure(trial)
+        except BillingUnavailable as exc:
+            self._breaker.failure(trial, str(exc))
             raise
         except asyncio.CancelledError:
             # Abandoned while waiting (a caller's deadline): for the breaker, a timeout.
-            self._breaker.failure(trial)
+            self._breaker.failure(trial, f"{what}: no answer within the caller's deadline")
             raise
         except BaseException:
             self._breaker.release(trial)

@@ -194,10 +194,21 @@ def _record(record: Any, *, from_userdata: bool) -> UserRecord:
 
 
 def _json(request: str, body: str, secret: str) -> Any:
+    """The parsed body, every `Password` Ubilling sends along already dropped."""
     try:
-        return json.loads(body)
+        return _without_passwords(json.loads(body))
     except ValueError:
         raise refuse_or_unexpected(request, body, secret) from None
+
+
+def _without_passwords(data: Any) -> Any:
+    """getuserdata* and userbynum carry the subscriber's password in clear: it goes here,
+    at the parse step, before anything can keep, log or quote it."""
+    if isinstance(data, dict):
+        return {k: _without_passwords(v) for k, v in data.items() if k != "Password"}
+    if isinstance(data, list):
+        return [_without_passwords(v) for v in data]
+    return data
 
 
 def parse_userdata(body: str, secret: str = "") -> dict[str, UserRecord]:
@@ -270,6 +281,21 @@ def parse_getmoney(body: str, secret: str = "") -> MoneyReply | None:
         amounts.append(Decimal(amount))
     assert isinstance(code, str)
     return MoneyReply(Status(int(code)), amounts[0], amounts[1])
+
+
+# ---------------------------------------------------------------- days left
+
+_DAYS = re.compile(r"-?[0-9]{1,6}")
+
+
+def parse_days_left(body: str, secret: str = "") -> int | None:
+    """getonlinedaysleft (FundsFlow::getOnlineLeftCountFast): a bare integer, the days the
+    balance lasts; `-1` (balance below 0) is 0 days; `-2` (the tariff costs nothing) is
+    None, no end, as the embedded billing says for a free tariff."""
+    if not _DAYS.fullmatch(body):
+        raise refuse_or_unexpected("getonlinedaysleft", body, secret)
+    days = int(body)
+    return None if days == -2 else max(days, 0)
 
 
 # ---------------------------------------------------------------- names and logins

@@ -5,7 +5,7 @@
     OK    migrations up to date
     FAIL  billing    Ubilling at http://billing/: Ubilling refused the key (ERROR:GET_WRONG_KEY)…
     WARN  ami        cannot connect to 127.0.0.1:5038: Connect call failed
-    WARN  spool      /var/spool/asterisk/outgoing does not exist yet: …
+    WARN  spool      waiting for Asterisk's /var/spool/asterisk/outgoing (campaigns and …
     OK    telegram   off
 
 The service cannot work without its config, database, migrations and billing: a problem
@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from ami_listener import AmiClient, AmiError
 from billing_client.clock import Clock
 from billing_client.errors import BillingError
-from callfile_spooler.writer import SpoolError, SpoolFolder
+from callfile_spooler.writer import SpoolError, SpoolFolder, SpoolMissing
 from pbxbridge import migrations
 from pbxbridge.app import Core, open_core
 from pbxbridge.cli.common import state
@@ -180,12 +180,10 @@ async def _ami(settings: Settings) -> str:
 
 async def _spool(settings: Settings) -> str:
     folder = SpoolFolder(settings.spool)
-    if not folder.outgoing.is_dir():
-        raise Problem(
-            f"{folder.outgoing} does not exist yet: campaigns and callbacks wait until "
-            "Asterisk creates it (pbx_spool); is spool.dir Asterisk's astspooldir?"
-        )
-    await asyncio.to_thread(folder.prepare)
+    try:
+        await asyncio.to_thread(folder.prepare)
+    except SpoolMissing as exc:  # the service waits for it and starts spooling by itself
+        raise Problem(exc.waiting) from None
     return str(settings.spool.dir)
 
 

@@ -6,10 +6,11 @@ from the reference's §4 test data, written out here, never read back from the f
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -41,6 +42,9 @@ from tests.fakes.ubilling import (
     FakeUbilling,
     Fault,
     Payment,
+    PhoneRow,
+    Tariff,
+    User,
 )
 
 # Lookups write no audit rows: one database kind is enough for them.
@@ -150,17 +154,20 @@ class Expected:
     days_left: int
 
 
+# days_left is Ubilling's getonlinedaysleft on 2026-11-22 (monthly fee charged on the 1st):
+# 150 at 100 lasts the 9 days of November and all 31 of December; -1 (below 0) is 0, even
+# when a credit covers it; 10 at 100 lasts to the end of November.
 SUBSCRIBERS = [
     Expected("+380501110001", "testuser1", "Петренко Іван Петрович", "Petrenko van Petrovych",
-             Status.ACTIVE, "150", "0", "100", "Test100", False, False, 45),
+             Status.ACTIVE, "150", "0", "100", "Test100", False, False, 40),
     Expected("+380501110002", "testuser2", "Debtor Dmytro", "Debtor Dmytro",
              Status.DEBTOR, "-50", "0", "100", "Test100", False, False, 0),
     Expected("+380501110003", "testuser3", "Frozen Fedir", "Frozen Fedir",
-             Status.FROZEN, "200", "0", "200", "Test200", True, False, 30),
+             Status.FROZEN, "200", "0", "200", "Test200", True, False, 40),
     Expected("+380501110004", "testuser4", "Credit Kateryna", "Credit Kateryna",
-             Status.ACTIVE, "-20", "50", "200", "Test200", False, False, 4),
+             Status.ACTIVE, "-20", "50", "200", "Test200", False, False, 0),
     Expected("+380501110005", "testuser5", "Down Denys", "Down Denys",
-             Status.FROZEN, "10", "0", "100", "Test100", False, True, 3),
+             Status.FROZEN, "10", "0", "100", "Test100", False, True, 9),
 ]  # fmt: skip
 
 
@@ -175,6 +182,7 @@ def _check(info: Any, want: Expected, name: str) -> None:
     assert (info.frozen, info.disabled) == (want.frozen, want.disabled)
     assert info.days_left == want.days_left
     assert info.phones == (want.number,)
+    assert info.unknown == frozenset()
 
 
 @sqlite_only
@@ -192,8 +200,12 @@ async def test_lookup_call_with_userbynum(
         assert [(c.number, c.login) for c in rig.fake.state.callshist] == [(national, want.login)]
         status = rig.sent("userstatus")
         assert status == [f"module=remoteapi&key={SERIAL}&action=asterisk&number={national}"
-                          "&param=userstatus&getmoney=1"]  # fmt: skip
+                          "&param=userstatus&getmoney=1&ignorecache=1"]  # fmt: skip
         assert len(rig.sent("userbynum")) == 1
+        for param in ("getuserdatabylogin", "getonlinedaysleft"):  # fresh, by login
+            assert rig.sent(param) == [
+                f"module=remoteapi&key={SERIAL}&action=asterisk&param={param}&login={want.login}"
+            ]
 
 
 @sqlite_only
@@ -641,3 +653,231 @@ async def test_paycard_with_stargazer_down_is_an_error(
         # …while Ubilling did burn the card (reference §5b)
         card = rig.fake.state.cards["1111222233334444"]
         assert (card.used, card.usedlogin) == (1, "testuser1")
+
+
+# ------------------------------------------------------------------ Ubilling's caches (issue 9)
+#
+# The fake keeps Ubilling's caches as it ships (PBXUSERDATA an hour, userbynum's users data a
+# day): every answer below must still be Ubilling's state at the moment of the call.
+
+
+async def test_after_a_self_service_credit_the_next_call_says_active(
+    database: Database, clock: FixedClock
+) -> None:
+    """Field report: the call after a credit still said debtor (userstatus from its cache)."""
+    async with ubilling_rig(database, clock) as rig:
+        before = await rig.client.lookup_call("+380501110002")
+        assert before.subscriber is not None
+        assert (before.subscriber.status, before.subscriber.credit) == (Status.DEBTOR, Decimal(0))
+        credit = await rig.client.set_credit(number="+380501110002", source=CALL)
+        assert credit.result == CreditResult.OK
+        after = await rig.client.lookup_call("+380501110002")
+        assert after.subscriber is not None
+        assert (after.subscriber.status, after.subscriber.balance, after.subscriber.credit) == (
+            Status.ACTIVE,
+            Decimal("-50.00"),
+            Decimal("100.00"),
+        )
+        assert after.subscriber.credit_expire == date(2026, 11, 27)
+        assert after.subscriber.unknown == frozenset()
+
+
+async def test_after_a_pay_card_the_balance_is_the_new_one(
+    database: Database, clock: FixedClock
+) -> None:
+    """Field report: after a 50 pay card the balance said 150 while Ubilling held 200."""
+    async with ubilling_rig(database, clock) as rig:
+        before = await rig.client.lookup_call("0501110001")
+        assert before.subscriber is not None
+        assert before.subscriber.balance == Decimal("150.00")
+        paid = await rig.client.pay_card("1111222233334444", number="0501110001", source=CALL)
+        assert (paid.result, paid.balance) == (PaycardResult.OK, Decimal("200.00"))
+        after = await rig.client.lookup_call("0501110001")
+        assert after.subscriber is not None
+        assert (after.subscriber.balance, after.subscriber.days_left) == (Decimal("200.00"), 71)
+
+
+@sqlite_only
+async def test_tariff_and_credit_changes_show_although_userbynum_is_a_day_old(
+    database: Database, clock: FixedClock
+) -> None:
+    async with ubilling_rig(database, clock) as rig:
+        first = await rig.client.lookup_call("0501110001")
+        assert first.subscriber is not None
+        assert (first.subscriber.tariff, first.subscriber.credit) == ("Test100", Decimal(0))
+        user = rig.fake.state.users["testuser1"]  # changed by staff / Stargazer, no cache drop
+        user.tariff, user.credit, user.passive = "Test200", Decimal(30), 1
+        clock.instant += timedelta(hours=23)
+        warm = rig.fake.respond(
+            {"module": "remoteapi", "key": SERIAL, "action": "userbynum", "number": "0501110001"}
+        ).body
+        assert '"Tariff":"Test100"' in warm  # userbynum still answers from its day cache
+        second = await rig.client.lookup_call("0501110001")
+        assert second.subscriber is not None
+        assert (
+            second.subscriber.status,
+            second.subscriber.tariff,
+            second.subscriber.fee,
+            second.subscriber.credit,
+            second.subscriber.frozen,
+            second.subscriber.days_left,
+        ) == (Status.FROZEN, "Test200", Decimal("200.00"), Decimal("30.00"), True, 8)
+        assert second.subscriber.name == "Петренко Іван Петрович"
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    ("login", "tariff", "days"),
+    [("testuser2", "Test100", 0), ("testuser1", "Free", None), ("testuser5", "Test100", 9)],
+    ids=["debt-is-0", "free-tariff-has-no-end", "to-the-end-of-the-month"],
+)
+async def test_days_left_is_ubillings_own_count(
+    database: Database, clock: FixedClock, login: str, tariff: str, days: int | None
+) -> None:
+    """getonlinedaysleft asked with login=: -1 (a debt) becomes 0; -2 (free tariff) no end."""
+    async with ubilling_rig(database, clock) as rig:
+        rig.fake.state.tariffs["Free"] = Tariff("Free", Decimal(0))
+        rig.fake.state.users[login].tariff = tariff
+        user = rig.fake.state.users[login]
+        number = next(p.mobile for p in rig.fake.state.phones if p.login == user.login)
+        call = await rig.client.lookup_call(number)
+        found = await rig.client.find(login)
+        for lookup in (call, found):
+            assert lookup.subscriber is not None
+            assert lookup.subscriber.days_left == days
+            assert lookup.subscriber.known("days_left")
+        assert (
+            rig.sent("getonlinedaysleft")
+            == [
+                f"module=remoteapi&key={SERIAL}&action=asterisk&param=getonlinedaysleft&login={login}"
+            ]
+            * 2
+        )
+
+
+@sqlite_only
+async def test_the_details_of_a_call_are_asked_at_once(
+    database: Database, clock: FixedClock
+) -> None:
+    async with ubilling_rig(database, clock) as rig:
+        rig.fake.add_fault(Fault(delay=0.4, when={"param": "userstatus"}))
+        rig.fake.add_fault(Fault(delay=0.15, when={"param": "getuserdatabylogin"}))
+        rig.fake.add_fault(Fault(delay=0.15, when={"param": "getonlinedaysleft"}))
+        lookup = await rig.client.lookup_call("0501110001")
+        assert lookup.subscriber is not None
+        assert lookup.subscriber.unknown == frozenset()
+        # userstatus, then the record and the days while userstatus is still out
+        assert rig.fake.max_in_flight == 3
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    ("fault", "unknown"),
+    [
+        (Fault(status=500, when={"param": "getuserdatabylogin"}),
+         {"credit", "credit_expire", "tariff", "frozen", "disabled", "phones"}),
+        (Fault(body="ERROR: MISTAKE PARAMETR", when={"param": "getonlinedaysleft"}),
+         {"days_left"}),
+        (Fault(body="ERROR: USERBYNUM DISABLED", when={"action": "userbynum"}),
+         {"login", "name", "credit", "credit_expire", "tariff", "frozen", "disabled", "phones",
+          "days_left"}),
+        (Fault(body='{"result":0}', when={"action": "userbynum"}),
+         {"login", "name", "credit", "credit_expire", "tariff", "frozen", "disabled", "phones",
+          "days_left"}),
+    ],
+    ids=["record-fails", "days-fail", "userbynum-disabled", "userbynum-knows-no-one"],
+)  # fmt: skip
+async def test_failed_details_leave_the_status_as_ubilling_said_it(
+    database: Database,
+    clock: FixedClock,
+    caplog: pytest.LogCaptureFixture,
+    fault: Fault,
+    unknown: set[str],
+) -> None:
+    async with ubilling_rig(database, clock, breaker_failures=50) as rig:
+        rig.fake.add_fault(fault)
+        lookup = await rig.client.lookup_call("0501110002")
+        assert (lookup.result, lookup.source) == (BillingResult.OK, "live")
+        info = lookup.subscriber
+        assert info is not None
+        assert (info.status, info.balance, info.fee) == (Status.DEBTOR, Decimal(-50), Decimal(100))
+        assert info.unknown == unknown
+        assert info.known("login") == (info.login == "testuser2")
+        assert "details for +380501110002 incomplete" in caplog.text
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    ("slow", "unknown"),
+    [
+        ({"action": "userbynum"},
+         {"login", "name", "credit", "credit_expire", "tariff", "frozen", "disabled", "phones",
+          "days_left"}),
+        ({"param": "getuserdatabylogin"},
+         {"credit", "credit_expire", "tariff", "frozen", "disabled", "phones"}),
+    ],
+    ids=["owner-slow", "record-slow"],
+)  # fmt: skip
+async def test_details_cut_off_at_the_deadline_leave_the_status(
+    database: Database, clock: FixedClock, slow: dict[str, str], unknown: set[str]
+) -> None:
+    async with ubilling_rig(database, clock, lookup_timeout=1.0) as rig:
+        rig.fake.add_fault(Fault(delay=5.0, when=slow))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        lookup = await rig.client.lookup_call("0501110002")
+        took = loop.time() - started
+        assert (lookup.result, lookup.source) == (BillingResult.OK, "live")
+        assert lookup.subscriber is not None
+        assert (lookup.subscriber.status, lookup.subscriber.balance) == (
+            Status.DEBTOR,
+            Decimal("-50.00"),
+        )
+        assert lookup.subscriber.unknown == unknown
+        assert took < 1.0
+
+
+@sqlite_only
+async def test_a_slow_status_is_still_an_error(database: Database, clock: FixedClock) -> None:
+    """Only details may be left out: without userstatus there is no answer."""
+    async with ubilling_rig(database, clock, lookup_timeout=0.5) as rig:
+        rig.fake.add_fault(Fault(delay=2.0, when={"param": "userstatus"}))
+        lookup = await rig.client.lookup_call("0501110002")
+        assert lookup.result == BillingResult.ERROR
+
+
+@sqlite_only
+async def test_details_of_another_subscriber_are_left_out(
+    database: Database, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """realname matches the last 10 stored characters, userstatus the digits: when they name
+    different subscribers, the status stands and nobody else's details are shown."""
+    async with ubilling_rig(database, clock, use_userbynum=False) as rig:
+        rig.fake.state.users["later"] = User(
+            "later", "secret", Decimal(5), "Test100", "Later", "19999", "172.16.9.9"
+        )
+        rig.fake.state.phones.append(PhoneRow("later", "", "050-111-00-02"))
+        lookup = await rig.client.lookup_call("0501110002")
+        info = lookup.subscriber
+        assert info is not None
+        assert (info.status, info.balance) == (Status.ACTIVE, Decimal("5.00"))  # later's
+        assert "login" in info.unknown
+        assert info.login == ""  # not testuser2, whom realname named
+        assert "disagree with userstatus" in caplog.text
+
+
+@sqlite_only
+async def test_lookups_that_are_not_calls_answer_without_days_when_they_fail(
+    database: Database, clock: FixedClock
+) -> None:
+    async with ubilling_rig(database, clock) as rig:
+        rig.fake.add_fault(Fault(status=500, when={"param": "getonlinedaysleft"}))
+        for who in ("0501110001", "testuser1"):
+            lookup = await rig.client.find(who)
+            assert lookup.subscriber is not None
+            assert (lookup.subscriber.balance, lookup.subscriber.tariff) == (
+                Decimal(150),
+                "Test100",
+            )
+            assert lookup.subscriber.days_left is None
+            assert lookup.subscriber.unknown == {"days_left"}

@@ -6,6 +6,10 @@ algorithms, §6 quirks); none of these requests was part of the recording.
 
 from __future__ import annotations
 
+import base64
+import json
+import re
+from datetime import timedelta
 from decimal import Decimal
 
 from billing_client.clock import FixedClock
@@ -132,3 +136,131 @@ def test_key_blacklist_filter(clock: FixedClock) -> None:
     assert fake.respond({"module": "remoteapi", "key": SERIAL[:5] + "-" + SERIAL[5:]}).body == (
         "ERROR:GET_NO_ACTION"
     )
+
+
+# ------------------------------------------------------------------ caches (reference §1.2-1.3)
+
+
+def _money(fake: FakeUbilling, number: str, **extra: str) -> str:
+    """userstatus&getmoney=1 decoded: `status cash fee`."""
+    body = ask(fake, action="asterisk", number=number, param="userstatus", getmoney="1", **extra)
+    if body == "0":
+        return body
+    value = base64.b64decode(body).decode()
+    code, cash, fee = re.findall(r'i:\d;(?:s:1:"(\d)"|d:([^;]+));', value)
+    return f"{code[0]} {cash[1]} {fee[1]}"
+
+
+def test_userstatus_answers_from_the_hour_long_cache_unless_ignorecache(
+    clock: FixedClock,
+) -> None:
+    fake = FakeUbilling(clock=clock)
+    assert _money(fake, "0501110002") == "2 -50 100"
+    fake.state.users["testuser2"].credit = Decimal(100)  # Stargazer: the credit landed
+    assert _money(fake, "0501110002") == "2 -50 100"
+    assert _money(fake, "0501110002", ignorecache="0") == "2 -50 100"  # PHP empty("0")
+    assert ask(fake, action="telepony", number="0501110002", ignorecache="1") == "2"
+    assert _money(fake, "0501110002", ignorecache="1") == "1 -50 100"
+    assert _money(fake, "0501110002") == "1 -50 100"  # the reload was stored
+    fake.state.users["testuser2"].cash = Decimal(-500)
+    clock.instant += timedelta(seconds=3599)
+    assert ask(fake, action="telepony", number="0501110002") == "1"
+    clock.instant += timedelta(seconds=1)
+    assert ask(fake, action="telepony", number="0501110002") == "2"
+
+
+def test_the_default_branch_honours_ignorecache_in_what_it_logs(clock: FixedClock) -> None:
+    fake = FakeUbilling(clock=clock)
+    ask(fake, action="asterisk", number="0501110001", param="userstatus")
+    fake.state.users["testuser1"].passive = 1
+    ask(fake, action="asterisk", number="0501110001", param="loginuniq")
+    ask(fake, action="asterisk", number="0501110001", param="loginuniq", ignorecache="1")
+    assert [line.split(" REPLY: ")[1] for line in fake.state.incallsnum_log] == [
+        "1 LOGIN: testuser1",
+        "1 LOGIN: testuser1",
+        "3 LOGIN: testuser1",
+    ]
+
+
+def test_phone_lists_are_kept_a_day_and_dropped_by_cachedog(clock: FixedClock) -> None:
+    fake = FakeUbilling(clock=clock)
+    fake.state.mobileext.append(ExtMobile(1, "testuser3", "0671113333", ""))
+    assert ask(fake, action="asterisk", number="0501110001", param="userstatus") == "1"
+    assert ask(fake, action="cachedog") == "CACHEDOG:CACHE_OK"  # USER_ALL_DATA now cached
+    fake.state.phones[0].mobile = "0679990001"  # testuser1's mobile edited in Ubilling
+    assert ask(fake, action="asterisk", number="0679990001", param="userstatus") == "0"
+    found = json.loads(ask(fake, action="userbynum", number="0679990001", nocache="1"))
+    assert (found["result"], found["userdata"]["mobile"]) == (1, "0501110001")  # a day old
+    assert ask(fake, action="cachedog") == "CACHEDOG:CACHE_CLEANED"
+    assert ask(fake, action="asterisk", number="0679990001", param="userstatus") == "1"
+    # an extra mobile is not part of the users data: cachedog sees no change
+    fake.state.mobileext.append(ExtMobile(2, "testuser2", "0672222222", ""))
+    assert ask(fake, action="cachedog") == "CACHEDOG:CACHE_OK"
+    assert ask(fake, action="asterisk", number="0672222222", param="userstatus") == "0"
+    assert ask(fake, action="userbynum", number="0672222222") == '{"result":0}'
+    clock.instant += timedelta(days=1)
+    assert ask(fake, action="asterisk", number="0672222222", param="userstatus") == "2"
+
+
+def test_userbynum_user_data_is_a_day_old_even_with_nocache(clock: FixedClock) -> None:
+    fake = FakeUbilling(clock=clock)
+    json.loads(ask(fake, action="userbynum", number="0501110001"))
+    user = fake.state.users["testuser1"]
+    user.tariff, user.credit, user.cash = "Test200", Decimal(30), Decimal(-10)
+    for extra in ({}, {"nocache": "1"}):
+        data = json.loads(ask(fake, action="userbynum", number="0501110001", **extra))
+        assert (data["userdata"]["Tariff"], data["userdata"]["Credit"]) == ("Test100", "0")
+    fresh = json.loads(ask(fake, action="asterisk", login="testuser1", param="getuserdatabylogin"))
+    assert (fresh["testuser1"]["Tariff"], fresh["testuser1"]["Credit"]) == ("Test200", "30")
+    assert ask(fake, action="asterisk", param="getonlinedaysleft", login="testuser1") == "-1"
+    clock.instant += timedelta(days=1)
+    data = json.loads(ask(fake, action="userbynum", number="0501110001"))
+    assert (data["userdata"]["Tariff"], data["userdata"]["Cash"]) == ("Test200", "-10")
+
+
+def test_userbynum_asks_the_per_number_cache_first(clock: FixedClock) -> None:
+    fake = FakeUbilling(clock=clock)
+    fake.remember_number("0501110001", "testuser3")  # as PBXMonitor left it
+    for extra in ({}, {"nocache": "1"}):
+        data = json.loads(ask(fake, action="userbynum", number="0501110001", **extra))
+        assert data["userdata"]["login"] == "testuser3"
+    assert ask(fake, action="asterisk", number="0501110001", param="userstatus") == "1"
+    fake.state.users["testuser3"].realname = "Renamed"
+    assert ask(fake, action="cachedog") == "CACHEDOG:CACHE_CLEANED"
+    assert "PHONETELEPATHY" not in fake.cache.live_keys()
+    data = json.loads(ask(fake, action="userbynum", number="0501110001"))
+    assert data["userdata"]["login"] == "testuser1"
+
+
+def test_cachedog_leaves_phone_caches_alone_without_userbynum(clock: FixedClock) -> None:
+    fake = FakeUbilling(clock=clock)
+    ask(fake, action="asterisk", number="0501110001", param="userstatus")
+    ask(fake, action="cachedog")
+    fake.config.userbynum_enabled = False
+    fake.state.users["testuser1"].realname = "Renamed"
+    assert ask(fake, action="cachedog") == "CACHEDOG:CACHE_CLEANED"
+    assert fake.cache.live_keys() == {"PHONEDATA", "EXTMOBILES", "PBXUSERDATA"}
+
+
+def test_userpass_is_checked_against_the_cached_password(clock: FixedClock) -> None:
+    fake = FakeUbilling(clock=clock)
+    assert ask(fake, action="asterisk", param="getuserdatabylogin", login="testuser1",
+               userpass="pass0001").startswith('{"testuser1"')  # fmt: skip
+    fake.state.users["testuser1"].password = "changed1"
+    assert ask(fake, action="asterisk", param="getuserdatabylogin", login="testuser1",
+               userpass="pass0001").startswith('{"testuser1"')  # fmt: skip
+    assert ask(fake, action="asterisk", param="getuserdatabylogin", login="testuser1",
+               userpass="changed1") == '{"ERROR":"Auth failed"}'  # fmt: skip
+
+
+def test_cache_storage_fake_keeps_nothing(clock: FixedClock) -> None:
+    fake = FakeUbilling(clock=clock)
+    fake.config.cache_storage = "fake"
+    assert _money(fake, "0501110002") == "2 -50 100"
+    json.loads(ask(fake, action="userbynum", number="0501110002"))
+    fake.state.users["testuser2"].credit = Decimal(100)
+    fake.state.users["testuser2"].tariff = "Test200"
+    assert _money(fake, "0501110002") == "1 -50 200"
+    data = json.loads(ask(fake, action="userbynum", number="0501110002"))
+    assert data["userdata"]["Tariff"] == "Test200"
+    assert fake.cache.live_keys() == frozenset()

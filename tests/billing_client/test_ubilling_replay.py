@@ -3,10 +3,16 @@
 The table in tests/fixtures/ubilling-live-responses.md (a byte-for-byte copy of what a real
 Ubilling answered) is parsed, not restated: bodies, status, content types and the *DB after*
 states come from the file. Environment changes are read from each row's note.
+
+That install ran with Ubilling's cache storage set to `fake` (its §6: "answers track MySQL
+immediately"; rows 69 and 78 prove it), so the replay switches the fake's cache off the
+same way. With the cache on, as Ubilling ships, the same requests answer from it: see
+`test_the_recorded_requests_with_the_cache_on`.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,7 +99,7 @@ DB_CHECKS: dict[str, Callable[[FakeUbilling], str]] = {
 }
 
 
-def apply_environment(fake: FakeUbilling, note: str) -> None:
+def apply_environment(fake: FakeUbilling, note: str, cache_storage: str = "fake") -> None:
     """What the recording's notes say was changed before a request."""
     if "Stargazer STOPPED" in note and fake.stargazer_running:
         fake.reset()  # the recording restored clean data, then stopped Stargazer
@@ -107,6 +113,7 @@ def apply_environment(fake: FakeUbilling, note: str) -> None:
             setattr(fake.config, attribute, False)
     if "final reset" in note:
         fake.reset()
+    fake.config.cache_storage = cache_storage
 
 
 def test_fixture_is_the_reference_copy() -> None:
@@ -144,6 +151,34 @@ async def test_replay_all_recorded_requests(clock: FixedClock) -> None:
                 assert label in DB_CHECKS, f"row {row.number}: no check for DB after {label!r}"
                 assert DB_CHECKS[label](fake) == expected, f"row {row.number}: DB after {label}"
         assert len(fake.requests) == len(rows)
+
+
+async def test_the_recorded_requests_with_the_cache_on(clock: FixedClock) -> None:
+    """The same requests against Ubilling's default cache: the two field reports.
+
+    Row 69 asked userstatus right after a self-service credit (row 68): the cache filled by
+    rows 15-25 still says debtor. Row 78 asked getmoney right after a 50 pay card (row 76):
+    the balance is still 150. Only `ignorecache=1` (row 29's form) reads the tables.
+    """
+    answers: dict[int, str] = {}
+    async with FakeUbilling(clock=clock) as fake, aiohttp.ClientSession() as session:
+        for row in recorded_rows():
+            if row.number > 78:
+                break
+            apply_environment(fake, row.note, cache_storage="redis")
+            url = URL(fake.url + row.request.replace("{KEY}", SERIAL), encoded=True)
+            async with session.get(url) as response:
+                answers[row.number] = await response.text()
+        query = f"?module=remoteapi&key={SERIAL}&action=asterisk&param=userstatus"
+        fresh = {}
+        for number in ("0501110002", "0501110001"):
+            url = URL(f"{fake.url}{query}&number={number}&getmoney=1&ignorecache=1", encoded=True)
+            async with session.get(url) as response:
+                fresh[number] = base64.b64decode(await response.text()).decode()
+    assert answers[69] == "2"
+    assert base64.b64decode(answers[78]).decode() == 'a:3:{i:0;s:1:"1";i:1;d:150;i:2;d:100;}'
+    assert fresh["0501110002"] == 'a:3:{i:0;s:1:"1";i:1;d:-50;i:2;d:100;}'  # credit 100
+    assert fresh["0501110001"] == 'a:3:{i:0;s:1:"1";i:1;d:200;i:2;d:100;}'
 
 
 @pytest.mark.parametrize(

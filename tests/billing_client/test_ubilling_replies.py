@@ -128,6 +128,20 @@ def test_malformed_userdata_error_has_no_password() -> None:
 
 
 @pytest.mark.parametrize(
+    ("body", "days"),
+    [("40", 40), ("0", 0), ("-1", 0), ("-2", None)],  # row 53, no data, row 54, free tariff
+)
+def test_days_left(body: str, days: int | None) -> None:
+    assert replies.parse_days_left(body) == days
+
+
+@pytest.mark.parametrize("body", ["", "40 ", "4.5", "ERROR: ASTERISK DISABLED", "1" * 7, "--1"])
+def test_days_left_rejects_other_shapes(body: str) -> None:
+    with pytest.raises(UnexpectedReply):
+        replies.parse_days_left(body)
+
+
+@pytest.mark.parametrize(
     ("body", "words"),
     [
         ("ERROR:GET_WRONG_KEY", "refused the key"),

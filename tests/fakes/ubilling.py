@@ -4,8 +4,26 @@ It implements what tests/fixtures/ubilling-live-responses.md shows a real Ubilli
 following the PHP it runs (modules/general/remoteapi/index.php, modules/remoteapi/
 asterisk.php, telepony.php, userbynum.php, api.pbxnum.php, api.telepathy.php,
 api.asterisk.php, api.fundsflow.php): the envelope, the three number-matching algorithms,
-the money rules, call logging, Stargazer running or stopped. It is not a table of URLs:
-state changes, and later answers follow from it.
+the money rules, call logging, Stargazer running or stopped, and UbillingCache as a
+shipped install runs it (redis or files storage; see `UbillingCache` below). It is not a
+table of URLs: state changes, and later answers follow from it.
+
+Caches (reference §1.2-1.3, read in api.pbxnum.php, api.telepathy.php, api.userdata.php,
+modules/remoteapi/userbynum.php, cachedog.php), aged by the fake's clock:
+- `PBXUSERDATA`, 1 h: every users row's Cash, Credit, Passive, Down, AlwaysOnline and Fee,
+  read by userstatus, telepony and the default branch; `ignorecache` (userstatus and the
+  default branch only, PHP empty(): `0` counts as absent) reloads it and stores the reload;
+- `PHONEDATA` / `EXTMOBILES`, 1 day: the phone lists those requests and userbynum match
+  numbers against (userbynum's `nocache` reads the tables instead);
+- `PHONETELEPATHY`, 1 day: number -> login, consulted first by userbynum (written by
+  PBXMonitor, never by userbynum; `remember_number` stands in for it);
+- `USER_ALL_DATA`, 1 day: userbynum's `userdata` and getuserdatabylogin's `userpass` check;
+- `cachedog` drops USER_ALL_DATA when the users data changed, and with USERBYNUM_ENABLED the
+  phone caches too. Nothing drops PBXUSERDATA. Stargazer's own changes (cash, credit,
+  freeze) and edits a test makes to `state` drop nothing either, as in the real thing.
+getuserdatabylogin / getuserdatabymobile, login / loginuniq / realname and
+getonlinedaysleft read the tables every time. `config.cache_storage = "fake"` switches all
+caching off, as the recording in the reference was made.
 
 Usage::
 
@@ -14,6 +32,8 @@ Usage::
         fake.stop_stargazer()                      # money moves then silently do nothing
         fake.config.userbynum_enabled = False      # alter.ini switches
         fake.config.callmeback_enabled = False     # CALLMEBACK_ENABLED=0 (fake.state.callmeback)
+        fake.config.cache_storage = "fake"         # UBCACHE_STORAGE=fake: no caching at all
+        clock.instant += timedelta(hours=1)        # ages the caches (the fake's clock)
         fake.add_fault(Fault(delay=2.0, when={"param": "setcredit"}))
 
 Everything is answered HTTP 200 with `text/html; charset=UTF-8`, except userbynum (JSON with
@@ -25,6 +45,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import copy
 import json
 import re
 import secrets
@@ -344,6 +366,71 @@ class Config:
     fundsflow_consider_vservices: bool = False
     disabled_calls: frozenset[str] = frozenset()  # REMOTEAPI_DISABLE_CALLS
     callmeback_enabled: bool = True  # CALLMEBACK_ENABLED
+    cache_storage: str = "redis"  # UBCACHE_STORAGE: redis and files keep, fake keeps nothing
+
+
+# ------------------------------------------------------------------ UbillingCache
+
+PBXUSERDATA_TIME = 3600  # PBXNum::CACHE_TIME
+PHONE_CACHE_TIME = 86400  # Telepathy::PHONE_CACHE_TIME
+USER_ALL_DATA_TIME = 86400  # zb_UserGetAllDataCache
+
+
+@dataclass
+class _Cached:
+    value: Any
+    stored: datetime
+    ttl: float
+
+
+class UbillingCache:
+    """api.ubillingcache.php as the remoteapi uses it, aged by the fake's clock.
+
+    A value lives `ttl` seconds from when it was set (redis: the key's TTL; files: the
+    file's age against the same number). Values are deep copies both ways, so a test
+    changing `state` afterwards does not reach into what the cache holds. With the `fake`
+    storage nothing is kept and every get misses.
+    """
+
+    def __init__(self, clock: Clock, storage: Callable[[], str]) -> None:
+        self._clock = clock
+        self._storage = storage
+        self._entries: dict[str, _Cached] = {}
+
+    def _keeps(self) -> bool:
+        return self._storage() != "fake"
+
+    def get(self, key: str) -> Any:
+        """The value, or None when missing or expired (PHP: an empty string)."""
+        entry = self._entries.get(key)
+        if entry is None or not self._keeps():
+            return None
+        if (self._clock.now() - entry.stored).total_seconds() >= entry.ttl:
+            del self._entries[key]
+            return None
+        return copy.deepcopy(entry.value)
+
+    def set(self, key: str, value: Any, ttl: float) -> None:
+        if self._keeps():
+            self._entries[key] = _Cached(copy.deepcopy(value), self._clock.now(), ttl)
+
+    def delete(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    def get_callback(self, key: str, load: Callable[[], Any], ttl: float) -> Any:
+        """getCallback(): the cached value, else (missing, expired or empty) load and store."""
+        value = self.get(key)
+        if not value:
+            value = load()
+            self.set(key, value, ttl)
+        return value
+
+    def live_keys(self) -> frozenset[str]:
+        """Keys holding a live value now."""
+        return frozenset(key for key in list(self._entries) if self.get(key) is not None)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 @dataclass
@@ -384,6 +471,7 @@ class FakeUbilling:
         self.serial = serial
         self.state = UbillingState.default()
         self.config = Config()
+        self.cache = UbillingCache(self.clock, lambda: self.config.cache_storage)
         self.stargazer_running = True
         self.faults: list[Fault] = []
         self.requests: list[str] = []  # raw query strings, in arrival order
@@ -391,13 +479,15 @@ class FakeUbilling:
         self.max_in_flight = 0  # most requests being handled at once
         self._runner: web.AppRunner | None = None
         self._url = ""
+        self._closing = asyncio.Event()
 
     # -------------------------------------------------------------- control
 
     def reset(self) -> None:
-        """Clean test data, default switches, Stargazer running, no faults."""
+        """Clean test data, default switches, empty caches, Stargazer running, no faults."""
         self.state = UbillingState.default()
         self.config = Config()
+        self.cache.clear()
         self.stargazer_running = True
         self.faults.clear()
 
@@ -414,6 +504,17 @@ class FakeUbilling:
     def calls_for(self, login: str) -> list[CallRecord]:
         return [c for c in self.state.callshist if c.login == login]
 
+    def remember_number(self, number: str, login: str) -> None:
+        """What PBXMonitor leaves in PHONETELEPATHY (number as asked -> login), for a day."""
+        known = self.cache.get("PHONETELEPATHY") or {}
+        known[number] = login
+        self.cache.set("PHONETELEPATHY", known, PHONE_CACHE_TIME)
+
+    def clean_user_cache(self) -> None:
+        """zb_UserGetAllDataCacheClean(), which Ubilling's profile edits (name, address,
+        phone, email…) call: USER_ALL_DATA is dropped, nothing else."""
+        self.cache.delete("USER_ALL_DATA")
+
     @property
     def url(self) -> str:
         if not self._url:
@@ -421,6 +522,7 @@ class FakeUbilling:
         return self._url
 
     async def start(self) -> str:
+        self._closing.clear()
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -432,6 +534,7 @@ class FakeUbilling:
         return self._url
 
     async def close(self) -> None:
+        self._closing.set()  # answers held back by a fault's delay go out now
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -465,7 +568,7 @@ class FakeUbilling:
                 request.transport.close()
             return web.Response()
         if fault is not None and fault.status is not None:
-            await asyncio.sleep(fault.delay)
+            await self._hold(fault.delay)
             return web.Response(
                 status=fault.status,
                 body=f"<html><body>{fault.status}</body></html>".encode(),
@@ -474,7 +577,7 @@ class FakeUbilling:
         answer = Answer(fault.body) if fault is not None and fault.body is not None else None
         answer = answer or self.respond(query)
         if fault is not None and fault.delay:
-            await asyncio.sleep(fault.delay)
+            await self._hold(fault.delay)
         headers = {"Content-Type": JSON_TYPE if answer.json else HTML_TYPE}
         if answer.json:
             headers |= {
@@ -483,6 +586,11 @@ class FakeUbilling:
                 "Pragma": "no-cache",
             }
         return web.Response(status=200, body=answer.body.encode(), headers=headers)
+
+    async def _hold(self, delay: float) -> None:
+        """A fault's delay, cut short when the fake closes (its server would wait for it)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), delay)
 
     def _take_fault(self, query: Mapping[str, str]) -> Fault | None:
         for fault in self.faults:
@@ -523,6 +631,7 @@ class FakeUbilling:
             "telepony": self._telepony,
             "userbynum": self._userbynum,
             "callmeback": self._callmeback,
+            "cachedog": self._cachedog,
         }
         handler = handlers.get(q["action"])
         if handler is None or q["action"] in self.config.disabled_calls:
@@ -553,23 +662,45 @@ class FakeUbilling:
 
     # -------------------------------------------------------------- number matching
 
-    def _telepathy(self, number: str) -> str:
+    def _phone_lists(
+        self, cached: bool
+    ) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+        """Telepathy::usePhones(): (login, phone, mobile) rows and (ext mobile, login) pairs,
+        from PHONEDATA / EXTMOBILES (a day) when `cached`, else from the tables."""
+
+        def phones() -> list[tuple[str, str, str]]:
+            return [(r.login, r.phone, r.mobile) for r in self.state.phones]
+
+        def ext() -> list[tuple[str, str]]:
+            return [(e.mobile, e.login) for e in self.state.mobileext]
+
+        if not cached:
+            return phones(), ext() if self.config.mobiles_ext else []
+        rows = self.cache.get_callback("PHONEDATA", phones, PHONE_CACHE_TIME)
+        extra = (
+            self.cache.get_callback("EXTMOBILES", ext, PHONE_CACHE_TIME)
+            if self.config.mobiles_ext
+            else []
+        )
+        return rows, extra
+
+    def _telepathy(self, number: str, *, cached_phones: bool = True) -> str:
         """(A) Telepathy::getByPhone(…, onlyMobile, normalize): digits, +380 form, substring,
-        last match wins."""
+        last match wins; against the cached phone lists unless `cached_phones` is off."""
         digits = vf(number, 3)
         pad = {12: "", 11: "3", 10: "38", 9: "380"}
         if len(digits) not in pad:
             return ""
         caller = "+" + pad[len(digits)] + digits
+        rows, extra = self._phone_lists(cached_phones)
         candidates: dict[str, str] = {}
-        for row in self.state.phones:
-            for stored in (row.mobile, row.phone):
+        for login, phone, mobile in rows:
+            for stored in (mobile, phone):
                 clean = vf(stored, 3)
                 if not php_empty(clean):
-                    candidates[clean] = row.login
-        if self.config.mobiles_ext:
-            for ext in self.state.mobileext:
-                candidates[vf(ext.mobile, 3)] = ext.login
+                    candidates[clean] = login
+        for mobile, login in extra:
+            candidates[vf(mobile, 3)] = login
         found = ""
         for stored, login in candidates.items():
             if stored in caller:
@@ -601,19 +732,42 @@ class FakeUbilling:
 
     # -------------------------------------------------------------- PBXNum
 
-    def _pbx_reply(self, number: str, getmoney: bool) -> str:
+    def _pbx_user_data(self) -> dict[str, dict[str, Any]]:
+        """PBXNum's query: every users row's login, Cash, Credit, Passive, Down,
+        AlwaysOnline and its tariff's Fee (None without one), keyed by login."""
+        data: dict[str, dict[str, Any]] = {}
+        for user in self.state.users.values():
+            tariff = self.state.tariffs.get(user.tariff)
+            data[user.login] = {
+                "Cash": user.cash,
+                "Credit": user.credit,
+                "Passive": user.passive,
+                "Down": user.down,
+                "AlwaysOnline": user.always_online,
+                "Fee": tariff.fee if tariff else None,
+            }
+        return data
+
+    def _pbx_reply(self, number: str, getmoney: bool, ignore_cache: bool = False) -> str:
+        """PBXNum::getReply: the login by (A) on the cached phone lists, then the users data
+        from PBXUSERDATA (an hour), reloaded (and stored) when empty or with ignorecache."""
         login = self._telepathy(number)
         reply = plain = "0"
-        user = self.state.users.get(login) if login else None
-        if user is not None:
-            reply = "1" if user.cash >= -user.credit else "2"
-            if user.passive == 1 or user.down == 1 or user.always_online == 0:
+        row: dict[str, Any] | None = None
+        if login:
+            data = self.cache.get("PBXUSERDATA")
+            if not data or ignore_cache:
+                data = self._pbx_user_data()
+                self.cache.set("PBXUSERDATA", data, PBXUSERDATA_TIME)
+            row = data.get(login)
+        if row is not None:
+            reply = "1" if row["Cash"] >= -row["Credit"] else "2"
+            if row["Passive"] == 1 or row["Down"] == 1 or row["AlwaysOnline"] == 0:
                 reply = "3"
             plain = reply
             if getmoney:
-                tariff = self.state.tariffs.get(user.tariff)
-                fee = float(tariff.fee) if tariff else 0.0
-                blob = php_serialize([reply, round(float(user.cash), 2), round(fee, 2)])
+                fee = float(row["Fee"]) if row["Fee"] is not None else 0.0
+                blob = php_serialize([reply, round(float(row["Cash"]), 2), round(fee, 2)])
                 reply = base64.b64encode(blob.encode()).decode()
         now = self._curdatetime()
         self.state.incallsnum_log.append(f"{now} NUMBER: {number} REPLY: {plain} LOGIN: {login}")
@@ -649,11 +803,37 @@ class FakeUbilling:
             return Answer("ERROR: USERBYNUM DISABLED")
         if php_empty(q.get("number")):
             return Answer("ERROR: EMPTY NUMBER")
-        login = self._telepathy(q["number"])
+        number = q["number"]
+        use_cache = php_empty(q.get("nocache"))  # `(get('nocache')) ? false : true`
+        known = self.cache.get("PHONETELEPATHY") or {}  # getByPhoneFast: asked before
+        login = (
+            known[number] if number in known else self._telepathy(number, cached_phones=use_cache)
+        )
         result: dict[str, Any] = {"result": 0}
-        if login and login in self.state.users:
-            result = {"result": 1, "userdata": self._user_cache_row(self.state.users[login])}
+        everyone = self._all_user_data()  # a day old, whatever nocache says
+        if login and login in everyone:
+            result = {"result": 1, "userdata": everyone[login]}
         return Answer(php_json(result), json=True)
+
+    def _all_user_data(self) -> dict[str, dict[str, Any]]:
+        """zb_UserGetAllDataCache(): USER_ALL_DATA, kept a day."""
+        return dict(
+            self.cache.get_callback("USER_ALL_DATA", self._all_user_data_now, USER_ALL_DATA_TIME)
+        )
+
+    def _all_user_data_now(self) -> dict[str, dict[str, Any]]:
+        """zb_UserGetAllData(): every user's row, read now."""
+        return {login: self._user_cache_row(user) for login, user in self.state.users.items()}
+
+    def _cachedog(self, q: Mapping[str, str]) -> Answer:
+        """modules/remoteapi/cachedog.php: drop the caches when the users data changed."""
+        if self._all_user_data() == self._all_user_data_now():
+            return Answer("CACHEDOG:CACHE_OK")
+        self.cache.delete("USER_ALL_DATA")
+        if self.config.userbynum_enabled:
+            for key in ("PHONEDATA", "EXTMOBILES", "PHONETELEPATHY"):
+                self.cache.delete(key)
+        return Answer("CACHEDOG:CACHE_CLEANED")
 
     def _phone_row(self, login: str) -> PhoneRow | None:
         return next((r for r in self.state.phones if r.login == login), None)
@@ -717,8 +897,10 @@ class FakeUbilling:
             return Answer(self._setpause(user, login))
         if param == "setunpause":
             return Answer(self._setunpause(user, login, number))
+        ignore_cache = not php_empty(q.get("ignorecache"))
         if param == "userstatus":
-            return Answer(self._pbx_reply(number, getmoney=not php_empty(q.get("getmoney"))))
+            getmoney = not php_empty(q.get("getmoney"))
+            return Answer(self._pbx_reply(number, getmoney=getmoney, ignore_cache=ignore_cache))
         if param == "getuserdatabylogin":
             return Answer(self._user_data([login], password=opt("userpass", ""), single=True))
         if param == "getuserdatabymobile":
@@ -740,7 +922,8 @@ class FakeUbilling:
             vsrv = not php_empty(q.get("includevsrvs")) or self.config.fundsflow_consider_vservices
             return Answer(self._funds(param, login, vsrv))
         # default branch: the call is logged like userstatus, then answered by (B)
-        self._pbx_reply(number, getmoney=not php_empty(q.get("getmoney")))
+        getmoney = not php_empty(q.get("getmoney"))
+        self._pbx_reply(number, getmoney=getmoney, ignore_cache=ignore_cache)
         return Answer(self._info_api(number, param))
 
     def _info_api(self, number: str, param: str) -> str:
@@ -768,10 +951,14 @@ class FakeUbilling:
         return user.contract if user else None
 
     def _user_data(self, logins: list[str], *, password: str = "", single: bool = False) -> str:
-        """Asterisk::getUserData(): JSON keyed by login, Password included, as Ubilling does."""
+        """Asterisk::getUserData(): JSON keyed by login, Password included, as Ubilling does.
+
+        The records are read from the tables; only the `userpass` check reads the cached
+        users data (USER_ALL_DATA), so a password changed today may still be the old one.
+        """
         if single and password:
-            user = self.state.users.get(logins[0])
-            if user is None or user.password != password:
+            cached = self._all_user_data().get(logins[0])
+            if cached is None or cached["Password"] != password:
                 return php_json({"ERROR": "Auth failed"})
         wanted = {x.lower() for x in logins}
         data: dict[str, Any] = {}

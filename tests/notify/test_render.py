@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from notify import InboundSmsNotice, LinkNotice, MissedCallNotice
+from notify import AlertNotice, InboundSmsNotice, LinkNotice, MissedCallNotice, Notice
 from notify.render import TEXT_LIMIT, clip, fit, render, render_summary, status_name, utf16_len
 
 AT = datetime(2024, 5, 1, 9, 5, 0)
@@ -67,3 +67,19 @@ def test_summary_counts_what_was_only_counted() -> None:
     notices = [MissedCallNotice("0501234567", None, None, None, None, AT, None)]
     text = render_summary(notices, 3, Counter({"missed calls": 99, "inbound SMS": 2}))
     assert text == ("100 missed calls in the last 3 s: 0501234567\n2 inbound SMS in the last 3 s")
+
+
+def test_alerts_come_first_in_a_summary_folded_and_clipped() -> None:
+    assert render(AlertNotice("Ubilling answers again")) == "ALERT: Ubilling answers again"
+    long = "audit 7: " + "x" * 300
+    notices: list[Notice] = [
+        LinkNotice("AMI", False, "refused"),
+        AlertNotice("spooler stopped"),
+        AlertNotice("spooler stopped"),
+        AlertNotice(long),
+    ]
+    lines = render_summary(notices, 10).splitlines()
+    assert lines[0].startswith("3 alerts in the last 10 s: spooler stopped ×2, audit 7: x")
+    assert lines[0].endswith("…")
+    assert len(lines[0]) < 200
+    assert lines[1] == "1 link change in the last 10 s: AMI down (refused)"

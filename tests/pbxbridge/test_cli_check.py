@@ -217,7 +217,8 @@ def test_a_spool_still_waiting_for_asterisk_is_a_warning(tmp_path: Path) -> None
     assert result.exit_code == 0
     level, detail = found["spool"]
     assert level == "WARN"
-    assert detail.startswith(f"{tmp_path / 'spool' / 'outgoing'} does not exist yet")
+    outgoing = tmp_path / "spool" / "outgoing"
+    assert detail == f"waiting for Asterisk's {outgoing} (campaigns and callbacks wait)"
 
 
 async def test_telegram_answering_or_refusing_the_token(tmp_path: Path) -> None:
