@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import DBAPIError
 
+from billing_client.clock import Clock
 from billing_client.local.admin import LocalAdmin
 from billing_client.local.paycards import PaycardAdmin
 from pbxbridge import migrations
@@ -27,9 +28,13 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 @dataclass
 class CliState:
+    """What one invocation shares. `clock` is None in real use (the settings' timezone,
+    the real time); a caller embedding the CLI (tests) passes its own."""
+
     config: Path | None
     _settings: Settings | None = None
     config_file: Path | None = None
+    clock: Clock | None = None
 
     def settings(self) -> Settings:
         if self._settings is None:
@@ -37,7 +42,9 @@ class CliState:
                 self._settings, self.config_file = load_settings(self.config)
             except SettingsError as exc:
                 raise click.ClickException(str(exc)) from None
-            configure_logging(self._settings.logging, self._settings.secrets())
+            configure_logging(
+                self._settings.logging, self._settings.secrets(), self._settings.timezone
+            )
             for warning in ignored_variables():
                 logging.getLogger("pbxbridge.settings").warning("%s", warning)
         return self._settings
@@ -55,10 +62,11 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 def with_core(ctx: click.Context, body: Callable[[Core], Awaitable[T]]) -> T:
     """Open the core (database, billing client) around `body` and close it afterwards."""
-    settings = state(ctx).settings()
+    cli = state(ctx)
+    settings = cli.settings()
 
     async def main() -> T:
-        async with open_core(settings) as core:
+        async with open_core(settings, clock=cli.clock) as core:
             try:
                 return await body(core)
             except DBAPIError:
