@@ -280,6 +280,40 @@ class AmiClient:
         await self._dispatcher.stop(self._settings.action_timeout)
         await self._health.stop(self._settings.action_timeout)
 
+    async def try_login(self) -> str:
+        """Connect, log in (without events) and log off once, on a connection of its own;
+        what it found, e.g. `logged in to 127.0.0.1:5038 as pbxbridge (Asterisk Call
+        Manager/…)`.
+
+        For a check from another process (`pbxbridge check`): it proves the address, the
+        user and the secret while the service keeps its own link. The supervised link is
+        not touched. Raises AmiAuthFailed when Asterisk refuses the login, AmiDisconnected
+        when it cannot be reached or does not answer; messages are one line, secret-free.
+        """
+        s = self._settings.model_copy(update={"events": "off"})
+        where = f"{s.host}:{s.port}"
+        router = MessageRouter(self._dispatcher)
+        try:
+            connection = await AmiConnection.open(
+                s.host, s.port, router, connect_timeout=s.connect_timeout, monotonic=self._monotonic
+            )
+        except (OSError, TimeoutError, ProtocolViolation, FrameTooLarge) as exc:
+            raise AmiDisconnected(f"cannot connect to {where}: {_describe(exc)}") from None
+        try:
+            try:
+                await login(lambda name, headers: self._response(connection, name, headers), s)
+            except AmiAuthFailed:
+                raise
+            except AmiError as exc:
+                raise AmiDisconnected(f"login at {where} failed: {exc}") from None
+            with contextlib.suppress(AmiError):
+                await self._request(
+                    connection, "Logoff", None, deadline=min(s.action_timeout, LOGOFF_TIMEOUT)
+                )
+            return f"logged in to {where} as {s.username} ({connection.banner})"
+        finally:
+            await connection.aclose("login check done")
+
     def _is_stopping(self) -> bool:
         return self._stopping
 

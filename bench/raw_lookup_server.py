@@ -93,7 +93,7 @@ def inloop_fetch(db: sqlite3.Connection) -> Fetch:
 async def serve(config: Path, port: int, mode: str) -> None:
     settings, _ = load_settings(config)
     settings = settings.model_copy(update={"agi": settings.agi.model_copy(update={"port": port})})
-    configure_logging(settings.logging, settings.secrets())
+    configure_logging(settings.logging, settings.secrets(), settings.timezone)
     path = sqlite_path(settings.database.url)
     assert path is not None, "the what-if needs the embedded billing on SQLite"
     stop = asyncio.Event()

@@ -66,6 +66,14 @@ class BillingSettings(BaseModel):
         ge=0,
         description="Self-service credit limit; unset means the subscriber's tariff fee.",
     )
+    max_payment: Decimal = Field(
+        default=Decimal("100000"),
+        gt=0,
+        description=(
+            "Largest amount `pbxbridge payments add` takes (either sign) without --force: "
+            "a typo of a few zeros is refused, not booked."
+        ),
+    )
     verify_money_moves: bool = Field(
         default=True,
         description=(

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from billing_client.clock import Clock, as_utc
 from billing_client.phones import PhoneNormaliser
 from callfile_spooler import escape
-from callfile_spooler.imports import ParsedNumbers, read_numbers_file
+from callfile_spooler.imports import ParsedNumbers, Progress, read_numbers_file
 from callfile_spooler.models import Attempt, Campaign, CampaignNumber, DoNotCall
 from callfile_spooler.outcomes import AttemptStatus, CampaignState, NumberStatus
 from callfile_spooler.pacing import Limits
@@ -270,8 +270,12 @@ class CampaignManager:
 
     # --- numbers ----------------------------------------------------------------------
 
-    async def import_file(self, name: str, path: Path) -> ImportReport:
-        parsed = await asyncio.to_thread(read_numbers_file, path, self.phones)
+    async def import_file(
+        self, name: str, path: Path, progress: Progress | None = None
+    ) -> ImportReport:
+        """Read `path` (CSV or JSON; `progress` hears how far the reading is, from a worker
+        thread) and import its rows."""
+        parsed = await asyncio.to_thread(read_numbers_file, path, self.phones, progress)
         return await self.import_numbers(name, parsed)
 
     async def import_numbers(self, name: str, parsed: ParsedNumbers) -> ImportReport:

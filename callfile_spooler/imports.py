@@ -18,7 +18,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,12 +89,28 @@ def _row(
     return NumberRow(line, number, extension, _variables(variables))
 
 
+Progress = Callable[[int, int], None]
+"""`progress(rows read, rows in the file)`, every PROGRESS_EVERY rows and at the end; the
+total of a CSV file is its line count (a quoted line break makes it an estimate)."""
+PROGRESS_EVERY = 1_000
+
+
 class _Collector:
-    def __init__(self) -> None:
+    def __init__(self, total: int = 0, progress: Progress | None = None) -> None:
         self.parsed = ParsedNumbers()
         self._first_line: dict[str, int] = {}
+        self._total = total
+        self._progress = progress
+        self._seen = 0
+
+    def done(self) -> None:
+        if self._progress is not None:
+            self._progress(self._seen, max(self._seen, self._total))
 
     def add(self, line: int, build: NumberRow | Exception) -> None:
+        self._seen += 1
+        if self._progress is not None and self._seen % PROGRESS_EVERY == 0:
+            self._progress(self._seen, max(self._seen, self._total))
         if isinstance(build, Exception):
             self.parsed.problems.append((line, str(build)))
             return
@@ -129,7 +145,9 @@ def _variable_columns(names: Iterable[str]) -> None:
                 raise ValueError(f"{column}: CAMPAIGN_* variables are set by pbxbridge")
 
 
-def parse_csv(text: str, phones: PhoneNormaliser) -> ParsedNumbers:
+def parse_csv(
+    text: str, phones: PhoneNormaliser, progress: Progress | None = None
+) -> ParsedNumbers:
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     try:
         header = next(reader)
@@ -153,7 +171,7 @@ def parse_csv(text: str, phones: PhoneNormaliser) -> ParsedNumbers:
         _variable_columns(names)
     except ValueError as exc:
         raise NumbersFileError(f"header: {exc}") from None
-    collector = _Collector()
+    collector = _Collector(max(text.count("\n") - 1, 0), progress)
     start = reader.line_num + 1
     line = start
     try:
@@ -178,6 +196,7 @@ def parse_csv(text: str, phones: PhoneNormaliser) -> ParsedNumbers:
             )
     except csv.Error as exc:
         collector.add(start, ValueError(f"unreadable CSV: {exc}"))
+    collector.done()
     return collector.parsed
 
 
@@ -213,9 +232,12 @@ def _skip_blanks(text: str, index: int) -> int:
     return index
 
 
-def parse_json(text: str, phones: PhoneNormaliser) -> ParsedNumbers:
-    collector = _Collector()
-    for line, item in _json_items(text.removeprefix("\ufeff")):
+def parse_json(
+    text: str, phones: PhoneNormaliser, progress: Progress | None = None
+) -> ParsedNumbers:
+    items = _json_items(text.removeprefix("\ufeff"))
+    collector = _Collector(len(items), progress)
+    for line, item in items:
         if isinstance(item, str | int) and not isinstance(item, bool):
             collector.add(line, _attempt(line, item, None, (), phones))
             continue
@@ -232,25 +254,36 @@ def parse_json(text: str, phones: PhoneNormaliser) -> ParsedNumbers:
             collector.add(line, ValueError("`vars` must be an object"))
             continue
         collector.add(line, _attempt(line, number, extension, raw_vars.items(), phones))
+    collector.done()
     return collector.parsed
 
 
-def parse_numbers(text: str, phones: PhoneNormaliser, *, fmt: str | None = None) -> ParsedNumbers:
+def parse_numbers(
+    text: str,
+    phones: PhoneNormaliser,
+    *,
+    fmt: str | None = None,
+    progress: Progress | None = None,
+) -> ParsedNumbers:
     """CSV or JSON (`fmt` "csv"/"json", else guessed: JSON starts with `[`)."""
     if fmt is None:
         fmt = "json" if text.lstrip("\ufeff \t\r\n").startswith("[") else "csv"
     if fmt == "json":
-        return parse_json(text, phones)
+        return parse_json(text, phones, progress)
     if fmt == "csv":
-        return parse_csv(text, phones)
+        return parse_csv(text, phones, progress)
     raise NumbersFileError(f"unknown format {fmt!r} (csv or json)")
 
 
-def read_numbers_file(path: Path, phones: PhoneNormaliser) -> ParsedNumbers:
-    """Read and parse a file (blocking: call it in a thread from async code)."""
+def read_numbers_file(
+    path: Path, phones: PhoneNormaliser, progress: Progress | None = None
+) -> ParsedNumbers:
+    """Read and parse a file (blocking: call it in a thread from async code; `progress`
+    is then called from that thread)."""
     suffix = path.suffix.lower().lstrip(".")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise NumbersFileError(f"{path}: {exc}") from exc
-    return parse_numbers(text, phones, fmt=suffix if suffix in ("csv", "json") else None)
+    fmt = suffix if suffix in ("csv", "json") else None
+    return parse_numbers(text, phones, fmt=fmt, progress=progress)

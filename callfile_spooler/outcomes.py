@@ -93,6 +93,27 @@ _CAUSES: Mapping[int, AttemptStatus] = MappingProxyType(
 )
 
 
+REASON_WORDS: Mapping[int, str] = MappingProxyType(
+    {
+        0: "failed (the call could not be placed)",
+        1: "hung up while ringing",
+        2: "no answer (ringing)",
+        3: "no answer",
+        4: "answered",
+        5: "busy",
+        8: "congestion (rejected, out of order or no free line)",
+    }
+)
+"""Asterisk's REASON codes as a person reads them (reports)."""
+
+
+def reason_words(reason: int | None) -> str:
+    """`busy`, `no answer`…; an unknown code as `code 7`; empty for none."""
+    if reason is None:
+        return ""
+    return REASON_WORDS.get(reason, f"code {reason}")
+
+
 def status_for_reason(reason: int) -> AttemptStatus:
     """The attempt status for an Asterisk REASON code (unknown codes count as failed)."""
     return _REASONS.get(reason, AttemptStatus.FAILED)

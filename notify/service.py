@@ -37,6 +37,20 @@ def create_bot(settings: TelegramSettings) -> Bot:
     return Bot(settings.token.get_secret_value(), session=session)
 
 
+async def bot_username(settings: TelegramSettings, timeout: float = 10.0) -> str:  # noqa: ASYNC109
+    """`@name` of the bot the token belongs to (Bot API getMe), on a session of its own.
+
+    For a check from another process (`pbxbridge check`): it proves the token and that
+    the API server answers. Raises aiogram's errors (their text never holds the token).
+    """
+    bot = create_bot(settings)
+    try:
+        me = await bot.get_me(request_timeout=max(1, round(timeout)))
+    finally:
+        await bot.session.close()
+    return f"@{me.username}"
+
+
 class Telegram:
     """The staff notifier and the staff bot, started and stopped together."""
 

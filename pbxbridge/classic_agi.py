@@ -21,7 +21,7 @@ async def open_route_deps() -> AsyncIterator[RouteDeps]:
     first when Asterisk's working directory has one); logs go to stderr, which Asterisk
     shows on its console."""
     settings, _ = load_settings()
-    configure_logging(settings.logging, settings.secrets())
+    configure_logging(settings.logging, settings.secrets(), settings.timezone)
     for warning in ignored_variables():
         logging.getLogger("pbxbridge.settings").warning("%s", warning)
     async with open_core(settings) as core:

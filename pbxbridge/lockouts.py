@@ -7,18 +7,11 @@ so the text is also tried as a login); the guard lifts what it finds and audits 
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from agi.lockout import Cleared, LockoutGuard
 from billing_client.outcomes import MoneySource
 from billing_client.phones import PhoneNormaliser
 
 LOGIN_MAX = 64
-
-
-def zoned(instant: datetime | None) -> str:
-    """An aware local time to the second with its zone ("2026-11-22 13:00:00 EET")."""
-    return "-" if instant is None else instant.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 async def lift(

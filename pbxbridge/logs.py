@@ -1,4 +1,10 @@
-"""Logging set-up: text or JSON lines on stderr, with every secret redacted on the way out."""
+"""Logging set-up: text or JSON lines on stderr, with every secret redacted on the way out.
+
+Times are in the service's timezone (`timezone` in the settings) with the zone on every
+line, as the CLI prints them: `2026-11-22 12:00:00,000 EET` in text, ISO 8601 with the
+offset (`2026-11-22T12:00:00.000+02:00`) in JSON. A value a message has no value for
+(`None`) is written `-`, so a line never reads `login None`.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,27 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from pbxbridge.settings import LoggingSettings
 
 _URL_KEY = re.compile(r"((?:[?&]|%26|%3F)(?:key|secret|token|password|userpass)=)[^&\s'\"]*", re.I)
 REDACTED = "***"
+
+
+class _Missing:
+    """What a None argument becomes: `-` through %s and %r alike."""
+
+    def __str__(self) -> str:
+        return "-"
+
+    __repr__ = __str__
+
+
+MISSING = _Missing()
+"""How a log line shows a value that is missing (an argument that is None)."""
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -23,14 +43,27 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return _URL_KEY.sub(lambda m: m.group(1) + REDACTED, text)
 
 
+def _present(args: object) -> object:
+    """A record's arguments with None shown as `-` (a tuple, or the one mapping of
+    `log.info("%(login)s", {...})`)."""
+    if isinstance(args, tuple):
+        return tuple(MISSING if a is None else a for a in args)
+    if isinstance(args, Mapping):
+        return {k: MISSING if v is None else v for k, v in args.items()}
+    return args
+
+
 class RedactingFilter(logging.Filter):
-    """Formats the message (args included) and the traceback, then redacts both."""
+    """Formats the message (args included, None as `-`) and the traceback, then redacts
+    both."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self._secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = _present(record.args)  # type: ignore[assignment]
         record.msg = redact(record.getMessage(), self._secrets)
         record.args = None
         if record.exc_info and not record.exc_text:
@@ -41,10 +74,31 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def _moment(record: logging.LogRecord, zone: tzinfo | None) -> datetime:
+    moment = datetime.fromtimestamp(record.created, zone)
+    return moment if zone is not None else moment.astimezone()
+
+
+class TextFormatter(logging.Formatter):
+    """`%(asctime)s` in `zone` (the machine's when None), with the zone's abbreviation."""
+
+    def __init__(self, fmt: str, zone: tzinfo | None) -> None:
+        super().__init__(fmt)
+        self._zone = zone
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = _moment(record, self._zone)
+        return f"{moment:%Y-%m-%d %H:%M:%S},{int(record.msecs):03d} {moment:%Z}"
+
+
 class JsonFormatter(logging.Formatter):
+    def __init__(self, zone: tzinfo | None = None) -> None:
+        super().__init__()
+        self._zone = zone
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": _moment(record, self._zone).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
@@ -54,13 +108,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(settings: LoggingSettings, secrets: Iterable[str] = ()) -> None:
+def configure_logging(
+    settings: LoggingSettings, secrets: Iterable[str] = (), timezone: str | None = None
+) -> None:
+    """Log to stderr. `timezone` is the settings' (`Settings.timezone`); None: the
+    machine's."""
+    zone = ZoneInfo(timezone) if timezone else None
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter(secrets))
     if settings.format == "json":
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(JsonFormatter(zone))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", zone))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -22,8 +22,9 @@ VERSION_LOCATIONS: tuple[Path, ...] = (
 )
 
 
-async def upgrade(engine: AsyncEngine) -> None:
-    await migrate.upgrade(engine, VERSION_LOCATIONS)
+async def upgrade(engine: AsyncEngine) -> list[migrate.Revision]:
+    """Apply what is pending; the revisions applied, oldest first."""
+    return await migrate.upgrade(engine, VERSION_LOCATIONS)
 
 
 async def pending(engine: AsyncEngine) -> list[str]:

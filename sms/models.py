@@ -109,3 +109,18 @@ class OutboxRow(Base):
         Index("ix_sms_outbox_action_id", "action_id"),
         Index("ix_sms_outbox_modem_id", "modem_id"),
     )
+
+
+class OutboxWorkerRow(Base):
+    """The heartbeat of the running outbox worker (one row, id 1): written when it starts,
+    every `poll_interval` while it runs, when its transport becomes ready or not (the AMI
+    link), and when it stops. Another process (`pbxbridge sms send`) reads it to say
+    whether a message it queued goes now or waits."""
+
+    __tablename__ = "sms_outbox_worker"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    running: Mapped[bool] = mapped_column(Boolean)
+    ready: Mapped[bool] = mapped_column(Boolean)
+    ready_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))

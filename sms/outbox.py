@@ -33,10 +33,11 @@ import logging
 import re
 from collections import deque
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami_listener.message import AmiMessage
@@ -44,7 +45,7 @@ from billing_client.clock import Clock, as_utc
 from billing_client.phones import PhoneNormaliser
 from sms import text as sms_text
 from sms.events import DeliveryReport, report_from_event
-from sms.models import OutboxRow
+from sms.models import OutboxRow, OutboxWorkerRow
 from sms.settings import PJSIP_MAX_BODY, SmsSettings, Transport
 from sms.transports import (
     Ready,
@@ -55,7 +56,7 @@ from sms.transports import (
     header_line_fits,
     pjsip_body_limit,
 )
-from sms.types import DRIVERS, FINAL_STATES, OnFinal, OutboxMessage, OutboxState
+from sms.types import DRIVERS, FINAL_STATES, OnFinal, OutboxMessage, OutboxState, WorkerStatus
 
 log = logging.getLogger("pbxbridge.sms")
 
@@ -67,6 +68,7 @@ ACTOR_MAX = 64
 _SHORT_NUMBER = re.compile(r"\+?[0-9*#]{2,20}")
 _SIP_USER = re.compile(r"[A-Za-z0-9_.+*#\-]{1,64}")
 _ORPHAN_REPORTS = 200
+_WORKER_ROW = 1
 
 _REPORT_FROM: dict[str, tuple[OutboxState, ...]] = {
     "sent": (OutboxState.SENDING, OutboxState.UNKNOWN),
@@ -135,6 +137,9 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._orphans: deque[DeliveryReport] = deque(maxlen=_ORPHAN_REPORTS)
+        self._beat_at: datetime | None = None
+        self._beat_ready: bool | None = None
+        self._ready_since: datetime | None = None
 
     # Queueing
 
@@ -399,10 +404,70 @@ class Outbox:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        try:
+            await self._beat(running=False)
+        except SQLAlchemyError as exc:
+            log.warning("SMS outbox: could not record that it stopped: %s", exc)
+
+    # The heartbeat
+
+    def stale_after(self) -> float:
+        """Seconds after which a heartbeat means the worker is gone: it beats at least every
+        poll_interval, later only while one send waits for its answer."""
+        return 3 * self._poll() + self._settings.action_timeout
+
+    async def worker_status(self) -> WorkerStatus | None:
+        """What the running worker (any process on this database) last recorded; None when
+        no worker ever ran here."""
+        async with self._sessions() as session:
+            row = await session.get(OutboxWorkerRow, _WORKER_ROW)
+            if row is None:
+                return None
+            return WorkerStatus(
+                seen_at=as_utc(row.seen_at),
+                running=row.running,
+                ready=row.ready,
+                ready_since=as_utc(row.ready_since),
+            )
+
+    async def _heartbeat(self) -> None:
+        """Record that the worker runs: at once when readiness changed, else at most once
+        per poll_interval."""
+        ready = self._ready() if self._ready is not None else True
+        if (
+            ready == self._beat_ready
+            and self._beat_at is not None
+            and (self._clock.now() - self._beat_at).total_seconds() < self._poll()
+        ):
+            return
+        await self._beat(running=True, ready=ready)
+
+    async def _beat(self, *, running: bool, ready: bool | None = None) -> None:
+        now = self._clock.now()
+        ready = bool(self._beat_ready) if ready is None else ready
+        if ready != self._beat_ready or self._ready_since is None:
+            self._ready_since = now
+        values = {
+            "seen_at": now,
+            "running": running,
+            "ready": ready,
+            "ready_since": self._ready_since,
+        }
+        async with self._sessions.begin() as session:
+            result: Any = await session.execute(
+                update(OutboxWorkerRow)
+                .where(OutboxWorkerRow.id == _WORKER_ROW)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 0:
+                session.add(OutboxWorkerRow(id=_WORKER_ROW, **values))
+        self._beat_at, self._beat_ready = now, ready
 
     async def _run(self) -> None:
         while not self._stopping:
             try:
+                await self._heartbeat()
                 worked = await self.run_once()
             except asyncio.CancelledError:
                 raise

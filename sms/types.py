@@ -114,6 +114,25 @@ class OutboxMessage:
     reply_to: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    """What the running service's outbox worker last said about itself (its heartbeat).
+
+    `ready` is whether it could send (the AMI link was up) and `ready_since` when that last
+    changed; `running` is False once the worker stopped cleanly. A worker that died
+    (kill -9, power) says nothing: its `seen_at` simply gets old.
+    """
+
+    seen_at: datetime
+    running: bool
+    ready: bool
+    ready_since: datetime
+
+    def alive(self, now: datetime, stale_after: float) -> bool:
+        """Running, and heard from within `stale_after` seconds of `now`."""
+        return self.running and (now - self.seen_at).total_seconds() <= stale_after
+
+
 OnStored = Callable[[StoredSms], Awaitable[None]]
 OnFinal = Callable[[OutboxMessage], Awaitable[None]]
 InboundHandler = Callable[[InboundSms], Awaitable[StoredSms | None]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -29,9 +30,28 @@ def alembic_config(version_locations: Sequence[Path]) -> Config:
     return cfg
 
 
-def _upgrade(conn: Connection, cfg: Config, target: str) -> None:
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One migration: its id and the first line of its message (`sms: the outbox worker`)."""
+
+    id: str
+    about: str
+
+
+def _to_apply(conn: Connection, cfg: Config) -> list[Revision]:
+    """Every revision the code knows that the database has not got, oldest first."""
+    script = ScriptDirectory.from_config(cfg)
+    current = MigrationContext.configure(conn).get_current_heads()
+    have = {r.revision for r in script.iterate_revisions(current, "base") if r is not None}
+    missing = [r for r in script.walk_revisions() if r.revision not in have]
+    return [Revision(r.revision, (r.doc or "").strip().splitlines()[0]) for r in reversed(missing)]
+
+
+def _upgrade(conn: Connection, cfg: Config, target: str) -> list[Revision]:
+    applying = _to_apply(conn, cfg) if target == "heads" else []
     cfg.attributes["connection"] = conn
     command.upgrade(cfg, target)
+    return applying
 
 
 def _pending(conn: Connection, cfg: Config) -> list[str]:
@@ -42,11 +62,12 @@ def _pending(conn: Connection, cfg: Config) -> list[str]:
 
 async def upgrade(
     engine: AsyncEngine, version_locations: Sequence[Path], target: str = "heads"
-) -> None:
-    """Apply every pending revision (idempotent; safe to call at each start-up)."""
+) -> list[Revision]:
+    """Apply every pending revision (idempotent; safe to call at each start-up). What it
+    applied, oldest first (for `heads`; empty when the database was up to date)."""
     cfg = alembic_config(version_locations)
     async with engine.begin() as conn:
-        await conn.run_sync(_upgrade, cfg, target)
+        return await conn.run_sync(_upgrade, cfg, target)
 
 
 async def pending_revisions(engine: AsyncEngine, version_locations: Sequence[Path]) -> list[str]:

@@ -56,6 +56,37 @@ def _show(value: str, limit: int = 40) -> str:
 
 
 # ---------------------------------------------------------------------------------------
+# cells a spreadsheet would run
+
+FORMULA_STARTS = frozenset("=+-@\t\r")
+"""What makes a spreadsheet treat a cell as a formula (OWASP CSV injection)."""
+_QUOTE = "'"
+
+
+def _needs_quote(text: str) -> bool:
+    return text[:1] in FORMULA_STARTS or (
+        text[:1] == _QUOTE and (text[1:2] in FORMULA_STARTS or text[1:2] == _QUOTE)
+    )
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell for export: one that starts like a formula (`=`, `+`, `-`, `@`, tab,
+    CR) gets a leading `'`, so a spreadsheet shows it instead of running it.
+
+    `from_spreadsheet` is its exact inverse: a value that itself starts with `'` before
+    such a character (or before another `'`) is quoted too, so every value comes back
+    as it was. Only for free text (login, name, tariff): phones and amounts are written as
+    they are, since `+380…` and `-10.00` are what they mean.
+    """
+    return _QUOTE + text if _needs_quote(text) else text
+
+
+def from_spreadsheet(text: str) -> str:
+    """The value `spreadsheet_safe` wrote (a cell typed without the quote is unchanged)."""
+    return text[1:] if text[:1] == _QUOTE and _needs_quote(text[1:]) else text
+
+
+# ---------------------------------------------------------------------------------------
 # field checks shared by admin commands and imports
 
 
@@ -248,13 +279,13 @@ def parse_subscriber(record: Record, phones: PhoneNormaliser) -> SubscriberRow:
     credit_cents = parse_money(credit, "credit", negative_ok=False)
     return SubscriberRow(
         line=record.line,
-        login=check_login(login),
-        name=check_text(name, "name", NAME_MAX),
+        login=check_login(from_spreadsheet(login)),
+        name=check_text(from_spreadsheet(name), "name", NAME_MAX),
         phones=normalise_phones(phone_list.split(";"), phones),
         balance_cents=parse_money(balance, "balance"),
         credit_cents=credit_cents,
         credit_expire=check_credit(credit_cents, parse_date(expire, "credit_expire")),
-        tariff=check_text(tariff, "tariff", TARIFF_MAX),
+        tariff=check_text(from_spreadsheet(tariff), "tariff", TARIFF_MAX),
         fee_cents=parse_money(fee, "fee", negative_ok=False),
         frozen=parse_flag(frozen, "frozen"),
         disabled=parse_flag(disabled, "disabled"),
@@ -276,15 +307,15 @@ def csv_writer(out: TextIO) -> RowWriter:
 
 def subscriber_cells(row: Subscriber) -> list[str]:
     """A stored subscriber as a file row; the raw credit, even an expired one, so a
-    re-import restores exactly what was stored."""
+    re-import restores exactly what was stored. Text cells are `spreadsheet_safe`."""
     return [
-        row.login,
-        row.name,
+        spreadsheet_safe(row.login),
+        spreadsheet_safe(row.name),
         ";".join(p.phone for p in row.phones),
         str(from_cents(row.balance_cents)),
         str(from_cents(row.credit_cents)),
         row.credit_expire.isoformat() if row.credit_expire else "",
-        row.tariff,
+        spreadsheet_safe(row.tariff),
         str(from_cents(row.fee_cents)),
         "1" if row.frozen else "0",
         "1" if row.disabled else "0",

@@ -13,7 +13,7 @@ import click
 from callfile_spooler.callbacks import CallbackError, CallbackService, callmeback_of
 from pbxbridge.app import Core
 from pbxbridge.cli.common import actor, with_core
-from pbxbridge.cli.format import table
+from pbxbridge.cli.format import LOCAL_MINUTES, local_time, table
 
 
 def callback_service(core: Core) -> CallbackService:
@@ -64,7 +64,7 @@ def list_(ctx: click.Context, limit: int) -> None:
     async def body(core: Core) -> None:
         rows: list[list[Any]] = []
         for r in await callback_service(core).list_requests(limit):
-            when = core.clock.local(r.requested_at).strftime("%Y-%m-%d %H:%M")
+            when = local_time(core.clock, r.requested_at, LOCAL_MINUTES)
             who = " ".join(x for x in (r.login or "", r.subscriber_name or r.name or "") if x)
             if r.status == "refused":
                 call = f"refused: {r.reason}"

@@ -11,7 +11,7 @@ import csv
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -24,10 +24,13 @@ from callfile_spooler.campaigns import (
     CampaignStatus,
 )
 from callfile_spooler.imports import NumbersFileError
+from callfile_spooler.outcomes import reason_words
 from callfile_spooler.schedule import ScheduleError, TimeWindow, WeeklySchedule
 from pbxbridge.app import Core
 from pbxbridge.cli.common import with_core
+from pbxbridge.cli.files import private_text
 from pbxbridge.cli.format import echo_err, local_time, table
+from pbxbridge.cli.progress import Progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -140,14 +143,20 @@ def describe(info: CampaignInfo, core: Core) -> str:
         ("started", local_time(core.clock, info.started_at)),
         ("finished", local_time(core.clock, info.finished_at)),
         ("target", f"{s.context},{s.extension},1"),
-        ("callerid", s.callerid or "(spool.callerid)"),
+        ("callerid", s.callerid or _default_callerid(core)),
         ("pacing", f"{s.max_concurrent} line(s), {s.cps:g} call(s)/s{bundles}"),
-        ("attempts", s.max_attempts or "(spool.max_attempts)"),
+        ("attempts", s.max_attempts or f"{core.settings.spool.max_attempts} (spool.max_attempts)"),
         ("window", s.window or "any time"),
         ("schedule", s.schedule or "none (start by hand)"),
     ]
     width = max(len(k) for k, _ in fields)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in fields)
+
+
+def _default_callerid(core: Core) -> str:
+    """What a campaign without its own CallerID sends: the value, and where it comes from."""
+    default = core.settings.spool.callerid
+    return f"{default} (spool.callerid)" if default else "the trunk's (spool.callerid unset)"
 
 
 def _counts(counts: dict[str, int], order: tuple[str, ...]) -> str:
@@ -262,7 +271,8 @@ def import_(ctx: click.Context, name: str, file: Path) -> None:
     """
 
     async def body(campaigns: CampaignManager, _core: Core) -> int:
-        report = await campaigns.import_file(name, file)
+        with Progress("reading") as progress:
+            report = await campaigns.import_file(name, file, progress.update)
         for line, reason in report.skipped:
             echo_err(f"line {line}: {reason}")
         click.echo(report.summary())
@@ -311,9 +321,17 @@ def status(ctx: click.Context, name: str) -> None:
 @campaign.command("report")
 @click.argument("name")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV on stdout instead of a table.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the CSV to this file (created with mode 0600) instead of stdout.",
+)
 @click.pass_context
-def report(ctx: click.Context, name: str, as_csv: bool) -> None:
-    """One line per number: its status in the current run, attempts and last outcome."""
+def report(ctx: click.Context, name: str, as_csv: bool, output: Path | None) -> None:
+    """One line per number: its status in the current run, attempts and last outcome.
+
+    `reason` is Asterisk's REASON code of the last attempt, `reason_text` says it in words.
+    """
     headers = [
         "number",
         "extension",
@@ -321,6 +339,7 @@ def report(ctx: click.Context, name: str, as_csv: bool) -> None:
         "attempts",
         "last_outcome",
         "reason",
+        "reason_text",
         "digit",
         "last_attempt",
     ]
@@ -334,19 +353,28 @@ def report(ctx: click.Context, name: str, as_csv: bool) -> None:
                 r.attempts,
                 r.last_outcome or "",
                 "" if r.last_reason is None else r.last_reason,
+                reason_words(r.last_reason),
                 r.digit or "",
                 local_time(core.clock, r.last_attempt_at) if r.last_attempt_at else "",
             ]
             for r in await campaigns.report(name)
         ]
-        if as_csv:
-            writer = csv.writer(sys.stdout, lineterminator="\n")
-            writer.writerow(headers)
-            writer.writerows(rows)
+        if output is not None:
+            with private_text(output) as fh:
+                write_csv(fh, headers, rows)
+            echo_err(f"{len(rows)} number(s) written to {output}")
+        elif as_csv:
+            write_csv(sys.stdout, headers, rows)
         else:
             click.echo(table(headers, rows))
 
     _run(ctx, body)
+
+
+def write_csv(out: TextIO, headers: list[str], rows: list[list[Any]]) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(headers)
+    writer.writerows(rows)
 
 
 @campaign.command("delete")

@@ -28,17 +28,13 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 @dataclass
 class CliState:
-    """What the `pbxbridge` group hands its commands through click's `obj`.
+    """What one invocation shares. `clock` is None in real use (the settings' timezone,
+    the real time); a caller embedding the CLI (tests) passes its own."""
 
-    `clock` is the clock every command reads; None means the real one in the configured
-    timezone. A caller that invokes the commands itself (tests, through CliRunner's `obj=`)
-    passes its own, so dates the commands compute do not depend on the day they run.
-    """
-
-    config: Path | None = None
-    clock: Clock | None = None
+    config: Path | None
     _settings: Settings | None = None
     config_file: Path | None = None
+    clock: Clock | None = None
 
     def settings(self) -> Settings:
         if self._settings is None:
@@ -46,7 +42,9 @@ class CliState:
                 self._settings, self.config_file = load_settings(self.config)
             except SettingsError as exc:
                 raise click.ClickException(str(exc)) from None
-            configure_logging(self._settings.logging, self._settings.secrets())
+            configure_logging(
+                self._settings.logging, self._settings.secrets(), self._settings.timezone
+            )
             for warning in ignored_variables():
                 logging.getLogger("pbxbridge.settings").warning("%s", warning)
         return self._settings
@@ -64,11 +62,11 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 def with_core(ctx: click.Context, body: Callable[[Core], Awaitable[T]]) -> T:
     """Open the core (database, billing client) around `body` and close it afterwards."""
-    cli_state = state(ctx)
-    settings = cli_state.settings()
+    cli = state(ctx)
+    settings = cli.settings()
 
     async def main() -> T:
-        async with open_core(settings, clock=cli_state.clock) as core:
+        async with open_core(settings, clock=cli.clock) as core:
             try:
                 return await body(core)
             except DBAPIError:

@@ -10,8 +10,11 @@ import click
 
 from pbxbridge import migrations
 from pbxbridge.cli.common import run, state
+from pbxbridge.cli.files import create_private
+from pbxbridge.cli.format import one_line
 from storage import create_engine
 from storage.engine import sqlite_path
+from storage.migrate import Revision
 
 
 @click.group()
@@ -25,24 +28,36 @@ def upgrade(ctx: click.Context) -> None:
     """Apply every pending migration (the service also does this at start-up)."""
     settings = state(ctx).settings()
 
-    async def body() -> None:
+    async def body() -> list[Revision]:
         engine = create_engine(settings.database)
         try:
-            await migrations.upgrade(engine)
+            return await migrations.upgrade(engine)
         finally:
             await engine.dispose()
 
     try:
-        run(body())
+        applied = run(body())
     except Exception as exc:
         raise click.ClickException(
-            f"migration failed on {settings.database.safe_url()}: {type(exc).__name__}: {exc}"
+            f"migration failed on {settings.database.safe_url()}: "
+            f"{one_line(f'{type(exc).__name__}: {exc}')}"
         ) from None
-    click.echo(f"database {settings.database.safe_url()} is up to date")
+    where = settings.database.safe_url()
+    if not applied:
+        click.echo(f"database {where} is already up to date")
+        return
+    click.echo(f"database {where}: applied {len(applied)} migration(s)")
+    width = max(len(r.id) for r in applied)
+    for revision in applied:
+        click.echo(f"  {revision.id.ljust(width)}  {revision.about}")
 
 
 def sqlite_backup(source: Path, target: Path) -> None:
-    """Online copy through SQLite's backup API: consistent while the service writes."""
+    """Online copy through SQLite's backup API: consistent while the service writes.
+
+    `target` must not exist: it is created 0600 first (it holds every subscriber, card
+    and message), and SQLite gives its journal the same mode."""
+    create_private(target)
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
         dst = sqlite3.connect(target)
@@ -58,7 +73,7 @@ def sqlite_backup(source: Path, target: Path) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def backup(ctx: click.Context, file: Path) -> None:
-    """Make an online copy of the SQLite database into FILE."""
+    """Make an online copy of the SQLite database into a new FILE (mode 0600)."""
     settings = state(ctx).settings()
     source = sqlite_path(settings.database.url)
     if source is None:
@@ -69,7 +84,9 @@ def backup(ctx: click.Context, file: Path) -> None:
         raise click.ClickException(f"{file} exists; choose a new file")
     try:
         asyncio.run(asyncio.to_thread(sqlite_backup, source, file))
-    except sqlite3.Error as exc:
+    except FileExistsError:
+        raise click.ClickException(f"{file} exists; choose a new file") from None
+    except (sqlite3.Error, OSError) as exc:
         file.unlink(missing_ok=True)
         raise click.ClickException(f"backup failed: {exc}") from None
     click.echo(f"backed up {source} to {file}")

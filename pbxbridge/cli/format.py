@@ -8,7 +8,7 @@ from datetime import datetime
 import click
 
 from billing_client.clock import Clock
-from billing_client.subscriber import STATUS_WORDS, SubscriberInfo
+from billing_client.subscriber import STATUS_WORDS, Status, SubscriberInfo
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -21,11 +21,20 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def status_word(info: SubscriberInfo) -> str:
+    """The status as a word. Ubilling's status 3 covers frozen and disabled alike; the
+    word says which (`disabled`, `frozen`, or both)."""
+    if info.status != Status.FROZEN:
+        return STATUS_WORDS[info.status]
+    words = [w for w, on in (("disabled", info.disabled), ("frozen", info.frozen)) if on]
+    return ", ".join(words) or STATUS_WORDS[info.status]
+
+
 def subscriber_details(info: SubscriberInfo) -> str:
     fields: list[tuple[str, object]] = [
         ("login", info.login),
         ("name", info.name),
-        ("status", f"{int(info.status)} ({STATUS_WORDS[info.status]})"),
+        ("status", f"{int(info.status)} ({status_word(info)})"),
         ("balance", info.balance),
         ("credit", info.credit),
         ("credit until", info.credit_expire.isoformat() if info.credit_expire else "-"),
@@ -41,9 +50,25 @@ def subscriber_details(info: SubscriberInfo) -> str:
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in fields)
 
 
-def local_time(clock: Clock, instant: datetime | None) -> str:
-    """A stored instant in the service's timezone, to the second; `-` for none."""
-    return clock.local(instant).strftime("%Y-%m-%d %H:%M:%S") if instant else "-"
+LOCAL_SECONDS = "%Y-%m-%d %H:%M:%S"
+LOCAL_MINUTES = "%Y-%m-%d %H:%M"
+
+
+def local_time(clock: Clock, instant: datetime | None, shape: str = LOCAL_SECONDS) -> str:
+    """A stored instant in the service's timezone with the zone's abbreviation
+    (`2026-11-22 12:00:00 EET`), as the log lines show it; `-` for none.
+
+    Every time the CLI prints goes through here: stored instants are UTC, and a bare
+    `12:00` would leave the reader guessing which zone, twice a year which hour.
+    """
+    return clock.local(instant).strftime(f"{shape} %Z") if instant else "-"
+
+
+def one_line(text: str, limit: int = 240) -> str:
+    """Whitespace collapsed to single spaces, cut at `limit` characters: a driver's
+    multi-line message (SQL, a traceback-like chain) as one readable line."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def echo_err(message: str) -> None:

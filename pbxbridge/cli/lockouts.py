@@ -7,8 +7,8 @@ import click
 from billing_client.outcomes import MoneySource
 from pbxbridge.app import Core, build_lockout
 from pbxbridge.cli.common import actor, with_core
-from pbxbridge.cli.format import table
-from pbxbridge.lockouts import lift, zoned
+from pbxbridge.cli.format import local_time, table
+from pbxbridge.lockouts import lift
 
 
 @click.group()
@@ -38,8 +38,8 @@ def list_(ctx: click.Context) -> None:
                     [
                         f"{e.kind} {e.value}",
                         e.failures,
-                        zoned(e.locked_until) if e.locked_until else "not locked",
-                        zoned(e.last_failure),
+                        local_time(core.clock, e.locked_until) if e.locked_until else "not locked",
+                        local_time(core.clock, e.last_failure),
                     ]
                     for e in entries
                 ],

@@ -9,6 +9,7 @@ import click
 from pbxbridge.cli.audio import audio
 from pbxbridge.cli.callback import callback
 from pbxbridge.cli.campaign import campaign
+from pbxbridge.cli.check import check_command
 from pbxbridge.cli.common import CliState
 from pbxbridge.cli.config import config
 from pbxbridge.cli.database import db
@@ -16,12 +17,13 @@ from pbxbridge.cli.lockouts import lockouts
 from pbxbridge.cli.missed import missed
 from pbxbridge.cli.paycards import paycards
 from pbxbridge.cli.probe import agi_probe
-from pbxbridge.cli.service import audit_command, check_command, run_command
+from pbxbridge.cli.service import audit_command, run_command
 from pbxbridge.cli.sms import sms
 from pbxbridge.cli.subscribers import payments, subscribers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pbxbridge", message="pbxbridge %(version)s")
 @click.option(
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -33,9 +35,8 @@ from pbxbridge.cli.subscribers import payments, subscribers
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None) -> None:
     """pbxbridge: Asterisk ↔ ISP billing."""
-    cli_state = ctx.ensure_object(CliState)  # a caller may pass its own (with its clock)
-    if config is not None:
-        cli_state.config = config
+    given = ctx.obj if isinstance(ctx.obj, CliState) else None
+    ctx.obj = CliState(config=config, clock=given.clock if given else None)
 
 
 for command in (

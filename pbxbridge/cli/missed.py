@@ -12,7 +12,7 @@ from billing_client.subscriber import STATUS_WORDS
 from missed_calls import MissedCall, MissedCallTracker
 from pbxbridge.app import Core
 from pbxbridge.cli.common import DATE, with_core
-from pbxbridge.cli.format import echo_err, table
+from pbxbridge.cli.format import LOCAL_SECONDS, echo_err, local_time, table
 
 
 def _tracker(core: Core) -> MissedCallTracker:
@@ -55,10 +55,10 @@ def subscriber(call: MissedCall) -> str:
 
 
 def rows(calls: list[MissedCall], clock: Clock, *, with_date: bool) -> list[list[object]]:
-    shape = "%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S"
+    shape = LOCAL_SECONDS if with_date else "%H:%M:%S"
 
     def when(instant: datetime) -> str:
-        return clock.local(instant).strftime(shape)
+        return local_time(clock, instant, shape)
 
     out: list[list[object]] = []
     for call in calls:

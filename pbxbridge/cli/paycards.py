@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import os
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -14,14 +13,14 @@ import click
 from billing_client.local.admin import AdminError
 from pbxbridge.app import Core
 from pbxbridge.cli.common import paycard_admin, with_core
-from pbxbridge.cli.format import echo_err, table
+from pbxbridge.cli.files import private_text
+from pbxbridge.cli.format import LOCAL_MINUTES, echo_err, local_time, table
 from pbxbridge.cli.subscribers import AMOUNT
 
 
 def write_cards(path: Path, numbers: list[str], amount: Decimal) -> None:
     """Card numbers are money: the file is created readable by its owner only."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "w", encoding="utf-8", newline="") as fh:
+    with private_text(path) as fh:
         writer = csv.writer(fh)
         writer.writerow(["number", "amount"])
         writer.writerows([n, amount] for n in numbers)
@@ -113,7 +112,7 @@ def list_(ctx: click.Context, used: bool | None) -> None:
                         c.number,
                         c.amount,
                         "yes" if c.active else "no",
-                        c.used_at.strftime("%Y-%m-%d %H:%M") if c.used_at else "",
+                        local_time(core.clock, c.used_at, LOCAL_MINUTES) if c.used_at else "",
                         c.used_by or "",
                     ]
                     for c in cards

@@ -7,6 +7,8 @@ import asyncio
 import click
 
 from agi.probe import probe
+from agi.request import split_script
+from agi.routes import ROUTES
 from pbxbridge.cli.common import state
 
 
@@ -33,6 +35,9 @@ def agi_probe(
 
     ROUTE may carry a query, e.g. `userstatus?say=1` or `paycardpay?card=1234…`.
     """
+    name, _ = split_script(route)
+    if name not in ROUTES:
+        raise click.UsageError(f"unknown route {name!r}; the routes are: {', '.join(ROUTES)}", ctx)
     agi = state(ctx).settings().agi
     wildcard = agi.host in {"0.0.0.0", "::"}  # noqa: S104 - comparing, not binding
     target_host = host or ("127.0.0.1" if wildcard else agi.host)

@@ -1,4 +1,4 @@
-"""`pbxbridge run`, `pbxbridge check` and `pbxbridge audit`."""
+"""`pbxbridge run` and `pbxbridge audit` (`check` is in pbxbridge.cli.check)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ import signal
 import click
 import uvloop
 
-from billing_client.errors import BillingError
-from callfile_spooler.writer import SpoolError, SpoolFolder, SpoolMissing
 from pbxbridge import migrations
 from pbxbridge.app import Core, Service, open_core
 from pbxbridge.cli.common import state, with_core
-from pbxbridge.cli.format import table
+from pbxbridge.cli.format import local_time, table
 from pbxbridge.demo import seed_demo
 from pbxbridge.limits import raise_open_files_limit
 from pbxbridge.settings import Settings
@@ -70,59 +68,6 @@ def run_command(ctx: click.Context, demo: bool) -> None:
         raise click.ClickException(f"cannot start: {exc}") from None
 
 
-async def run_checks(core: Core) -> list[tuple[str, bool | None, str]]:
-    """(what, ok, one-line detail) for database, migrations, spool folder and billing;
-    ok None is a warning: the service runs, something waits."""
-    results: list[tuple[str, bool | None, str]] = []
-    try:
-        pending = await migrations.pending(core.engine)
-    except Exception as exc:
-        results.append(
-            ("database", False, f"{core.settings.database.safe_url()}: {type(exc).__name__}: {exc}")
-        )
-        results.append(("migrations", False, "not checked: database unreachable"))
-    else:
-        results.append(("database", True, core.settings.database.safe_url()))
-        if pending:
-            results.append(
-                ("migrations", False, f"pending {', '.join(pending)}: run `pbxbridge db upgrade`")
-            )
-        else:
-            results.append(("migrations", True, "up to date"))
-    spool = SpoolFolder(core.settings.spool)
-    try:
-        await asyncio.to_thread(spool.prepare)
-    except SpoolMissing as exc:  # the service waits for it and starts spooling by itself
-        results.append(("spool", None, exc.waiting))
-    except SpoolError as exc:
-        results.append(("spool", False, str(exc)))
-    else:
-        results.append(("spool", True, str(core.settings.spool.dir)))
-    try:
-        await asyncio.wait_for(core.billing.check(), timeout=10)
-    except (BillingError, TimeoutError) as exc:
-        results.append(
-            ("billing", False, f"{core.settings.billing.backend}: {exc or 'no answer in 10 s'}")
-        )
-    else:
-        results.append(("billing", True, core.settings.billing.backend))
-    return results
-
-
-@click.command("check")
-@click.pass_context
-def check_command(ctx: click.Context) -> None:
-    """Verify config, database, migrations, spool folder and billing; a line each."""
-    cli = state(ctx)
-    cli.settings()
-    click.echo(f"config      OK    {cli.config_file or 'defaults + environment'}")
-    results = with_core(ctx, run_checks)
-    for what, ok, detail in results:
-        click.echo(f"{what:<11} {'OK  ' if ok else 'WARN' if ok is None else 'FAIL'}  {detail}")
-    if any(ok is False for _, ok, _ in results):
-        ctx.exit(1)
-
-
 @click.command("audit")
 @click.option("--login", help="Only this subscriber.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
@@ -148,7 +93,7 @@ def audit_command(ctx: click.Context, login: str | None, limit: int) -> None:
                 ],
                 [
                     [
-                        r.at.strftime("%Y-%m-%d %H:%M:%S"),
+                        local_time(core.clock, r.at),
                         r.login,
                         r.kind,
                         r.field,

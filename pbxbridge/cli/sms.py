@@ -10,7 +10,7 @@ import click
 
 from pbxbridge.app import Core
 from pbxbridge.cli.common import actor, with_core
-from pbxbridge.cli.format import local_time
+from pbxbridge.cli.format import echo_err, local_time
 from sms.inbox import Inbox
 from sms.outbox import Outbox, SmsRefused
 from sms.types import OutboxMessage, OutboxState, StoredSms
@@ -89,8 +89,33 @@ def send(
                 f" (part {message.part_no}/{message.part_count})" if message.part_count > 1 else ""
             )
             click.echo(f"SMS {message.id}{part} to {message.number}: {message.state.value}")
+        note = await sending_note(core, outbox)
+        if note:
+            echo_err(note)
 
     with_core(ctx, body)
+
+
+async def sending_note(core: Core, outbox: Outbox) -> str | None:
+    """Whether a message queued now goes now, from the running service's heartbeat (the
+    CLI cannot see its AMI link itself); None when it does."""
+    waits = "the message waits in the queue"
+    if not core.settings.ami.enabled:
+        return f"[ami] enabled = false: nothing sends SMS with this configuration; {waits}"
+    status = await outbox.worker_status()
+    if status is None or not status.alive(core.clock.now(), outbox.stale_after()):
+        last = (
+            "never seen on this database"
+            if status is None
+            else f"last seen {local_time(core.clock, status.seen_at)}"
+        )
+        return f"pbxbridge run is not running ({last}): {waits} and goes when it runs"
+    if not status.ready:
+        since = local_time(core.clock, status.ready_since)
+        return (
+            f"Asterisk is not connected now (since {since}): {waits} and goes when the link is up"
+        )
+    return None
 
 
 @sms.command("list")

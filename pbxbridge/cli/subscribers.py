@@ -12,10 +12,12 @@ import click
 from billing_client.local.admin import AdminError
 from billing_client.money import MoneyError, parse_amount
 from billing_client.outcomes import BillingResult
-from billing_client.subscriber import STATUS_WORDS
+from billing_client.subscriber import STATUS_WORDS, Status
 from pbxbridge.app import Core
 from pbxbridge.cli.common import DATE, actor, local_admin, with_core
-from pbxbridge.cli.format import echo_err, subscriber_details, table
+from pbxbridge.cli.files import private_text
+from pbxbridge.cli.format import echo_err, status_word, subscriber_details, table
+from pbxbridge.cli.progress import Progress
 
 
 class AmountType(click.ParamType):  # type: ignore[type-arg]
@@ -65,19 +67,24 @@ def show(ctx: click.Context, number_or_login: str) -> None:
     with_core(ctx, body)
 
 
+LIST_STATUSES = ("active", "debtor", "frozen", "disabled")
+
+
 @subscribers.command("list")
 @click.option(
     "--status",
-    type=click.Choice([w for w in STATUS_WORDS.values() if w != "unknown"]),
-    help="Only subscribers with this status.",
+    type=click.Choice(LIST_STATUSES),
+    help="Only subscribers with this status (frozen and disabled are both status 3).",
 )
 @click.pass_context
 def list_(ctx: click.Context, status: str | None) -> None:
     """List subscribers of the embedded billing."""
-    wanted = next((s for s, w in STATUS_WORDS.items() if w == status), None) if status else None
+    code = Status.FROZEN if status == "disabled" else None
+    wanted = code or next((s for s, w in STATUS_WORDS.items() if w == status), None)
 
     async def body(core: Core) -> None:
-        rows = await local_admin(core).list(status=wanted)
+        found = await local_admin(core).list(status=wanted)
+        rows = [r for r in found if status is None or status in status_word(r).split(", ")]
         click.echo(
             table(
                 ["login", "name", "status", "balance", "credit", "tariff", "days", "phones"],
@@ -85,7 +92,7 @@ def list_(ctx: click.Context, status: str | None) -> None:
                     [
                         r.login,
                         r.name,
-                        STATUS_WORDS[r.status],
+                        status_word(r),
                         r.balance,
                         r.credit,
                         r.tariff,
@@ -250,14 +257,16 @@ def delete(ctx: click.Context, login: str, yes: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @click.pass_context
 def export(ctx: click.Context, file: Path | None) -> None:
-    """Write every subscriber as CSV (the import format) to FILE or stdout."""
+    """Write every subscriber as CSV (the import format) to FILE (created with mode 0600)
+    or stdout. Text cells a spreadsheet would run as a formula (starting with = + - @)
+    get a leading ', which `subscribers import` takes off again."""
 
     async def body(core: Core) -> None:
         admin = local_admin(core)
         if file is None:
             count = await admin.export_csv(sys.stdout)
         else:
-            with file.open("w", encoding="utf-8", newline="") as out:
+            with private_text(file) as out:
                 count = await admin.export_csv(out)
         echo_err(f"{count} subscriber(s) exported")
 
@@ -289,22 +298,17 @@ def import_(ctx: click.Context, file: Path, update_balances: bool) -> None:
         importer = SubscriberImporter(core.sessions, core.clock, core.audit, core.phones)
         with (
             file.open(encoding="utf-8-sig", newline="") as source,
-            click.progressbar(length=total, label="importing", file=sys.stderr) as bar,
+            Progress("importing") as progress,
         ):
-            done = 0
-
-            def progress(rows: int) -> None:
-                nonlocal done
-                bar.update(rows - done)
-                done = rows
-
             try:
                 report = await importer.run(
-                    source, update_balances=update_balances, actor=actor(), progress=progress
+                    source,
+                    update_balances=update_balances,
+                    actor=actor(),
+                    progress=lambda rows: progress.update(rows, total),
                 )
             except AdminError as exc:
                 raise _admin_errors(exc) from None
-            bar.update(total - done)
         for line, reason in report.skipped:
             echo_err(f"line {line}: {reason}")
         click.echo(
@@ -332,11 +336,19 @@ def payments() -> None:
 @click.argument("login")
 @click.argument("amount", type=AMOUNT)
 @click.option("--note", default="", help="Why (shown in the audit journal).")
+@click.option("--force", is_flag=True, help="Take an amount above billing.max_payment.")
 @click.pass_context
-def payment_add(ctx: click.Context, login: str, amount: Decimal, note: str) -> None:
-    """Add AMOUNT to LOGIN's balance (negative to correct a mistake)."""
+def payment_add(ctx: click.Context, login: str, amount: Decimal, note: str, force: bool) -> None:
+    """Add AMOUNT to LOGIN's balance (negative to correct a mistake). An amount above
+    billing.max_payment (either sign) needs --force."""
 
     async def body(core: Core) -> None:
+        limit = core.settings.billing.max_payment
+        if abs(amount) > limit and not force:
+            raise click.ClickException(
+                f"{amount} is more than billing.max_payment ({limit}); nothing was booked. "
+                "If the amount is right, repeat with --force"
+            )
         try:
             balance = await local_admin(core).add_payment(login, amount, note=note, actor=actor())
         except AdminError as exc:

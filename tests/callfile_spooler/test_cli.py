@@ -110,6 +110,7 @@ def test_campaign_from_creation_to_report(config: Path, tmp_path: Path) -> None:
         "attempts": "0",
         "last_outcome": "",
         "reason": "",
+        "reason_text": "",
         "digit": "",
         "last_attempt": "",
     }

@@ -113,7 +113,7 @@ def test_missed_list_and_stats(config: Path) -> None:
     assert "olena Олена (active)" in olena
     assert re.search(r"\s4s\s+-$", olena)
     queued = next(line for line in lines if "+380501112233" in line)
-    assert re.search(r"support\s+3s\s+\d\d:\d\d:\d\d \(\+25m 00s\)$", queued)
+    assert re.search(r"support\s+3s\s+\d\d:\d\d:\d\d EES?T \(\+25m 00s\)$", queued)
     assert "2 missed call(s), 1 recalled" in listed
 
     assert "+380501112233" not in ok(pbx(config, "missed", "list", "--open"))

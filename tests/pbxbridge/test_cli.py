@@ -163,17 +163,17 @@ def test_db_backup_is_a_consistent_copy(config: Path, tmp_path: Path) -> None:
 def test_check_reports_each_problem_on_one_line(config: Path, tmp_path: Path) -> None:
     before = pbx(config, "check")
     assert before.exit_code == 1
-    assert "migrations  FAIL  pending" in before.output
+    assert "FAIL  migrations pending" in before.output
     ok(pbx(config, "db", "upgrade"))
     checked = ok(pbx(config, "check"))
-    assert "billing     OK    local" in checked
-    assert "spool       OK" in checked
+    assert "OK    billing    embedded (in the database)" in checked
+    assert "OK    spool      " in checked
     (tmp_path / "spool" / "outgoing").rmdir()
     # Asterisk not there (yet): the service waits for it, so a warning, not a failure
     no_spool = ok(pbx(config, "check"))
     outgoing = tmp_path / "spool" / "outgoing"
     assert (
-        f"spool       WARN  waiting for Asterisk's {outgoing} (campaigns and callbacks wait)"
+        f"WARN  spool      waiting for Asterisk's {outgoing} (campaigns and callbacks wait)"
         in no_spool
     )
     dead = tmp_path / "dead.toml"
@@ -184,8 +184,8 @@ def test_check_reports_each_problem_on_one_line(config: Path, tmp_path: Path) ->
     )
     result = pbx(dead, "check")
     assert result.exit_code == 1
-    billing_line = next(line for line in result.output.splitlines() if line.startswith("billing"))
-    assert "FAIL" in billing_line
+    billing_line = next(line for line in result.output.splitlines() if " billing " in line)
+    assert billing_line.startswith("FAIL")
     assert "UBsecret" not in result.output
 
 

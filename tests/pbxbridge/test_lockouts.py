@@ -76,7 +76,7 @@ def sqlite_url(folder: Path) -> str:
 
 
 def pbx(config: Path, *args: str) -> Result:
-    obj = CliState(clock=FixedClock(NOW))
+    obj = CliState(config=None, clock=FixedClock(NOW))
     return CliRunner().invoke(cli, ["--config", str(config), *args], obj=obj)
 
 

@@ -1,11 +1,25 @@
 import io
 import json
 import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
+from billing_client.audit import AuditJournal
+from billing_client.client import BillingClient
+from billing_client.clock import FixedClock
+from billing_client.local import LocalBackend
+from billing_client.local.admin import LocalAdmin
+from billing_client.outcomes import MoneySource
+from billing_client.phones import PhoneNormaliser
 from pbxbridge.logs import configure_logging, redact
 from pbxbridge.settings import LoggingSettings
+from sms.events import DeliveryReport, inbound_from_event
+from sms.outbox import Outbox
+from sms.settings import SmsSettings
+from tests.conftest import Database
 
 SECRET = "UB3debbb779deac3a5e8f7b7896bf8a53f"
 
@@ -37,4 +51,61 @@ def test_log_lines_never_carry_secrets(fmt: str, monkeypatch: pytest.MonkeyPatch
         lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         assert [e["level"] for e in lines] == ["INFO", "WARNING", "ERROR"]
         assert "boom with ***" in lines[-1]["exc"]
+    logging.getLogger().handlers.clear()
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_logging")
+async def test_a_missing_value_is_logged_as_a_dash_not_none(
+    sqlite_database: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Representative paths that log an optional value the event or the billing did not
+    give: a credit refused (no amount), an SMS event with no sender, a delivery report
+    without a payload. (Found by running the suite with a handler that flagged every
+    record with a None argument.)"""
+    configure_logging(LoggingSettings(level="DEBUG"), timezone="Europe/Kyiv")
+    db = sqlite_database
+    clock = FixedClock(datetime(2026, 11, 22, 10, 0, tzinfo=UTC))
+    audit = AuditJournal(db.sessions, "local", clock)
+    phones = PhoneNormaliser("UA")
+    await LocalAdmin(db.sessions, clock, audit, phones).add(
+        "ivan", phones=["0501110001"], balance=Decimal(10), actor="test"
+    )
+    billing = BillingClient(LocalBackend(db.sessions, clock, audit), phones)
+    refused = await billing.set_credit(login="ivan", source=MoneySource(kind="cli", user="t"))
+    assert refused.amount is None
+    inbound_from_event({"Device": "dongle0", "Message": "%%%"}, "DongleNewSMSBase64")
+    outbox = Outbox(db.sessions, clock, None, SmsSettings())
+    await outbox.apply_report(DeliveryReport("dongle0", "delivered", "ok", modem_id="7"))
+
+    err = capsys.readouterr().err
+    assert "None" not in err
+    assert "credit - for ivan (cli user t): DENIED " in err
+    assert "DongleNewSMSBase64 from - on dongle0: Message is not base64" in err
+    assert "matches no message (payload -, id '7')" in err
+
+
+def test_text_and_json_lines_show_the_service_s_zone() -> None:
+    stream = io.StringIO()
+    configure_logging(LoggingSettings(), timezone="Europe/Kyiv")
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    for moment, shown in (
+        (datetime(2026, 11, 22, 10, 0, 1, 250_000, tzinfo=UTC), "2026-11-22 12:00:01,250 EET"),
+        (datetime(2026, 7, 1, 9, 0, tzinfo=UTC), "2026-07-01 12:00:00,000 EEST"),
+    ):
+        record = logging.LogRecord("pbxbridge.t", logging.INFO, __file__, 1, "at %s", ("x",), None)
+        record.created = moment.timestamp()
+        record.msecs = moment.microsecond // 1000
+        handler.handle(record)
+        assert stream.getvalue().splitlines()[-1] == f"{shown} INFO pbxbridge.t: at x"
     logging.getLogger().handlers.clear()

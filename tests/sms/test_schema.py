@@ -7,7 +7,7 @@ from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from sms.models import InboxPartRow, InboxRow, OutboxRow
+from sms.models import InboxPartRow, InboxRow, OutboxRow, OutboxWorkerRow
 from storage import migrate
 from tests.conftest import Database
 from tests.schema import schema_drift
@@ -15,7 +15,7 @@ from tests.sms.conftest import VERSION_LOCATIONS
 
 
 async def test_the_migrations_match_the_models(sms_db: Database) -> None:
-    assert await schema_drift(sms_db, InboxRow, InboxPartRow, OutboxRow) == []
+    assert await schema_drift(sms_db, InboxRow, InboxPartRow, OutboxRow, OutboxWorkerRow) == []
 
 
 def _inbox_columns(conn: Connection) -> set[str]:
