@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import DBAPIError
 
+from billing_client.clock import Clock
 from billing_client.local.admin import LocalAdmin
 from billing_client.local.paycards import PaycardAdmin
 from pbxbridge import migrations
@@ -27,7 +28,15 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 @dataclass
 class CliState:
-    config: Path | None
+    """What the `pbxbridge` group hands its commands through click's `obj`.
+
+    `clock` is the clock every command reads; None means the real one in the configured
+    timezone. A caller that invokes the commands itself (tests, through CliRunner's `obj=`)
+    passes its own, so dates the commands compute do not depend on the day they run.
+    """
+
+    config: Path | None = None
+    clock: Clock | None = None
     _settings: Settings | None = None
     config_file: Path | None = None
 
@@ -53,10 +62,11 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 def with_core(ctx: click.Context, body: Callable[[Core], Awaitable[T]]) -> T:
     """Open the core (database, billing client) around `body` and close it afterwards."""
-    settings = state(ctx).settings()
+    cli_state = state(ctx)
+    settings = cli_state.settings()
 
     async def main() -> T:
-        async with open_core(settings) as core:
+        async with open_core(settings, clock=cli_state.clock) as core:
             try:
                 return await body(core)
             except DBAPIError:

@@ -165,4 +165,3 @@ async def test_one_credit_per_local_calendar_month(
     clock.instant = next_month
     given = await backend.set_credit("ivan", amount=None, days=5, source=CALL)
     assert given.result == CreditResult.OK
-

@@ -480,7 +480,9 @@ def _query(serial: str | None, param: str) -> dict[str, str]:
 # ------------------------------------------------------------------ CLI
 
 
-def test_cli_callback_request_and_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_callback_request_and_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FixedClock
+) -> None:
     from pbxbridge.cli.callback import callback
     from pbxbridge.cli.common import CliState
     from storage import DatabaseSettings, create_engine, migrate
@@ -504,7 +506,7 @@ def test_cli_callback_request_and_list(tmp_path: Path, monkeypatch: pytest.Monke
     asyncio.run(upgrade())
 
     def pbx(*args: str) -> Any:
-        return CliRunner().invoke(callback, list(args), obj=CliState(config=config))
+        return CliRunner().invoke(callback, list(args), obj=CliState(config=config, clock=clock))
 
     done = pbx("request", "0501234567", "--name", "Іван", "--comment", "router")
     assert (done.exit_code, done.stdout) == (
@@ -527,7 +529,7 @@ def test_cli_callback_request_and_list(tmp_path: Path, monkeypatch: pytest.Monke
     from pbxbridge.cli.campaign import campaign
 
     def campaigns(*args: str) -> Any:
-        return CliRunner().invoke(campaign, list(args), obj=CliState(config=config))
+        return CliRunner().invoke(campaign, list(args), obj=CliState(config=config, clock=clock))
 
     assert campaigns("list").stdout.splitlines()[2:] == []
     with_callbacks = campaigns("list", "--callbacks").stdout.splitlines()

@@ -6,11 +6,13 @@ import asyncio
 import csv
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from billing_client.clock import FixedClock
 from pbxbridge.cli.campaign import campaign
 from pbxbridge.cli.common import CliState
 from storage import DatabaseSettings, create_engine, migrate
@@ -36,8 +38,13 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+"""Monday 2026-11-23 10:00 in Kyiv: the clock every command reads."""
+
+
 def pbx(config: Path, *args: str) -> Result:
-    return CliRunner().invoke(campaign, list(args), obj=CliState(config=config))
+    obj = CliState(config=config, clock=FixedClock(NOW))
+    return CliRunner().invoke(campaign, list(args), obj=obj)
 
 
 def ok(result: Result) -> str:
