@@ -47,7 +47,7 @@ def test_a_shell_configured_for_the_service_does_not_reach_the_suite(tmp_path: P
         "PBXBRIDGE_BILLING__BACKEND": "ubilling",
     }
     here = Path(__file__).resolve()
-    result = subprocess.run(  # noqa: S603 - our own interpreter and test file
+    result = subprocess.run(
         [
             sys.executable,
             "-m",
