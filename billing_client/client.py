@@ -71,7 +71,7 @@ class BillingClient:
         """
         number = self.phones.normalise(raw_number)
         if number is None:
-            return Lookup.not_found()
+            return Lookup.unasked()
         try:
             async with asyncio.timeout(deadline if deadline is not None else self.lookup_timeout):
                 lookup = await self.backend.lookup_call(number, uniqueid=uniqueid)
