@@ -29,8 +29,8 @@ CALL = MoneySource(kind="call", number="+380501234567", uniqueid="1795311406.5")
 PHONE = "+380501234567"
 
 
-def utc(*fields: int) -> datetime:
-    return datetime(*fields, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def parts(database: Database, clock: FixedClock) -> tuple[LocalBackend, LocalAdmin]:

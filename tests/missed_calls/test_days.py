@@ -18,8 +18,8 @@ from missed_calls import DailyStats
 from tests.missed_calls.conftest import MakeTracker, cdr, feed, inbound_call
 
 
-def utc(*fields: int) -> datetime:
-    return datetime(*fields, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 CASES = [
