@@ -492,7 +492,8 @@ def test_cli_callback_request_and_list(
         monkeypatch.delenv(name, raising=False)
     config = tmp_path / "pbxbridge.toml"
     config.write_text(
-        '[database]\nurl = "sqlite+aiosqlite:///pbx.db"\n\n[callback]\nmax_per_hour = 1\n',
+        '[database]\nurl = "sqlite+aiosqlite:///pbx.db"\n\n[callback]\nmax_per_hour = 1\n'
+        '[spool]\ndir = "spool"\nsounds_dir = "sounds"\n',
         encoding="utf-8",
     )
 

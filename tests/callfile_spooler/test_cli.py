@@ -24,7 +24,11 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("PBXBRIDGE_CONFIG", "PBXBRIDGE_BILLING__BACKEND"):
         monkeypatch.delenv(name, raising=False)
     path = tmp_path / "pbxbridge.toml"
-    path.write_text('[database]\nurl = "sqlite+aiosqlite:///state/pbx.db"\n', encoding="utf-8")
+    path.write_text(  # the spool and sounds too: `campaign delete` prunes the sounds folder
+        '[database]\nurl = "sqlite+aiosqlite:///state/pbx.db"\n'
+        '[spool]\ndir = "spool"\nsounds_dir = "sounds"\n',
+        encoding="utf-8",
+    )
 
     async def upgrade() -> None:  # until the root lists the spooler's migrations
         (tmp_path / "state").mkdir()

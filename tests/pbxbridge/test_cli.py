@@ -28,7 +28,8 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     path = tmp_path / "pbxbridge.toml"
     path.write_text(
-        '[database]\nurl = "sqlite+aiosqlite:///state/pbx.db"\n[spool]\ndir = "spool"\n',
+        '[database]\nurl = "sqlite+aiosqlite:///state/pbx.db"\n'
+        '[spool]\ndir = "spool"\nsounds_dir = "sounds"\n',
         encoding="utf-8",
     )
     (tmp_path / "spool" / "outgoing").mkdir(parents=True)

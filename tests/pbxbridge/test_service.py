@@ -72,13 +72,16 @@ async def probe(config: Path, *args: str) -> str:
 
 
 def write_config(tmp_path: Path) -> Path:
-    """FastAGI on a free port; AMI pointed at a port where nothing listens."""
+    """FastAGI on a free port; AMI pointed at a port where nothing listens; the spool and
+    the campaign sounds in tmp_path (never the machine's, which the service prunes)."""
     config = tmp_path / "pbxbridge.toml"
     config.write_text(
         f'[database]\nurl = "sqlite+aiosqlite:///pbx.db"\n[agi]\nport = {free_port()}\n'
-        f"[ami]\nport = {free_port()}\nbackoff_initial = 0.05\nbackoff_max = 0.1\n",
+        f"[ami]\nport = {free_port()}\nbackoff_initial = 0.05\nbackoff_max = 0.1\n"
+        '[spool]\ndir = "spool"\nsounds_dir = "sounds"\n',
         encoding="utf-8",
     )
+    (tmp_path / "spool" / "outgoing").mkdir(parents=True)
     return config
 
 
