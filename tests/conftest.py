@@ -12,6 +12,7 @@ never reach a test or the processes tests start.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import shutil
@@ -37,6 +38,9 @@ PG_ADMIN_URL = os.environ.get(
     "PBXBRIDGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+QUIETED_LOGGERS = ("aiosqlite", "asyncio", "alembic.runtime.migration")
+"""The loggers pbxbridge.logs.configure_logging sets to WARNING."""
 
 _ISOLATION = pytest.StashKey[tuple[Path, Path, Path]]()
 
@@ -68,6 +72,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_ISOLATION] = (Path.cwd(), empty, pbxbridge_settings.SYSTEM_CONFIG)
     os.chdir(empty)
     pbxbridge_settings.SYSTEM_CONFIG = empty / "etc" / "pbxbridge.toml"
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A command run in-process installs its own root handler (whose filter drops each
+    record's exc_info) and quiets some loggers: put logging back after every test, so no
+    test depends on which ran before it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    quieted = {name: logging.getLogger(name).level for name in QUIETED_LOGGERS}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, was in quieted.items():
+        logging.getLogger(name).setLevel(was)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
