@@ -54,7 +54,9 @@ from agi_loadgen import (
 )
 from bench_billing import (
     NAMES,
+    NOT_ASKED,
     NOTFOUND,
+    UNKNOWN_CALLERID,
     Caller,
     callers,
     expected_values,
@@ -191,8 +193,11 @@ def verify(
         if names_only:
             continue
         phone = who[index].phone
-        want = expected.get(phone, NOTFOUND) if phone is not None else NOTFOUND
-        unknown += want is NOTFOUND
+        if who[index].callerid == UNKNOWN_CALLERID:
+            want = NOT_ASKED
+        else:
+            want = expected.get(phone, NOTFOUND) if phone is not None else NOTFOUND
+        unknown += want is NOTFOUND or want is NOT_ASKED
         got = dict(pairs)
         if got != want:
             wrong_values += 1

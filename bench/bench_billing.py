@@ -36,6 +36,8 @@ NOTFOUND = {
     "BILLING_RESULT": "NOTFOUND",
     "BILLING_SOURCE": "live",
 }
+NOT_ASKED = {**NOTFOUND, "BILLING_SOURCE": "none"}
+"""A CallerID that is no phone number: the billing is not asked, no answer is used."""
 
 
 def today() -> date:

@@ -127,7 +127,8 @@ async def answer(db: aiosqlite.Connection, request: Any) -> None:
         status = status_of(balance, credit, expire, frozen, disabled, today)
         values = (("SUBSCRIBER_STATUS", str(status)), ("SUBSCRIBER_LOGIN", login))
         result = "OK"
-    for name, value in (*values, ("BILLING_RESULT", result), ("BILLING_SOURCE", "live")):
+    source = "live" if number is not None else "none"  # no phone number: nothing asked
+    for name, value in (*values, ("BILLING_RESULT", result), ("BILLING_SOURCE", source)):
         await request.send_command(f'SET VARIABLE {name} "{value.translate(_QUOTE)}"')
 
 

@@ -73,7 +73,7 @@ class BillingClient:
         """
         number = self.phones.normalise(raw_number)
         if number is None:
-            return Lookup.not_found()
+            return Lookup.unasked()
         seconds = deadline if deadline is not None else self.lookup_timeout
         due = asyncio.get_running_loop().time() + seconds
         try:

@@ -19,9 +19,13 @@ class BillingResult(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
+    """An answer about a number. `source` is the billing answer it rests on: `live` (the
+    billing asked now), `stale` (the last answer seen, while the billing fails), `none`
+    (no billing answer: an error with nothing stale to stand in, or nothing to ask about)."""
+
     result: BillingResult
     subscriber: SubscriberInfo | None = None
-    source: Literal["live", "stale"] = "live"
+    source: Literal["live", "stale", "none"] = "live"
     error: str | None = None
 
     @classmethod
@@ -33,8 +37,13 @@ class Lookup:
         return cls(BillingResult.NOTFOUND)
 
     @classmethod
+    def unasked(cls) -> Lookup:
+        """NOTFOUND without asking: no phone number to ask the billing about."""
+        return cls(BillingResult.NOTFOUND, source="none")
+
+    @classmethod
     def failed(cls, error: str) -> Lookup:
-        return cls(BillingResult.ERROR, error=error)
+        return cls(BillingResult.ERROR, source="none", error=error)
 
 
 class LoginMatch(StrEnum):

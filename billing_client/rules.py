@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 from billing_client.outcomes import CreditReason
 from billing_client.subscriber import Status
@@ -37,6 +37,8 @@ def days_left(*, balance: Decimal, credit: Decimal, fee: Decimal, today: date) -
     """Days that balance plus the credit in force cover at fee / days-in-this-month a day.
 
     0 when that sum is negative; None when the tariff costs nothing (no end in sight).
+    Worked as funds × days ÷ fee, floored exactly: dividing by a daily price first rounds
+    it (100 / 31 is not a finite decimal), and a month's fee would then last a day short.
     """
     funds = balance + credit
     if funds <= 0:
@@ -44,8 +46,7 @@ def days_left(*, balance: Decimal, credit: Decimal, fee: Decimal, today: date) -
     if fee <= 0:
         return None
     month_days = calendar.monthrange(today.year, today.month)[1]
-    daily = fee / month_days
-    return int((funds / daily).to_integral_value(rounding=ROUND_FLOOR))
+    return int((funds * month_days) // fee)
 
 
 def credit_denial(
@@ -76,5 +77,6 @@ def credit_denial(
 
 
 def credit_expiry(today: date, days: int) -> date:
-    """The last day a credit taken today is in force (today counts as the first)."""
+    """The last day a credit taken today is in force: `days` days after today, to the end of
+    that day (Ubilling's setcredit stores today + expiredays the same way)."""
     return today + timedelta(days=days)

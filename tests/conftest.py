@@ -3,14 +3,21 @@
 PostgreSQL comes from PBXBRIDGE_TEST_PG_URL (default the local server, user postgres).
 When none answers the PostgreSQL runs are skipped, except under CI=true, where a skipped
 PostgreSQL run fails the suite.
+
+The suite is hermetic (see `pytest_configure`): the PBXBRIDGE_* variables of the shell
+that runs it, the working directory's pbxbridge.toml and /etc/pbxbridge/pbxbridge.toml
+never reach a test or the processes tests start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,12 +31,75 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from billing_client.clock import FixedClock
 from pbxbridge import migrations
+from pbxbridge import settings as pbxbridge_settings
 from storage import DatabaseSettings, create_engine, session_factory
 
 PG_ADMIN_URL = os.environ.get(
     "PBXBRIDGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+QUIETED_LOGGERS = ("aiosqlite", "asyncio", "alembic.runtime.migration")
+"""The loggers pbxbridge.logs.configure_logging sets to WARNING."""
+
+_ISOLATION = pytest.StashKey[tuple[Path, Path, tuple[Path, ...]]]()
+
+
+def shell_settings(names: Iterable[str]) -> list[str]:
+    """Those of `names` that would configure pbxbridge (in any case: the settings read
+    them case-insensitively); PBXBRIDGE_TEST_* configure the suite and are kept."""
+    return [
+        name
+        for name in names
+        if name.upper().startswith("PBXBRIDGE_") and not name.upper().startswith("PBXBRIDGE_TEST_")
+    ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Isolate the suite from the machine it runs on, once, before any test is collected.
+
+    - PBXBRIDGE_* variables are removed from this process's environment, so neither the
+      settings built in-process nor a child process (they inherit os.environ) see what a
+      user exported to run the service. A test that wants one sets it with monkeypatch.
+    - The working directory becomes an empty folder of the session, so a config file
+      searched for in the working directory (./pbxbridge.toml) is never the project's.
+    - The system-wide config file is looked for in that empty folder instead of /etc.
+      Every process a test starts is given its config with --config or PBXBRIDGE_CONFIG.
+    """
+    for name in shell_settings(os.environ):
+        del os.environ[name]
+    empty = Path(tempfile.mkdtemp(prefix="pbxbridge-tests-"))
+    config.stash[_ISOLATION] = (Path.cwd(), empty, pbxbridge_settings.CONFIG_CANDIDATES)
+    os.chdir(empty)
+    pbxbridge_settings.CONFIG_CANDIDATES = (
+        pbxbridge_settings.LOCAL_CONFIG,
+        empty / "etc" / "pbxbridge.toml",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A command run in-process installs its own root handler (whose filter drops each
+    record's exc_info) and quiets some loggers: put logging back after every test, so no
+    test depends on which ran before it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    quieted = {name: logging.getLogger(name).level for name in QUIETED_LOGGERS}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, was in quieted.items():
+        logging.getLogger(name).setLevel(was)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    isolation = config.stash.get(_ISOLATION, None)
+    if isolation is None:
+        return
+    cwd, empty, candidates = isolation
+    os.chdir(cwd)
+    pbxbridge_settings.CONFIG_CANDIDATES = candidates
+    shutil.rmtree(empty, ignore_errors=True)
 
 
 @dataclass

@@ -28,13 +28,17 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 @dataclass
 class CliState:
-    """What one invocation shares. `clock` is None in real use (the settings' timezone,
-    the real time); a caller embedding the CLI (tests) passes its own."""
+    """What the `pbxbridge` group hands its commands through click's `obj`.
 
-    config: Path | None
+    `clock` is the clock every command reads; None means the real one in the configured
+    timezone. A caller that invokes the commands itself (tests, through CliRunner's `obj=`)
+    passes its own, so dates the commands compute do not depend on the day they run.
+    """
+
+    config: Path | None = None
+    clock: Clock | None = None
     _settings: Settings | None = None
     config_file: Path | None = None
-    clock: Clock | None = None
 
     def settings(self) -> Settings:
         if self._settings is None:

@@ -35,8 +35,9 @@ from pbxbridge.cli.subscribers import payments, subscribers
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None) -> None:
     """pbxbridge: Asterisk ↔ ISP billing."""
-    given = ctx.obj if isinstance(ctx.obj, CliState) else None
-    ctx.obj = CliState(config=config, clock=given.clock if given else None)
+    cli_state = ctx.ensure_object(CliState)  # a caller may pass its own (with its clock)
+    if config is not None:
+        cli_state.config = config
 
 
 for command in (

@@ -10,6 +10,7 @@ import signal
 import click
 import uvloop
 
+from billing_client.clock import Clock
 from pbxbridge import migrations
 from pbxbridge.app import Core, Service, open_core
 from pbxbridge.cli.common import state, with_core
@@ -21,9 +22,9 @@ from pbxbridge.settings import Settings
 log = logging.getLogger("pbxbridge")
 
 
-async def serve(settings: Settings, *, demo: bool) -> None:
+async def serve(settings: Settings, *, demo: bool, clock: Clock | None = None) -> None:
     """Run until SIGTERM/SIGINT; then stop taking work and finish what is in flight."""
-    async with open_core(settings) as core:
+    async with open_core(settings, clock=clock) as core:
         await migrations.upgrade(core.engine)
         if demo:
             click.echo(await seed_demo(core))
@@ -58,10 +59,11 @@ async def serve(settings: Settings, *, demo: bool) -> None:
 @click.pass_context
 def run_command(ctx: click.Context, demo: bool) -> None:
     """Start the service (FastAGI server and the rest) on the configured billing."""
-    settings = state(ctx).settings()
+    cli_state = state(ctx)
+    settings = cli_state.settings()
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(serve(settings, demo=demo))
+            runner.run(serve(settings, demo=demo, clock=cli_state.clock))
     except (click.ClickException, KeyboardInterrupt):
         raise
     except OSError as exc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from billing_client.clock import Clock
@@ -67,21 +69,26 @@ async def route_rig(
     agi: Mapping[str, Any] | None = None,
     billing: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[RouteRig]:
-    settings = Settings(
-        database={"url": database_url},
-        agi={
-            "port": 0,
-            "command_timeout": 5,
-            "session_timeout": 20,
-            "drain_timeout": 5,
-            **(agi or {}),
-        },
-        billing=billing or {},
-    )
-    async with open_core(settings, clock=clock) as core:
-        service = Service(core)
-        await service.start()
-        try:
-            yield RouteRig(core, service)
-        finally:
-            await service.stop()
+    # Folders of its own (never the machine's /var/spool/asterisk or campaign sounds, which
+    # the service prunes at start) and no AMI link (nothing here needs one).
+    with tempfile.TemporaryDirectory(prefix="pbxbridge-rig-") as folders:
+        settings = Settings(
+            database={"url": database_url},
+            agi={
+                "port": 0,
+                "command_timeout": 5,
+                "session_timeout": 20,
+                "drain_timeout": 5,
+                **(agi or {}),
+            },
+            billing=billing or {},
+            ami={"enabled": False},
+            spool={"dir": Path(folders, "spool"), "sounds_dir": Path(folders, "sounds")},
+        )
+        async with open_core(settings, clock=clock) as core:
+            service = Service(core)
+            await service.start()
+            try:
+                yield RouteRig(core, service)
+            finally:
+                await service.stop()

@@ -37,20 +37,26 @@ async def seed(rig: RouteRig) -> None:
 
 
 @pytest.mark.parametrize(
-    ("callerid", "status", "login", "result"),
+    ("callerid", "status", "login", "result", "source"),
     [
-        ("0501110001", "1", "active", "OK"),
-        ("+38 (050) 111-00-02", "2", "debtor", "OK"),
-        ("380501110003", "3", "frozen", "OK"),
-        ("0501110004", "1", "covered", "OK"),
-        ("0501110005", "3", "down", "OK"),
-        ("0509999999", "0", "", "NOTFOUND"),
-        ("unknown", "0", "", "NOTFOUND"),
-        ("0501110001;EXEC", "0", "", "NOTFOUND"),
+        ("0501110001", "1", "active", "OK", "live"),
+        ("+38 (050) 111-00-02", "2", "debtor", "OK", "live"),
+        ("380501110003", "3", "frozen", "OK", "live"),
+        ("0501110004", "1", "covered", "OK", "live"),
+        ("0501110005", "3", "down", "OK", "live"),
+        ("0509999999", "0", "", "NOTFOUND", "live"),
+        ("unknown", "0", "", "NOTFOUND", "none"),  # no phone number: the billing not asked
+        ("0501110001;EXEC", "0", "", "NOTFOUND", "none"),
     ],
 )
 async def test_askozianum_status_of_each_kind_of_caller(
-    database: Database, clock: FixedClock, callerid: str, status: str, login: str, result: str
+    database: Database,
+    clock: FixedClock,
+    callerid: str,
+    status: str,
+    login: str,
+    result: str,
+    source: str,
 ) -> None:
     async with route_rig(database.url, clock) as rig:
         await seed(rig)
@@ -59,7 +65,7 @@ async def test_askozianum_status_of_each_kind_of_caller(
         "SUBSCRIBER_STATUS": status,
         "SUBSCRIBER_LOGIN": login,
         "BILLING_RESULT": result,
-        "BILLING_SOURCE": "live",
+        "BILLING_SOURCE": source,
     }
     assert call.server_closed
 

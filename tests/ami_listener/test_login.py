@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 
@@ -72,18 +71,24 @@ async def test_wrong_secret_sets_auth_failed_logs_the_user_and_waits_before_retr
     fake: FakeAmi, make_client: MakeClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    client = await make_client(wait=False, secret="wrong-secret", backoff_initial=0.001)
+    client = await make_client(
+        wait=False, secret="wrong-secret", backoff_initial=0.001, auth_failed_backoff=0.3
+    )
     health = HealthLog(client)
-    await until(lambda: client.health is AmiHealth.AUTH_FAILED)
-    # A tight loop would make hundreds of attempts in this window; the backoff allows one.
-    await asyncio.sleep(0.5)
-    assert fake.failed_logins == 1
-    assert fake.connections == 1
-    assert health.states == [AmiHealth.AUTH_FAILED]
+    await fake.wait_until(lambda: fake.failed_logins >= 2)
+    # The second attempt came after auth_failed_backoff, not after the 1 ms of a reconnect.
+    first, second = [
+        at
+        for action, at in zip(fake.actions, fake.received_at, strict=True)
+        if action.get("Action") == "Login"
+    ][:2]
+    assert second - first >= 0.29
+    assert fake.connections == fake.failed_logins  # nothing in between
+    assert health.states == [AmiHealth.AUTH_FAILED]  # one change for both refusals
     detail = client.status().detail
     assert "'pbxbridge'" in detail
     assert "Authentication failed" in detail
-    assert "next attempt in 60 s" in detail
+    assert "next attempt in 0.3 s" in detail
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "auth_failed" in warnings[0].getMessage()

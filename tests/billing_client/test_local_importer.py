@@ -8,9 +8,10 @@ import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import event, func, insert, select, text
 
 from billing_client.audit import AuditJournal
 from billing_client.clock import FixedClock
@@ -379,9 +380,9 @@ async def test_a_writer_that_gets_in_between_costs_only_its_row(
 
 
 async def _until_blocked(database: Database, task: asyncio.Task[ImportReport]) -> None:
-    """Wait until the import waits for the other writer's lock (PostgreSQL can tell)."""
+    """Wait until the import waits for the other writer's lock."""
     if database.kind != "postgres":
-        await asyncio.sleep(0.3)
+        await _until_it_asks_sqlite_s_write_lock(database, task)
         return
     probe = create_engine(DatabaseSettings(url=database.url))
     try:
@@ -400,3 +401,26 @@ async def _until_blocked(database: Database, task: asyncio.Task[ImportReport]) -
         raise AssertionError("the import never waited for the other writer")
     finally:
         await probe.dispose()
+
+
+async def _until_it_asks_sqlite_s_write_lock(
+    database: Database, task: asyncio.Task[ImportReport]
+) -> None:
+    """SQLite cannot tell who waits for its lock; the import's connection says when it sends
+    the statement that takes it (a batch opens with it, see take_write_lock). The other
+    writer holds the lock until this returns, so from then on the import is waiting."""
+    asked = asyncio.Event()
+
+    def before_execute(*args: Any) -> None:
+        statement: str = args[2]
+        if statement.startswith("UPDATE billing_subscribers SET lock_seq="):
+            asked.set()
+
+    # listening before the task first runs: it is created, not started, until we await
+    event.listen(database.engine.sync_engine, "before_cursor_execute", before_execute)
+    try:
+        async with asyncio.timeout(10):
+            await asked.wait()
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", before_execute)
+    assert not task.done(), "the import finished without waiting for the other writer"

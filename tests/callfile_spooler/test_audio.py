@@ -245,15 +245,15 @@ async def test_attach_refuses_what_is_no_campaign(
 
 
 def test_cli_campaign_audio(
-    config_with_sounds: Path, sources: dict[str, Path], tmp_path: Path
+    config_with_sounds: Path, sources: dict[str, Path], tmp_path: Path, clock: FixedClock
 ) -> None:
+    obj = CliState(config=config_with_sounds, clock=clock)
+
     def pbx(*args: str) -> Result:
-        return CliRunner().invoke(campaign, list(args), obj=CliState(config=config_with_sounds))
+        return CliRunner().invoke(campaign, list(args), obj=obj)
 
     def audio_cli(*args: str) -> Result:
-        return CliRunner().invoke(
-            audio_command, list(args), obj=CliState(config=config_with_sounds)
-        )
+        return CliRunner().invoke(audio_command, list(args), obj=obj)
 
     assert pbx("create", "promo").exit_code == 0
     shown = audio_cli("promo")

@@ -480,7 +480,9 @@ def _query(serial: str | None, param: str) -> dict[str, str]:
 # ------------------------------------------------------------------ CLI
 
 
-def test_cli_callback_request_and_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_callback_request_and_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FixedClock
+) -> None:
     from pbxbridge.cli.callback import callback
     from pbxbridge.cli.common import CliState
     from storage import DatabaseSettings, create_engine, migrate
@@ -490,7 +492,8 @@ def test_cli_callback_request_and_list(tmp_path: Path, monkeypatch: pytest.Monke
         monkeypatch.delenv(name, raising=False)
     config = tmp_path / "pbxbridge.toml"
     config.write_text(
-        '[database]\nurl = "sqlite+aiosqlite:///pbx.db"\n\n[callback]\nmax_per_hour = 1\n',
+        '[database]\nurl = "sqlite+aiosqlite:///pbx.db"\n\n[callback]\nmax_per_hour = 1\n'
+        '[spool]\ndir = "spool"\nsounds_dir = "sounds"\n',
         encoding="utf-8",
     )
 
@@ -504,7 +507,7 @@ def test_cli_callback_request_and_list(tmp_path: Path, monkeypatch: pytest.Monke
     asyncio.run(upgrade())
 
     def pbx(*args: str) -> Any:
-        return CliRunner().invoke(callback, list(args), obj=CliState(config=config))
+        return CliRunner().invoke(callback, list(args), obj=CliState(config=config, clock=clock))
 
     done = pbx("request", "0501234567", "--name", "Іван", "--comment", "router")
     assert (done.exit_code, done.stdout) == (
@@ -527,7 +530,7 @@ def test_cli_callback_request_and_list(tmp_path: Path, monkeypatch: pytest.Monke
     from pbxbridge.cli.campaign import campaign
 
     def campaigns(*args: str) -> Any:
-        return CliRunner().invoke(campaign, list(args), obj=CliState(config=config))
+        return CliRunner().invoke(campaign, list(args), obj=CliState(config=config, clock=clock))
 
     assert campaigns("list").stdout.splitlines()[2:] == []
     with_callbacks = campaigns("list", "--callbacks").stdout.splitlines()

@@ -6,11 +6,13 @@ import asyncio
 import csv
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from billing_client.clock import FixedClock
 from pbxbridge.cli.campaign import campaign
 from pbxbridge.cli.common import CliState
 from storage import DatabaseSettings, create_engine, migrate
@@ -22,7 +24,11 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("PBXBRIDGE_CONFIG", "PBXBRIDGE_BILLING__BACKEND"):
         monkeypatch.delenv(name, raising=False)
     path = tmp_path / "pbxbridge.toml"
-    path.write_text('[database]\nurl = "sqlite+aiosqlite:///state/pbx.db"\n', encoding="utf-8")
+    path.write_text(  # the spool and sounds too: `campaign delete` prunes the sounds folder
+        '[database]\nurl = "sqlite+aiosqlite:///state/pbx.db"\n'
+        '[spool]\ndir = "spool"\nsounds_dir = "sounds"\n',
+        encoding="utf-8",
+    )
 
     async def upgrade() -> None:  # until the root lists the spooler's migrations
         (tmp_path / "state").mkdir()
@@ -36,8 +42,13 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+"""Monday 2026-11-23 10:00 in Kyiv: the clock every command reads."""
+
+
 def pbx(config: Path, *args: str) -> Result:
-    return CliRunner().invoke(campaign, list(args), obj=CliState(config=config))
+    obj = CliState(config=config, clock=FixedClock(NOW))
+    return CliRunner().invoke(campaign, list(args), obj=obj)
 
 
 def ok(result: Result) -> str:

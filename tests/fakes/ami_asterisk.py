@@ -54,6 +54,7 @@ import hashlib
 import inspect
 import json
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,6 +310,8 @@ class FakeAmi:
         """Every action received, across connections and restarts, in order."""
         self.raw_actions: list[bytes] = []
         """The same, as the bytes read from the wire."""
+        self.received_at: list[float] = []
+        """The same, when each arrived (`time.monotonic()`, the clock of the event loop)."""
         self.connections = 0
         """TCP connections accepted (a refused one while down is not counted)."""
         self.logins = 0
@@ -497,6 +500,7 @@ class FakeAmi:
                 action = parse(raw)
                 self.actions.append(action)
                 self.raw_actions.append(raw + END)
+                self.received_at.append(time.monotonic())
                 await self._notify()
                 await self._answer(session, action)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from billing_client.audit import AuditJournal
 from billing_client.client import BillingClient
-from billing_client.clock import Clock, FixedClock
+from billing_client.clock import FixedClock
 from billing_client.local.backend import LocalBackend
 from billing_client.phones import PhoneNormaliser
 from missed_calls import MissedCallSettings, MissedCallTracker
@@ -35,7 +35,7 @@ def command_line() -> click.Group:
     @click.option("--config", type=click.Path(dir_okay=False, path_type=Path))
     @click.pass_context
     def pbxbridge(ctx: click.Context, config: Path | None) -> None:
-        ctx.obj = CliState(config=config)
+        ctx.ensure_object(CliState).config = config
 
     for name, command in cli.commands.items():
         pbxbridge.add_command(command, name)
@@ -52,8 +52,13 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+RECORDED = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+"""12:00 in Kyiv: when the calls are recorded; the commands run half an hour later."""
+
+
 def pbx(config: Path, *args: str) -> Result:
-    return CliRunner().invoke(command_line(), ["--config", str(config), *args])
+    obj = CliState(clock=FixedClock(RECORDED + timedelta(minutes=30)))
+    return CliRunner().invoke(command_line(), ["--config", str(config), *args], obj=obj)
 
 
 def ok(result: Result) -> str:
@@ -62,12 +67,12 @@ def ok(result: Result) -> str:
 
 
 async def record_calls(url: str) -> None:
-    """What the service would have recorded today: the capture, one recall 25 min later."""
+    """What the service recorded at RECORDED: the capture, one recall 25 min later."""
     engine = create_engine(DatabaseSettings(url=url))
     try:
         await migrate.upgrade(engine, version_locations())
         sessions = session_factory(engine)
-        clock = FixedClock(Clock().now())
+        clock = FixedClock(RECORDED)
         phones = PhoneNormaliser("UA")
         billing = BillingClient(
             LocalBackend(sessions, clock, AuditJournal(sessions, "local", clock)), phones

@@ -54,10 +54,11 @@ async def test_two_trackers_on_one_database_record_the_call_once(
 SCRIPT = textwrap.dedent(
     """
     import asyncio, sys
+    from datetime import datetime
     sys.path.insert(0, sys.argv[2])
     from billing_client.audit import AuditJournal
     from billing_client.client import BillingClient
-    from billing_client.clock import Clock
+    from billing_client.clock import FixedClock
     from billing_client.local.backend import LocalBackend
     from billing_client.phones import PhoneNormaliser
     from missed_calls import MissedCallSettings, MissedCallTracker
@@ -69,10 +70,10 @@ SCRIPT = textwrap.dedent(
             print("asked", number, flush=True)
             await asyncio.Event().wait()
 
-    async def main(url):
+    async def main(url, now):
         engine = create_engine(DatabaseSettings(url=url))
         sessions = session_factory(engine)
-        clock = Clock()
+        clock = FixedClock(datetime.fromisoformat(now))
         backend = Hanging(sessions, clock, AuditJournal(sessions, "local", clock))
         settings = MissedCallSettings(lookup_timeout=600)
         billing = BillingClient(backend, PhoneNormaliser())
@@ -81,16 +82,17 @@ SCRIPT = textwrap.dedent(
             await tracker.handle(message)
         await tracker.flush()
 
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], sys.argv[3]))
     """
 )
 
 
 async def test_a_recorded_call_survives_kill_9(
-    db: Database, tmp_path: Path, make_tracker: MakeTracker, admin: LocalAdmin
+    db: Database, tmp_path: Path, make_tracker: MakeTracker, admin: LocalAdmin, clock: FixedClock
 ) -> None:
     """The service records both calls, then hangs asking the billing; SIGKILL. The next
-    process finds both calls and names the subscriber."""
+    process finds both calls and names the subscriber. Both processes read one fixed time
+    (handed to the child), so the calls are on the day the parent lists."""
     await admin.add("olena", phones=("0671234567",), actor="test")
     script = tmp_path / "service.py"
     script.write_text(SCRIPT, encoding="utf-8")
@@ -99,6 +101,7 @@ async def test_a_recorded_call_survives_kill_9(
         str(script),
         db.url,
         str(ROOT),
+        clock.now().isoformat(),
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )

@@ -6,12 +6,18 @@ import csv
 import io
 import re
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from billing_client.clock import FixedClock
+from pbxbridge.cli.common import CliState
 from pbxbridge.cli.main import cli
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+"""12:00 in Kyiv on a 30-day month: the clock every command reads unless a test says."""
 
 HEADER = "login,name,phones,balance,credit,credit_expire,tariff,fee,frozen,disabled\n"
 
@@ -22,15 +28,18 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     path = tmp_path / "pbxbridge.toml"
     path.write_text(
-        '[database]\nurl = "sqlite+aiosqlite:///state/pbx.db"\n[spool]\ndir = "spool"\n',
+        '[database]\nurl = "sqlite+aiosqlite:///state/pbx.db"\n'
+        '[spool]\ndir = "spool"\nsounds_dir = "sounds"\n',
         encoding="utf-8",
     )
     (tmp_path / "spool" / "outgoing").mkdir(parents=True)
     return path
 
 
-def pbx(config: Path, *args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(config), *args], input=input)
+def pbx(config: Path, *args: str, input: str | None = None, at: datetime = NOW) -> Result:
+    """The command line as an operator runs it, on a clock standing at `at`."""
+    obj = CliState(clock=FixedClock(at))
+    return CliRunner().invoke(cli, ["--config", str(config), *args], input=input, obj=obj)
 
 
 def ok(result: Result) -> str:
@@ -58,7 +67,7 @@ def test_import_show_pay_and_audit(config: Path, tmp_path: Path) -> None:
 
     shown = ok(pbx(config, "subscribers", "show", "+38 (067) 111-00-01"))
     assert "Петренко Іван" in shown
-    assert "45" in shown  # days left: 150 at 100/month, 30-day month or 31 gives 45/46
+    assert re.search(r"^days left\s+45$", shown, re.M)  # 150 at 100 for November's 30 days
     ok(pbx(config, "payments", "add", "dmytro", "70.50", "--note", "cash at the office"))
     assert "20.50" in ok(pbx(config, "subscribers", "show", "dmytro"))
     audit = ok(pbx(config, "audit", "--login", "dmytro"))
@@ -69,6 +78,39 @@ def test_import_show_pay_and_audit(config: Path, tmp_path: Path) -> None:
     listed = ok(pbx(config, "subscribers", "list", "--status", "active"))
     assert "ivan" in listed
     assert "dmytro" in listed  # 20.50 now: active
+
+
+@pytest.mark.parametrize(
+    ("at", "days_left"),
+    [
+        # 150 at 100 a month: 150 × days of the local month ÷ 100, rounded down
+        (datetime(2026, 11, 30, 21, 59, tzinfo=UTC), 45),  # 30 Nov 23:59 Kyiv: 30 days
+        (datetime(2026, 11, 30, 22, 0, tzinfo=UTC), 46),  # 1 Dec 00:00 Kyiv: 31 days
+        (datetime(2027, 2, 28, 21, 59, tzinfo=UTC), 42),  # 28 Feb 2027 23:59: 28 days
+        (datetime(2028, 2, 29, 10, 0, tzinfo=UTC), 43),  # 29 Feb 2028: 29 days, 43.5
+        (datetime(2027, 12, 31, 21, 59, tzinfo=UTC), 46),  # 31 Dec 23:59 Kyiv: 31 days
+    ],
+)
+def test_subscribers_show_counts_days_on_the_clock_it_is_given(
+    config: Path, at: datetime, days_left: int
+) -> None:
+    ok(pbx(config, "db", "upgrade"))
+    ok(
+        pbx(
+            config,
+            "subscribers",
+            "add",
+            "ivan",
+            "--phone",
+            "0501110001",
+            "--balance",
+            "150",
+            "--fee",
+            "100",
+        )
+    )
+    shown = ok(pbx(config, "subscribers", "show", "ivan", at=at))
+    assert re.search(rf"^days left\s+{days_left}$", shown, re.M), shown
 
 
 def test_subscriber_lifecycle_and_export_round_trip(config: Path, tmp_path: Path) -> None:

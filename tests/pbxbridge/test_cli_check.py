@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 from collections.abc import Mapping
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
 
 from pbxbridge.cli.main import cli
@@ -31,13 +29,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-@pytest.fixture(autouse=True)
-def hermetic(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("PBXBRIDGE_"):
-            monkeypatch.delenv(name)
 
 
 def write(tmp_path: Path, name: str = "pbx.toml", **sections: Mapping[str, object]) -> Path:

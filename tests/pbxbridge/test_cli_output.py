@@ -12,8 +12,6 @@ import asyncio
 import csv
 import io
 import logging
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -39,20 +37,6 @@ from tests.callfile_spooler.fake_asterisk import FakeAsterisk, Fate
 WINTER = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)  # 12:00 in Kyiv, EET (+02:00)
 SUMMER = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)  # 12:00 in Kyiv, EEST (+03:00)
 HEADER = "login,name,phones,balance,credit,credit_expire,tariff,fee,frozen,disabled\n"
-
-
-@pytest.fixture(autouse=True)
-def hermetic(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No PBXBRIDGE_* variable of the shell; the root logger put back afterwards (the CLI
-    installs its own handler)."""
-    for name in list(os.environ):
-        if name.startswith("PBXBRIDGE_"):
-            monkeypatch.delenv(name)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture

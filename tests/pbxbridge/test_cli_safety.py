@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -25,17 +24,11 @@ HEADER = "login,name,phones,balance,credit,credit_expire,tariff,fee,frozen,disab
 
 
 @pytest.fixture(autouse=True)
-def hermetic(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("PBXBRIDGE_"):
-            monkeypatch.delenv(name)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    old_umask = os.umask(0o022)  # what a shell usually has: new files 0644
+def shell_umask() -> Iterator[None]:
+    """What a shell usually has: new files 0644, so a 0600 file is the code's doing."""
+    old_umask = os.umask(0o022)
     yield
     os.umask(old_umask)
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture

@@ -8,13 +8,9 @@ CLI runs in a worker thread on the same SQLite file, as a second terminal would.
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
 
 from billing_client.clock import FixedClock
@@ -29,18 +25,6 @@ from tests.fakes.ami_asterisk import FakeAmi
 NOON = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)  # 12:00 EET
 NOT_RUNNING = "pbxbridge run is not running"
 NOT_CONNECTED = "Asterisk is not connected now"
-
-
-@pytest.fixture(autouse=True)
-def hermetic(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("PBXBRIDGE_"):
-            monkeypatch.delenv(name)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def send(config: Path, clock: FixedClock, text: str) -> Result:

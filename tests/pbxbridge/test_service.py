@@ -26,7 +26,7 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def running(
-    config: Path, *args: str
+    config: Path, *args: str, log_level: str = "INFO"
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process, list[str]]]:
     proc = await asyncio.create_subprocess_exec(
         str(BIN / "pbxbridge"),
@@ -36,7 +36,7 @@ async def running(
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PBXBRIDGE_LOGGING__LEVEL": "INFO"},
+        env={**os.environ, "PBXBRIDGE_LOGGING__LEVEL": log_level},
     )
     assert proc.stdout is not None
     lines: list[str] = []
@@ -75,13 +75,16 @@ async def probe(config: Path, *args: str) -> str:
 
 
 def write_config(tmp_path: Path) -> Path:
-    """FastAGI on a free port; AMI pointed at a port where nothing listens."""
+    """FastAGI on a free port; AMI pointed at a port where nothing listens; the spool and
+    the campaign sounds in tmp_path (never the machine's, which the service prunes)."""
     config = tmp_path / "pbxbridge.toml"
     config.write_text(
         f'[database]\nurl = "sqlite+aiosqlite:///pbx.db"\n[agi]\nport = {free_port()}\n'
-        f"[ami]\nport = {free_port()}\nbackoff_initial = 0.05\nbackoff_max = 0.1\n",
+        f"[ami]\nport = {free_port()}\nbackoff_initial = 0.05\nbackoff_max = 0.1\n"
+        '[spool]\ndir = "spool"\nsounds_dir = "sounds"\n',
         encoding="utf-8",
     )
+    (tmp_path / "spool" / "outgoing").mkdir(parents=True)
     return config
 
 
@@ -113,17 +116,30 @@ async def test_demo_run_answers_calls_and_stops_cleanly_on_sigterm(tmp_path: Pat
         assert "demo data not seeded: the embedded billing already has subscribers" in output
 
 
+async def read_until(
+    proc: asyncio.subprocess.Process, lines: list[str], text: str, count: int
+) -> None:
+    """Read the service's output into `lines` until `count` lines hold `text`."""
+    assert proc.stdout is not None
+    async with asyncio.timeout(30):
+        while sum(text in line for line in lines) < count:
+            raw = await proc.stdout.readline()
+            assert raw, "the service ended"
+            lines.append(raw.decode())
+
+
 async def test_plain_run_never_seeds_and_serves_without_asterisk(tmp_path: Path) -> None:
     """No AMI peer: the client retries quietly (one line per state change) and calls
     are still answered."""
     config = write_config(tmp_path)
-    async with running(config) as (proc, lines):
+    async with running(config, log_level="DEBUG") as (proc, lines):
         assert "Demo subscribers" not in "".join(lines)
-        await asyncio.sleep(1)  # ten reconnect attempts at backoff_max 0.1 s
+        # five more refused attempts, each only a DEBUG line at backoff_max 0.1 s
+        await read_until(proc, lines, "AMI still reconnecting", 5)
         status = await probe(config, "askozianum", "--callerid", "0501110002")
         assert "BILLING_RESULT=NOTFOUND" in status
     assert proc.returncode == 0
-    ami_lines = [line for line in lines if "pbxbridge.ami" in line]
+    ami_lines = [line for line in lines if "pbxbridge.ami" in line and "DEBUG" not in line]
     reconnecting = [line for line in ami_lines if "AMI reconnecting" in line]
     assert len(reconnecting) == 1, ami_lines
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -24,10 +25,12 @@ STAFF = 111
 
 @asynccontextmanager
 async def service(
-    database: Database, clock: FixedClock, ami: FakeAmi, telegram: FakeTelegram
+    database: Database, clock: FixedClock, ami: FakeAmi, telegram: FakeTelegram, folder: Path
 ) -> AsyncIterator[Service]:
     settings = Settings(
         database={"url": database.url},
+        # never the machine's /var/spool/asterisk or campaign sounds (pruned at start)
+        spool={"dir": folder / "spool", "sounds_dir": folder / "sounds"},
         agi={"port": 0},
         ami={
             "port": ami.port,
@@ -64,11 +67,11 @@ async def service(
 
 
 async def test_missed_call_and_inbound_sms_reach_staff_and_the_bot_answers(
-    database: Database, clock: FixedClock
+    database: Database, clock: FixedClock, tmp_path: Path
 ) -> None:
     async with FakeAmi(dongle=True) as ami, FakeTelegram() as telegram:
         ami.on_action("DongleSendSMS", lambda a: success(Message="[dongle0] SMS queued for send"))
-        async with service(database, clock, ami, telegram) as running:
+        async with service(database, clock, ami, telegram, tmp_path) as running:
             assert running.ami is not None
             await until(
                 lambda: running.ami is not None and running.ami.health is AmiHealth.CONNECTED

@@ -1,10 +1,10 @@
 """A process that stores inbound SMS and queues outbound ones in a loop, for `kill -9`.
 
-`python -m tests.sms.crash_worker DATABASE_URL TRANSMISSIONS_LOG RUN` prints one line per
+`python -m tests.sms.crash_worker DATABASE_URL TRANSMISSIONS_LOG RUN NOW` prints one line per
 acknowledgement, only after the call that stored it returned (so after its commit):
 `stored <id> <text>` and `queued <id>`. Its outbox "sends" through a transport that appends
 `<id> <attempt>` to TRANSMISSIONS_LOG (flushed and fsynced) before answering, so the test
-can count transmissions across kills.
+can count transmissions across kills. NOW (ISO 8601) is the time its clock stands at.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from datetime import datetime
 
 from billing_client.audit import AuditJournal
 from billing_client.client import BillingClient
-from billing_client.clock import Clock
+from billing_client.clock import FixedClock
 from billing_client.local import LocalBackend
 from billing_client.phones import PhoneNormaliser
 from sms.inbox import Inbox
@@ -43,10 +44,10 @@ def text_for(run: int, i: int) -> str:
     return f"run {run} message {i}: Привіт\nрядок"
 
 
-async def main(url: str, transmissions: str, run: int) -> None:
+async def main(url: str, transmissions: str, run: int, now: datetime) -> None:
     engine = create_engine(DatabaseSettings(url=url))
     sessions = session_factory(engine)
-    clock = Clock()
+    clock = FixedClock(now)
     phones = PhoneNormaliser()
     billing = BillingClient(
         LocalBackend(sessions, clock, AuditJournal(sessions, "local", clock)), phones
@@ -70,4 +71,6 @@ async def main(url: str, transmissions: str, run: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    asyncio.run(
+        main(sys.argv[1], sys.argv[2], int(sys.argv[3]), datetime.fromisoformat(sys.argv[4]))
+    )

@@ -32,7 +32,7 @@ from tests.sms.conftest import VERSION_LOCATIONS
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None) -> None:
-    ctx.obj = CliState(config=config)
+    ctx.ensure_object(CliState).config = config
 
 
 for command in main_cli.commands.values():
@@ -70,8 +70,13 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+"""12:00 in Kyiv: the clock of the commands and of the inbox that stores an SMS."""
+
+
 def pbx(config: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(config), *args])
+    obj = CliState(clock=FixedClock(NOW))
+    return CliRunner().invoke(cli, ["--config", str(config), *args], obj=obj)
 
 
 def ok(result: Result) -> str:
@@ -89,7 +94,7 @@ def test_send_queues_and_list_shows_texts_in_full(config: Path, tmp_path: Path) 
     async def receive() -> None:
         engine = create_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'pbx.db'}"))
         sessions = session_factory(engine)
-        clock = FixedClock(datetime.now(UTC))
+        clock = FixedClock(NOW)
         billing = BillingClient(
             LocalBackend(sessions, clock, AuditJournal(sessions, "local", clock)),
             PhoneNormaliser(),

@@ -12,11 +12,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
 
-from billing_client.clock import Clock
+from billing_client.clock import FixedClock
 from sms.models import InboxRow, OutboxRow
 from sms.outbox import Outbox
 from sms.settings import SmsSettings
@@ -27,13 +28,15 @@ from tests.sms.crash_worker import text_for
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = 4
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+"""The time the workers' clocks and the check's stand at."""
 
 
 def run_and_kill(url: str, log: Path, run: int, rng: random.Random) -> list[str]:
     """Start the worker, let it acknowledge a random number of steps (plus a random
     moment more), kill -9 it; every line it printed."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.sms.crash_worker", url, str(log), str(run)],
+        [sys.executable, "-m", "tests.sms.crash_worker", url, str(log), str(run), NOW.isoformat()],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -94,7 +97,7 @@ def test_kill_minus_nine_loses_nothing_acknowledged(tmp_path: Path) -> None:
         engine = create_engine(DatabaseSettings(url=url))
         sessions = session_factory(engine)
         # What the next start-up does: nothing stays `sending`.
-        await Outbox(sessions, Clock(), None, SmsSettings()).recover()
+        await Outbox(sessions, FixedClock(NOW), None, SmsSettings()).recover()
         async with sessions() as session:
             inbox = {r.id: r.text for r in await session.scalars(select(InboxRow))}
             outbox = {r.id: r.state for r in await session.scalars(select(OutboxRow))}
