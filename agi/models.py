@@ -17,6 +17,8 @@ class LockoutFailure(Base):
     subject: Mapped[str] = mapped_column(String(96))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str] = mapped_column(String(32))
+    partner: Mapped[str | None] = mapped_column(String(96), nullable=True)
+    """The subject this failure was counted with (the login for a number, and back)."""
 
     __table_args__ = (Index("ix_agi_lockout_failures_subject_at", "subject", "at"),)
 

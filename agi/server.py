@@ -3,7 +3,14 @@
 Each connection is one task and everything it does has a deadline, so a client that
 stalls, sends garbage or disappears costs one idle task until its timeout and never
 blocks the event loop or another session. Nothing a connection does can raise out of
-its task: every failure ends that session with one log line.
+its task.
+
+A connection becomes a session (counted against `agi.max_sessions`) only once its
+environment block is complete. Until then it is pending: pending connections have their
+own bound, `agi.max_pending`, and when it is full the oldest of them is closed to make
+room, so a flood of connections that never send a header can neither keep real calls out
+nor refuse a newcomer. Connections dropped that way (and those refused) are logged through
+`FloodLog`: the first of each kind in full, the rest as one summary line per interval.
 """
 
 from __future__ import annotations
@@ -11,12 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
 from agi.errors import AgiError, AgiHangup, AgiHeaderError
+from agi.flood_log import Dropped, FloodLog
 from agi.request import AgiRequest, build_request, read_environment
 from agi.session import AgiSession
 from agi.settings import AgiSettings, address_allowed
@@ -31,13 +40,20 @@ _CLOSE_GRACE = 1.0
 _CANCEL_GRACE = 2.0
 """Seconds cancelled sessions get to clean up on stop before they are abandoned."""
 
+_FILES_RESERVE = 256
+"""Open files the process needs besides FastAGI's sockets (database, logs, AMI, HTTP)."""
+
 
 @dataclass(slots=True)
 class AgiServerStats:
     """Counters since start, for logs, health pages and tests."""
 
     accepted: int = 0
+    """Connections from allowed addresses (each then pending until its header is in)."""
     rejected: int = 0
+    """Refused: not in agi.allow, or agi.max_sessions running when the header was in."""
+    evicted: int = 0
+    """Pending connections closed to make room for a newer one (agi.max_pending)."""
     header_failures: int = 0
     unknown_routes: int = 0
     completed: int = 0
@@ -77,7 +93,13 @@ class FastAgiServer:
     slashes: register `"askozianum"` for `agi://pbxbridge/askozianum?mode=test`.
     """
 
-    def __init__(self, settings: AgiSettings, handlers: Mapping[str, Handler]) -> None:
+    def __init__(
+        self,
+        settings: AgiSettings,
+        handlers: Mapping[str, Handler],
+        *,
+        summary_interval: float = 10.0,
+    ) -> None:
         self._settings = settings
         self._networks = settings.networks()
         # Asterisk connects from a handful of addresses; parsing each one costs ~10 µs.
@@ -92,7 +114,12 @@ class FastAgiServer:
             self._handlers[route] = handler
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        # Still sending the environment, oldest first (dicts keep insertion order).
+        self._pending: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._evicted: set[asyncio.Task[None]] = set()
+        self._sessions: set[asyncio.Task[None]] = set()
         self._in_handler: set[asyncio.Task[None]] = set()
+        self._flood = FloodLog(log, summary_interval)
         self.stats = AgiServerStats()
 
     async def start(self) -> None:
@@ -100,14 +127,15 @@ class FastAgiServer:
             raise RuntimeError("FastAGI server already started")
         if not self._networks:
             log.warning("agi.allow is empty: every FastAGI connection will be refused")
+        self._check_open_files()
         self._server = await asyncio.start_server(
             self._on_connection,
             self._settings.host,
             self._settings.port,
             limit=self._settings.max_header_bytes,
             # A burst of calls must not overflow the kernel's queue: Asterisk would retry
-            # the connect only after a second.
-            backlog=max(self._settings.max_sessions, 100),
+            # the connect only after a second. (The kernel caps it at net.core.somaxconn.)
+            backlog=min(self._settings.max_sessions + self._settings.max_pending, 65535),
         )
         log.info(
             "FastAGI server listening on %s (routes: %s)",
@@ -132,8 +160,26 @@ class FastAgiServer:
 
     @property
     def active_sessions(self) -> int:
-        """Open connections, whether still sending their environment or running a route."""
-        return len(self._connections)
+        """Sessions: connections whose environment block is complete."""
+        return len(self._sessions)
+
+    @property
+    def pending_connections(self) -> int:
+        """Connections still sending their environment block."""
+        return len(self._pending)
+
+    def _check_open_files(self) -> None:
+        """Warn once when a full house of connections would not fit the open-files limit
+        (the service raises the soft limit at start; see `pbxbridge.limits`)."""
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        need = self._settings.max_sessions + self._settings.max_pending + _FILES_RESERVE
+        if soft != resource.RLIM_INFINITY and soft < need:
+            log.warning(
+                "agi.max_sessions + agi.max_pending need about %s open files, the limit is "
+                "%s: a flood may run out of them (raise LimitNOFILE or lower agi.max_pending)",
+                f"{need:,}",
+                f"{soft:,}",
+            )
 
     async def stop(self) -> None:
         """Stop accepting; let running routes finish up to `drain_timeout`, then close them.
@@ -146,6 +192,11 @@ class FastAgiServer:
             return
         server.close()
         current = asyncio.current_task()
+        if self._pending:
+            log.info(
+                "closing %s FastAGI connections still sending their environment",
+                f"{len(self._pending):,}",
+            )
         for task in self._connections - self._in_handler:
             task.cancel()
         loop = asyncio.get_running_loop()
@@ -163,6 +214,7 @@ class FastAgiServer:
             _, pending = await asyncio.wait(leftover, timeout=_CANCEL_GRACE)
             if pending:
                 log.error("%d FastAGI sessions ignored cancellation", len(pending))
+        self._flood.flush()
         # Python 3.12+ waits here for every connection, so a session that ignored its
         # cancellation must not hold shutdown forever.
         with contextlib.suppress(TimeoutError):
@@ -193,29 +245,48 @@ class FastAgiServer:
                 self._allowed[host] = allowed
         if not allowed:
             self.stats.rejected += 1
-            log.warning("FastAGI connection from %s:%d refused: not in agi.allow", host, port)
-            await _close(writer)
-            return
-        if len(self._connections) >= self._settings.max_sessions:
-            self.stats.rejected += 1
-            log.warning(
-                "FastAGI connection from %s:%d refused: %d sessions open (agi.max_sessions)",
+            self._flood.note(
+                Dropped.NOT_ALLOWED,
+                "FastAGI connection from %s:%d refused: not in agi.allow",
                 host,
                 port,
-                len(self._connections),
             )
             await _close(writer)
             return
         task = asyncio.current_task()
         assert task is not None
+        if len(self._pending) >= self._settings.max_pending:
+            self._evict_oldest()
         self._connections.add(task)
+        self._pending[task] = writer
         self.stats.accepted += 1
         try:
             await self._serve(reader, writer, host, port, task)
         finally:
             self._connections.discard(task)
+            self._pending.pop(task, None)
+            self._evicted.discard(task)
+            self._sessions.discard(task)
             self._in_handler.discard(task)
             await _close(writer)
+
+    def _evict_oldest(self) -> None:
+        """Close the connection that has been sending its environment longest."""
+        task, writer = next(iter(self._pending.items()))
+        del self._pending[task]
+        self._evicted.add(task)
+        self.stats.evicted += 1
+        host, port = _peer(writer)
+        self._flood.note(
+            Dropped.EVICTED,
+            "FastAGI: %s connections still sending their environment (agi.max_pending); "
+            "closed the oldest, from %s:%d",
+            f"{self._settings.max_pending:,}",
+            host,
+            port,
+        )
+        writer.transport.abort()  # its socket is free at once, not when the task runs
+        task.cancel()
 
     async def _serve(
         self,
@@ -230,9 +301,20 @@ class FastAgiServer:
         try:
             async with session_deadline:
                 request = await self._read_request(reader, host, port)
+                self._pending.pop(task, None)
                 if request is None:
                     return
                 where = f"{request.uniqueid or '-'} ({host}:{port}, {request.script!r})"
+                if len(self._sessions) >= self._settings.max_sessions:
+                    self.stats.rejected += 1
+                    self._flood.note(
+                        Dropped.BUSY,
+                        "AGI %s refused: all %d sessions of agi.max_sessions are running",
+                        where,
+                        len(self._sessions),
+                    )
+                    return
+                self._sessions.add(task)
                 session = AgiSession(
                     reader,
                     writer,
@@ -266,11 +348,14 @@ class FastAgiServer:
             self.stats.agi_errors += 1
             log.warning("AGI %s: %s: %s", where, type(exc).__name__, exc)
         except asyncio.CancelledError:
-            # Only stop() cancels these tasks. Not re-raised: asyncio's stream protocol
-            # calls task.exception() on the finished task, which would log a cancelled
-            # task as an error.
+            # Only stop() and an eviction cancel these tasks. Not re-raised: asyncio's
+            # stream protocol calls task.exception() on the finished task, which would log
+            # a cancelled task as an error.
+            if task in self._evicted:
+                return  # counted and logged by _evict_oldest
             self.stats.cancelled += 1
-            log.info("AGI %s: closed by shutdown", where)
+            if task in self._sessions:
+                log.info("AGI %s: closed by shutdown", where)
         except Exception:
             self.stats.handler_errors += 1
             log.exception("AGI %s: handler failed", where)
@@ -284,13 +369,16 @@ class FastAgiServer:
                 env = await read_environment(reader, self._settings.max_header_bytes)
         except AgiHeaderError as exc:
             self.stats.header_failures += 1
-            log.warning("FastAGI connection from %s:%d dropped: %s", host, port, exc)
+            self._flood.note(
+                Dropped.BAD_HEADER, "FastAGI connection from %s:%d dropped: %s", host, port, exc
+            )
             return None
         except TimeoutError:
             if not header_deadline.expired():
                 raise
             self.stats.header_failures += 1
-            log.warning(
+            self._flood.note(
+                Dropped.HEADER_TIMEOUT,
                 "FastAGI connection from %s:%d dropped: no complete environment within %g s",
                 host,
                 port,

@@ -106,6 +106,7 @@ class AgiSession:
         self._lock = asyncio.Lock()
         self._hangup_received = False
         self._closed_because: str | None = None
+        self._variables_set: set[str] = set()
 
     @property
     def hangup_received(self) -> bool:
@@ -114,6 +115,11 @@ class AgiSession:
         Dead-capable commands (GET/SET VARIABLE, VERBOSE, EXEC…) still work; others get 511.
         """
         return self._hangup_received
+
+    @property
+    def variables_set(self) -> frozenset[str]:
+        """Names of the channel variables this session has set (Asterisk said 200)."""
+        return frozenset(self._variables_set)
 
     @property
     def closed(self) -> bool:
@@ -194,6 +200,7 @@ class AgiSession:
 
     async def set_variable(self, name: str, value: str) -> None:
         await self.command("SET", "VARIABLE", variable_name(name), quote(value))
+        self._variables_set.add(name)
 
     async def verbose(self, message: str, level: int = 1) -> None:
         """Write `message` to the Asterisk console/log at verbosity `level` (1-4)."""

@@ -61,7 +61,20 @@ class AgiSettings(BaseModel):
     max_sessions: int = Field(
         default=500,
         ge=1,
-        description="Concurrent connections; more are closed at once (Asterisk continues).",
+        description=(
+            "Concurrent sessions: connections whose environment block is complete. More are "
+            "closed at once (Asterisk continues the dialplan)."
+        ),
+    )
+    max_pending: int = Field(
+        default=4096,
+        ge=1,
+        description=(
+            "Connections still sending their environment block (within header_timeout). "
+            "When full, the oldest of them is closed to make room, never the newcomer: a "
+            "flood of silent connections cannot keep a real call out. Each takes an open "
+            "file: the service raises its open-files limit at start."
+        ),
     )
     drain_timeout: float = Field(
         default=10.0,

@@ -6,8 +6,9 @@ the chat id so an admin can add a new colleague's chat. The gate is an outer mid
 on the dispatcher's updates, so no handler ever sees a foreign update.
 
 The bot knows no other component. The root injects async callables that return the
-reply text: `missed()`, `send_sms(number, text, actor)`, `whois(number)` and, when
-callbacks are on, `request_callback(number, actor)`. A callable that raises or hangs gets
+reply text: `missed()`, `send_sms(number, text, actor)`, `whois(number)`,
+`unlock(number_or_login, actor)` and, when callbacks are on, `request_callback(number,
+actor)`. A callable that raises or hangs gets
 a short error reply; the details go to the log.
 
 Polling is our own loop (not `Dispatcher.start_polling`) so that shutdown is bounded
@@ -48,6 +49,8 @@ SendSms = Callable[[str, str, str], Awaitable[str]]
 Whois = Callable[[str], Awaitable[str]]
 RequestCallback = Callable[[str, str], Awaitable[str]]
 """(number, actor) -> the reply: queue a call to `number` (operators and the customer)."""
+Unlock = Callable[[str, str], Awaitable[str]]
+"""(number or login, actor) -> the reply: lift an IVR lockout (audited by the root)."""
 Now = Callable[[], datetime]
 
 REQUEST_TIMEOUT = 15  # seconds for deleteWebhook / getMe / a reply
@@ -59,6 +62,8 @@ UPDATE_TYPES = ("message",)
 # A phone number as staff type it: digits, maybe a leading +, maybe - ( ) between.
 # The root's normaliser decides what it means; this only catches a missing or swapped argument.
 NUMBER = re.compile(r"\+?[\d()-]{3,20}")
+# A number as above or a billing login (Ubilling's are letters, digits and a few marks).
+NUMBER_OR_LOGIN = re.compile(r"[\w.@+()-]{1,64}")
 
 HELP = (
     "pbxbridge staff bot\n"
@@ -66,6 +71,7 @@ HELP = (
     "/sms NUMBER TEXT: send an SMS\n"
     "/whois NUMBER: who has this number\n"
     "/callback NUMBER: have an operator call this number back\n"
+    "/unlock NUMBER|LOGIN: lift a pay-card/PIN lockout\n"
     "/help: this list"
 )
 USAGE_SMS = "Usage: /sms NUMBER TEXT\nFor example: /sms 0501234567 Ваш роутер налаштовано"
@@ -73,6 +79,8 @@ USAGE_WHOIS = "Usage: /whois NUMBER\nFor example: /whois 0501234567"
 USAGE_MISSED = "Usage: /missed (no arguments): today's missed calls"
 USAGE_CALLBACK = "Usage: /callback NUMBER\nFor example: /callback 0501234567"
 CALLBACKS_OFF = "Callbacks are not available in this pbxbridge (callback.enabled = false)."
+USAGE_UNLOCK = "Usage: /unlock NUMBER|LOGIN\nFor example: /unlock 0501234567 or /unlock ivan"
+UNLOCK_OFF = "Lifting lockouts is not available in this pbxbridge."
 
 
 def utc_now() -> datetime:
@@ -101,6 +109,7 @@ class StaffBot:
         send_sms: SendSms,
         whois: Whois,
         request_callback: RequestCallback | None = None,
+        unlock: Unlock | None = None,
         sleep: Sleep = asyncio.sleep,
         now: Now = utc_now,
         stop_timeout: float = 5.0,
@@ -113,6 +122,7 @@ class StaffBot:
         self._send_sms = send_sms
         self._whois = whois
         self._request_callback = request_callback
+        self._unlock = unlock
         self._sleep = sleep
         self._now = now
         self._stop_timeout = stop_timeout
@@ -171,6 +181,7 @@ class StaffBot:
         router.message.register(self._on_sms, Command("sms"))
         router.message.register(self._on_whois, Command("whois"))
         router.message.register(self._on_callback, Command("callback"))
+        router.message.register(self._on_unlock, Command("unlock"))
         router.message.register(self._on_unknown, _private_command)
         dispatcher = Dispatcher(name="pbxbridge-staff", disable_fsm=True)
         dispatcher.update.outer_middleware(self._gate)
@@ -244,6 +255,18 @@ class StaffBot:
             return
         number, actor = parts[0], f"telegram:{message.chat.id}"
         await self._run(message, "callback", lambda: request(number, actor))
+
+    async def _on_unlock(self, message: Message, command: CommandObject) -> None:
+        parts = (command.args or "").split()
+        if len(parts) != 1 or not NUMBER_OR_LOGIN.fullmatch(parts[0]):
+            await self._reply(message, USAGE_UNLOCK)
+            return
+        unlock = self._unlock
+        if unlock is None:
+            await self._reply(message, UNLOCK_OFF)
+            return
+        target, actor = parts[0], f"telegram:{message.chat.id}"
+        await self._run(message, "unlock", lambda: unlock(target, actor))
 
     async def _run(self, message: Message, name: str, call: Callable[[], Awaitable[str]]) -> None:
         """Run an injected callable and answer with what it returned, or a short error."""

@@ -62,4 +62,18 @@ class AlertNotice:
     text: str
 
 
-Notice = MissedCallNotice | InboundSmsNotice | LinkNotice | SmsFailedNotice | AlertNotice
+@dataclass(frozen=True, slots=True)
+class LockoutNotice:
+    """A number and/or login locked out of self-service after repeated wrong pay cards or
+    PINs (`reason`: the last failure, in words). `until` is in the service's timezone."""
+
+    number: str | None
+    login: str | None
+    failures: int
+    until: datetime
+    reason: str
+
+
+Notice = (
+    MissedCallNotice | InboundSmsNotice | LinkNotice | SmsFailedNotice | AlertNotice | LockoutNotice
+)

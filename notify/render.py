@@ -15,6 +15,7 @@ from notify.notices import (
     AlertNotice,
     InboundSmsNotice,
     LinkNotice,
+    LockoutNotice,
     MissedCallNotice,
     Notice,
     SmsFailedNotice,
@@ -120,6 +121,27 @@ def _alert(notice: AlertNotice) -> str:
     return f"ALERT: {notice.text}"
 
 
+def _locked_who(notice: LockoutNotice) -> str:
+    parts = []
+    if notice.number:
+        parts.append(f"number {notice.number}")
+    if notice.login:
+        parts.append(f"login {notice.login}")
+    return " and ".join(parts)
+
+
+def _lockout(notice: LockoutNotice) -> str:
+    lift = notice.login or notice.number
+    return "\n".join(
+        [
+            f"Locked out of self-service: {_locked_who(notice)}",
+            f"After {notice.failures} failures, the last a {notice.reason}",
+            f"Until {notice.until:%Y-%m-%d %H:%M:%S %Z}",
+            f"To lift it: /unlock {lift}",
+        ]
+    )
+
+
 def render(notice: Notice) -> str:
     """The message for a single notice."""
     match notice:
@@ -133,6 +155,8 @@ def render(notice: Notice) -> str:
             text = _failed(notice)
         case AlertNotice():
             text = _alert(notice)
+        case LockoutNotice():
+            text = _lockout(notice)
     return fit(text)
 
 
@@ -145,6 +169,7 @@ KINDS: tuple[tuple[type[Notice], str, str], ...] = (
     (MissedCallNotice, "missed call", "missed calls"),
     (InboundSmsNotice, "inbound SMS", "inbound SMS"),
     (SmsFailedNotice, "failed SMS", "failed SMS"),
+    (LockoutNotice, "lockout", "lockouts"),
 )
 
 
@@ -171,6 +196,8 @@ def _item(notice: Notice) -> str:
             return f"#{notice.message_id} to {notice.number} ({notice.reason})"
         case AlertNotice():
             return clip(notice.text, SUMMARY_ALERT)
+        case LockoutNotice():
+            return _locked_who(notice)
 
 
 def _counted(items: Iterable[str]) -> list[str]:

@@ -1,7 +1,7 @@
 """Telegram as the root uses it: one Bot (one HTTP session) shared by the notifier and the bot.
 
     telegram = Telegram(settings.telegram, missed=..., send_sms=..., whois=...,
-                        request_callback=...)
+                        request_callback=..., unlock=...)
     await telegram.start()
     await telegram.notify(MissedCallNotice(...))   # the callback other components get
     await telegram.stop()
@@ -19,7 +19,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
-from notify.bot import Missed, Now, RequestCallback, SendSms, StaffBot, Whois, utc_now
+from notify.bot import Missed, Now, RequestCallback, SendSms, StaffBot, Unlock, Whois, utc_now
 from notify.notices import Notice
 from notify.notifier import Clock, Sleep, StaffNotifier
 from notify.settings import TelegramSettings
@@ -62,6 +62,7 @@ class Telegram:
         send_sms: SendSms,
         whois: Whois,
         request_callback: RequestCallback | None = None,
+        unlock: Unlock | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         now: Now = utc_now,
@@ -84,6 +85,7 @@ class Telegram:
             send_sms=send_sms,
             whois=whois,
             request_callback=request_callback,
+            unlock=unlock,
             sleep=sleep,
             now=now,
             stop_timeout=stop_timeout,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from agi.lockout import LockoutGuard
+from agi.lockout import LockoutGuard, OnLock
 from agi.routes import ROUTES, RouteDeps, build_handlers
 from agi.server import FastAgiServer
 from ami_listener import AmiClient, AmiHealth
@@ -129,12 +129,27 @@ async def open_core(
         await engine.dispose()
 
 
-def build_route_deps(core: Core, inbound_sms: InboundHandler | None = None) -> RouteDeps:
+def build_lockout(core: Core, on_lock: OnLock | None = None) -> LockoutGuard:
     agi = core.settings.agi
-    lockout = LockoutGuard(
-        core.sessions, core.clock, failures=agi.lockout_failures, window=agi.lockout_window
+    return LockoutGuard(
+        core.sessions,
+        core.clock,
+        failures=agi.lockout_failures,
+        window=agi.lockout_window,
+        on_lock=on_lock,
+        audit=core.audit,
     )
-    return RouteDeps(billing=core.billing, lockout=lockout, settings=agi, inbound_sms=inbound_sms)
+
+
+def build_route_deps(
+    core: Core, inbound_sms: InboundHandler | None = None, on_lock: OnLock | None = None
+) -> RouteDeps:
+    return RouteDeps(
+        billing=core.billing,
+        lockout=build_lockout(core, on_lock),
+        settings=core.settings.agi,
+        inbound_sms=inbound_sms,
+    )
 
 
 class Service:
@@ -204,6 +219,9 @@ class Service:
             callmeback=callmeback_of(core.billing.backend),
             wake=self.spooler.wake,
         )
+        self.routes = build_route_deps(
+            core, inbound_sms=self.inbox.receive, on_lock=staff.on_lock(self._notify)
+        )
         self.telegram: Telegram | None = None
         if s.telegram.active:
             # aiogram costs seconds to import: only when Telegram is on
@@ -217,6 +235,7 @@ class Service:
                 request_callback=(
                     staff.request_callback(self.callbacks) if s.callback.enabled else None
                 ),
+                unlock=staff.unlock(self.routes.lockout, core.phones),
             )
         self._alert_staff: Alert | None = None
         if self.telegram is not None:
@@ -231,7 +250,6 @@ class Service:
         if self.ami is not None:
             for name in Spooler.EVENTS:
                 self.ami.on_event(name, self.spooler.handle)
-        self.routes = build_route_deps(core, inbound_sms=self.inbox.receive)
         self.agi = FastAgiServer(s.agi, build_handlers(self.routes))
 
     async def _notify(self, notice: Notice) -> None:

@@ -58,7 +58,9 @@ INTROS = {
         "Missed calls from Cdr and Queue events (cdr_manager.conf: enabled = yes; cdr.conf: "
         "unanswered = yes)."
     ),
-    "telegram": "Staff notifications and the staff bot (/missed, /sms, /whois, /callback).",
+    "telegram": (
+        "Staff notifications and the staff bot (/missed, /sms, /whois, /callback, /unlock)."
+    ),
     "spool": "Asterisk call files for campaigns and callbacks.",
     "callback": (
         "Callback requests (pbxbridge callback request, the staff bot's /callback, the web "

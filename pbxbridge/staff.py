@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from agi.lockout import LockEvent, LockoutGuard
 from ami_listener.health import AmiHealth
 from billing_client.client import BillingClient
 from billing_client.clock import Clock
-from billing_client.outcomes import BillingResult
+from billing_client.outcomes import BillingResult, MoneySource
+from billing_client.phones import PhoneNormaliser
 from billing_client.subscriber import STATUS_WORDS
 from callfile_spooler.callbacks import CallbackError, CallbackService
 from missed_calls.records import MissedCall
@@ -21,10 +23,12 @@ from notify import (
     AlertNotice,
     InboundSmsNotice,
     LinkNotice,
+    LockoutNotice,
     MissedCallNotice,
     Notice,
     SmsFailedNotice,
 )
+from pbxbridge.lockouts import lift
 from sms.outbox import Outbox, SmsRefused
 from sms.types import OutboxMessage, OutboxState, StoredSms
 
@@ -168,5 +172,38 @@ def request_callback(callbacks: CallbackService) -> Callable[[str, str], Awaitab
         except CallbackError as exc:
             return f"Not queued: {exc}"
         return result.describe()
+
+    return answer
+
+
+LOCK_REASONS = {"INVALID": "invalid pay card", "USED": "used pay card", "pin": "wrong PIN"}
+
+
+def on_lock(notify: Notify) -> Callable[[LockEvent], Awaitable[None]]:
+    """Staff hear when a number or login gets locked (once per lock)."""
+
+    async def locked(event: LockEvent) -> None:
+        await notify(
+            LockoutNotice(
+                number=event.number,
+                login=event.login,
+                failures=event.failures,
+                until=event.until,
+                reason=LOCK_REASONS.get(event.reason, event.reason),
+            )
+        )
+
+    return locked
+
+
+def unlock(guard: LockoutGuard, phones: PhoneNormaliser) -> Callable[[str, str], Awaitable[str]]:
+    async def answer(target: str, actor: str) -> str:
+        try:
+            cleared = await lift(guard, phones, target, MoneySource(kind="api", user=actor))
+        except ValueError as exc:
+            return str(exc)
+        if not cleared.subjects:
+            return f"{target}: not locked, no failures counted."
+        return f"Unlocked {cleared.describe()}."
 
     return answer

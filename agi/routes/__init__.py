@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from functools import partial
 
-from agi.request import AgiRequest
 from agi.routes.askozianum import askozianum
+from agi.routes.common import Route
 from agi.routes.deps import RouteDeps
 from agi.routes.paycardpay import paycardpay
 from agi.routes.ping import ping
@@ -15,9 +14,6 @@ from agi.routes.setcredit import setcredit
 from agi.routes.sms_in import sms_in
 from agi.routes.userstatus import userstatus
 from agi.server import Handler
-from agi.session import AgiSession
-
-Route = Callable[[RouteDeps, AgiRequest, AgiSession], Awaitable[None]]
 
 ROUTES: dict[str, Route] = {
     "askozianum": askozianum,
@@ -34,4 +30,4 @@ def build_handlers(deps: RouteDeps) -> dict[str, Handler]:
     return {name: partial(route, deps) for name, route in ROUTES.items()}
 
 
-__all__ = ["ROUTES", "RouteDeps", "build_handlers"]
+__all__ = ["ROUTES", "Route", "RouteDeps", "build_handlers"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from enum import StrEnum
 
+from agi.errors import AgiError
 from agi.request import AgiRequest
 from agi.routes.deps import RouteDeps
 from agi.session import AgiSession
@@ -47,6 +49,49 @@ def flag(request: AgiRequest, name: str) -> bool:
 async def set_variables(session: AgiSession, variables: Mapping[str, str]) -> None:
     for name, value in variables.items():
         await session.set_variable(name, value)
+
+
+Route = Callable[[RouteDeps, AgiRequest, AgiSession], Awaitable[None]]
+
+
+def leaves_on_error(variables: Mapping[str, str]) -> Callable[[Route], Route]:
+    """Declare what a route leaves on the channel when it fails unexpectedly.
+
+    A bug or a database error inside a route must not send the call on with no variables
+    at all (the dialplan would read empty values as "no answer yet"): the route's result
+    variables that it had not set yet are set to `variables` (its ERROR), then the
+    exception goes on to the server, which logs it. AGI errors pass untouched: the
+    channel is gone or out of step and nothing more can be set.
+    """
+
+    def decorate(route: Route) -> Route:
+        @functools.wraps(route)
+        async def guarded(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
+            try:
+                await route(deps, request, session)
+            except AgiError:
+                raise
+            except Exception:
+                missing = {k: v for k, v in variables.items() if k not in session.variables_set}
+                if missing and not session.closed:
+                    try:
+                        await set_variables(session, missing)
+                    except AgiError as exc:
+                        log.info("AGI %s: result not set, %s", request.uniqueid or "-", exc)
+                raise
+
+        return guarded
+
+    return decorate
+
+
+LOOKUP_FAILED = {
+    "SUBSCRIBER_STATUS": "0",
+    "SUBSCRIBER_LOGIN": "",
+    "BILLING_RESULT": str(BillingResult.ERROR),
+    "BILLING_SOURCE": "none",
+}
+"""What a lookup route leaves when it fails inside pbxbridge: no answer was used."""
 
 
 def money(value: Decimal | None) -> str:

@@ -9,7 +9,15 @@ from __future__ import annotations
 import logging
 
 from agi.request import AgiRequest
-from agi.routes.common import PinCheck, call_source, check_pin, money, money_number, set_variables
+from agi.routes.common import (
+    PinCheck,
+    call_source,
+    check_pin,
+    leaves_on_error,
+    money,
+    money_number,
+    set_variables,
+)
 from agi.routes.deps import RouteDeps
 from agi.session import AgiSession
 from billing_client.errors import BillingError
@@ -29,6 +37,7 @@ def paycard_variables(outcome: PaycardOutcome, reason: str = "") -> dict[str, st
     }
 
 
+@leaves_on_error(paycard_variables(PaycardOutcome(PaycardResult.ERROR)))
 async def paycardpay(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
     outcome, reason = await _decide(deps, request, session)
     log.info(
@@ -79,10 +88,7 @@ async def _decide(
     outcome = await deps.money_move(
         deps.billing.pay_card(card, login=login, source=call_source(request, normalised or number))
     )
-    if outcome.result in COUNTED and await deps.lockout.record_failure(
-        normalised, login, str(outcome.result)
-    ):
-        log.warning(
-            "AGI %s: %s and %s locked after card failures", request.uniqueid, normalised, login
-        )
+    if outcome.result in COUNTED:
+        # The guard logs (and tells staff) when this failure locks the number and login.
+        await deps.lockout.record_failure(normalised, login, str(outcome.result))
     return outcome, ""

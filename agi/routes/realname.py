@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from agi.request import AgiRequest
-from agi.routes.common import flag, lookup, set_variables, status_variables
+from agi.routes.common import (
+    LOOKUP_FAILED,
+    flag,
+    leaves_on_error,
+    lookup,
+    set_variables,
+    status_variables,
+)
 from agi.routes.deps import RouteDeps
 from agi.session import AgiSession
 
 
+@leaves_on_error(LOOKUP_FAILED)
 async def realname(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
     result = await lookup(deps, request, "realname")
     info = result.subscriber

@@ -5,7 +5,15 @@ from __future__ import annotations
 import logging
 
 from agi.request import AgiRequest
-from agi.routes.common import PinCheck, call_source, check_pin, money, money_number, set_variables
+from agi.routes.common import (
+    PinCheck,
+    call_source,
+    check_pin,
+    leaves_on_error,
+    money,
+    money_number,
+    set_variables,
+)
 from agi.routes.deps import RouteDeps
 from agi.session import AgiSession
 from billing_client.errors import BillingError
@@ -23,6 +31,7 @@ def credit_variables(outcome: CreditOutcome, reason: str | None = None) -> dict[
     }
 
 
+@leaves_on_error(credit_variables(CreditOutcome(CreditResult.ERROR)))
 async def setcredit(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
     outcome, reason = await _decide(deps, request, session)
     log.info(

@@ -26,6 +26,7 @@ import re
 
 from agi.errors import AgiError
 from agi.request import AgiRequest
+from agi.routes.common import leaves_on_error
 from agi.routes.deps import RouteDeps
 from agi.session import AgiSession
 from sms.types import InboundHandler, InboundSms
@@ -81,6 +82,7 @@ async def _pjsip_sms(request: AgiRequest, session: AgiSession) -> InboundSms | N
     return InboundSms(device=device, sender=sender, text=text, source="pjsip", driver="pjsip")
 
 
+@leaves_on_error({"SMS_RESULT": "ERROR", "SMS_ID": ""})
 async def sms_in(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
     handler: InboundHandler | None = deps.inbound_sms
     result, stored_id = "ERROR", ""

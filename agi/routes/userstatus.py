@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from agi.request import AgiRequest
 from agi.routes.common import (
+    LOOKUP_FAILED,
     detail_variables,
     flag,
+    leaves_on_error,
     lookup,
     say_amount,
     set_variables,
@@ -16,6 +18,7 @@ from agi.routes.deps import RouteDeps
 from agi.session import AgiSession
 
 
+@leaves_on_error(LOOKUP_FAILED)
 async def userstatus(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
     result = await lookup(deps, request, "userstatus")
     await set_variables(session, status_variables(result) | detail_variables(result.subscriber))

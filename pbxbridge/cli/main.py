@@ -13,6 +13,7 @@ from pbxbridge.cli.check import check_command
 from pbxbridge.cli.common import CliState
 from pbxbridge.cli.config import config
 from pbxbridge.cli.database import db
+from pbxbridge.cli.lockouts import lockouts
 from pbxbridge.cli.missed import missed
 from pbxbridge.cli.paycards import paycards
 from pbxbridge.cli.probe import agi_probe
@@ -48,6 +49,7 @@ for command in (
     subscribers,
     payments,
     paycards,
+    lockouts,
     sms,
     missed,
     campaign,

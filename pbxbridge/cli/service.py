@@ -16,6 +16,7 @@ from pbxbridge.app import Core, Service, open_core
 from pbxbridge.cli.common import state, with_core
 from pbxbridge.cli.format import local_time, table
 from pbxbridge.demo import seed_demo
+from pbxbridge.limits import raise_open_files_limit
 from pbxbridge.settings import Settings
 
 log = logging.getLogger("pbxbridge")
@@ -32,6 +33,7 @@ async def serve(settings: Settings, *, demo: bool, clock: Clock | None = None) -
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        raise_open_files_limit()
         await service.start()
         # What start-up built lives as long as the process: keep it out of every garbage
         # collection pass, and let the young generation grow before a pass (each call

@@ -217,16 +217,30 @@ async def test_connection_outside_the_allowlist_is_closed_unread(
     assert "not in agi.allow" in caplog.text
 
 
-async def test_connections_beyond_max_sessions_are_refused(serve: Serve) -> None:
-    server = await serve({"askozianum": never_called}, max_sessions=1, **NO_DEADLINE)
-    _, first = await asyncio.open_connection("127.0.0.1", server.port)
-    await wait_until(lambda: server.active_sessions == 1)
-    reader, second = await asyncio.open_connection("127.0.0.1", server.port)
-    assert await read_until_closed(reader) == b""
-    assert server.stats.rejected == 1
+async def test_sessions_beyond_max_sessions_are_refused(serve: Serve) -> None:
+    """A session is a connection whose environment is complete; one more is closed unserved."""
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def busy(request: AgiRequest, session: AgiSession) -> None:
+        entered.set()
+        await release.wait()
+        await session.set_variable("SUBSCRIBER_STATUS", "1")
+
+    server = await serve({"askozianum": busy}, max_sessions=1, **NO_DEADLINE)
+    # A connection still sending its environment is not a session: it does not count.
+    _, silent = await asyncio.open_connection("127.0.0.1", server.port)
+    await wait_until(lambda: server.pending_connections == 1)
+    first = asyncio.create_task(FakeAsterisk(server.port).call())
+    await entered.wait()
     assert server.active_sessions == 1
-    first.close()
-    second.close()
+    refused = await FakeAsterisk(server.port, env={"agi_uniqueid": "2.2"}).call()
+    assert refused.server_closed
+    assert refused.received == []
+    assert server.stats.rejected == 1
+    release.set()
+    assert (await first).set_variables == {"SUBSCRIBER_STATUS": "1"}
+    assert server.pending_connections == 1
+    silent.close()
 
 
 # Shutdown
@@ -288,10 +302,10 @@ async def test_stop_drops_connections_still_sending_their_environment(serve: Ser
     server = await serve({"askozianum": never_called}, drain_timeout=300.0, **NO_DEADLINE)
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(default_environment()[:50])
-    await wait_until(lambda: server.active_sessions == 1)
+    await wait_until(lambda: server.pending_connections == 1)
     await server.stop()
     assert await read_until_closed(reader) == b""
-    assert server.active_sessions == 0
+    assert server.pending_connections == 0
     writer.close()
 
 

@@ -103,6 +103,7 @@ class Staff:
     missed_reply: str = "Пропущені сьогодні: 2\n0501234567 (ivan) 09:12"
     whois_reply: str = "0501234567: Іван Петренко (ivan), active, balance 120.00"
     callback_reply: str = "Callback #5 to +380501234567 (ivan, Іван Петренко) queued."
+    unlock_reply: str = "Unlocked number +380501234567 and login ivan."
     fail_with: Exception | None = None
     hang: bool = False
     calls: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
@@ -126,6 +127,9 @@ class Staff:
 
     async def request_callback(self, number: str, actor: str) -> str:
         return await self._answer("callback", (number, actor), self.callback_reply)
+
+    async def unlock(self, target: str, actor: str) -> str:
+        return await self._answer("unlock", (target, actor), self.unlock_reply)
 
 
 @dataclass
@@ -151,6 +155,7 @@ async def make_bot(fake: FakeTelegram, vtime: VirtualTime) -> AsyncIterator[Make
         bot = create_bot(config)
         staff = Staff()
         options.setdefault("request_callback", staff.request_callback)
+        options.setdefault("unlock", staff.unlock)
         staff_bot = StaffBot(
             config,
             bot,

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from notify import AlertNotice, InboundSmsNotice, LinkNotice, MissedCallNotice, Notice
+from notify import (
+    AlertNotice,
+    InboundSmsNotice,
+    LinkNotice,
+    LockoutNotice,
+    MissedCallNotice,
+    Notice,
+)
 from notify.render import TEXT_LIMIT, clip, fit, render, render_summary, status_name, utf16_len
 
 AT = datetime(2024, 5, 1, 9, 5, 0)
@@ -67,6 +75,23 @@ def test_summary_counts_what_was_only_counted() -> None:
     notices = [MissedCallNotice("0501234567", None, None, None, None, AT, None)]
     text = render_summary(notices, 3, Counter({"missed calls": 99, "inbound SMS": 2}))
     assert text == ("100 missed calls in the last 3 s: 0501234567\n2 inbound SMS in the last 3 s")
+
+
+def test_a_lockout_says_who_why_until_when_with_its_zone_and_how_to_lift_it() -> None:
+    until = datetime(2026, 11, 22, 13, 0, tzinfo=ZoneInfo("Europe/Kyiv"))
+    notice = LockoutNotice("+380501110002", "debtor", 5, until, "used pay card")
+    assert render(notice) == (
+        "Locked out of self-service: number +380501110002 and login debtor\n"
+        "After 5 failures, the last a used pay card\n"
+        "Until 2026-11-22 13:00:00 EET\n"
+        "To lift it: /unlock debtor"
+    )
+    only_number = LockoutNotice("+380501110002", None, 6, until, "wrong PIN")
+    assert render(only_number).endswith("To lift it: /unlock +380501110002")
+    summary = render_summary([notice, only_number], 10)
+    assert summary == (
+        "2 lockouts in the last 10 s: number +380501110002 and login debtor, number +380501110002"
+    )
 
 
 def test_alerts_come_first_in_a_summary_folded_and_clipped() -> None:
