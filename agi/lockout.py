@@ -33,9 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agi.models import Lockout, LockoutFailure
 from billing_client.audit import AuditJournal
-from billing_client.clock import Clock
 from billing_client.models import AuditEntry
 from billing_client.outcomes import MoneySource
+from primitives.clock import Clock
 from storage.upsert import insert_for
 
 log = logging.getLogger(__name__)

@@ -32,9 +32,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import lazyload
 
 from billing_client.models import Subscriber, SubscriberPhone
-from billing_client.phones import PhoneNormaliser
 from pbxbridge.app import open_core
 from pbxbridge.settings import Settings
+from primitives.phones import PhoneNormaliser
 from storage import DatabaseSettings, create_engine
 
 ZONE = ZoneInfo("Europe/Kyiv")

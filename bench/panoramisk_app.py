@@ -5,7 +5,7 @@ It answers exactly what pbxbridge's askozianum answers (same four variables, sam
 values) from the same SQLite file:
 
 * the number: `?number=`, else agi_arg_1, else the CallerID (`unknown` counts as none),
-  normalised with phonenumbers to E.164, region UA, as `billing_client.phones` does;
+  normalised with phonenumbers to E.164, region UA, as `primitives.phones` does;
 * one SELECT joining billing_subscribers and billing_subscriber_phones;
 * the status by Ubilling's rule (`billing_client.rules.status_of`): 3 when frozen or
   disabled, else 1 when balance >= -(credit in force), else 2; a credit is in force while

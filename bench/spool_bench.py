@@ -63,10 +63,10 @@ def spool_dir(base: Path) -> Path:
 
 
 def scenario_writer(args: argparse.Namespace, *, fsync: bool) -> dict[str, Any]:
-    from billing_client.phones import PhoneNormaliser
     from callfile_spooler.dialing import Callee, Dialer, Target
     from callfile_spooler.settings import SpoolSettings
     from callfile_spooler.writer import SpoolFolder, file_name
+    from primitives.phones import PhoneNormaliser
 
     spool = spool_dir(args.dir)
     settings = SpoolSettings(dir=spool, fsync=fsync, channel="PJSIP/{number}@trunk")
@@ -117,10 +117,10 @@ async def _campaign(spooler: Any, count: int, **limits: Any) -> None:
 
 
 def scenario_spooler(args: argparse.Namespace) -> dict[str, Any]:
-    from billing_client.clock import Clock
-    from billing_client.phones import PhoneNormaliser
     from callfile_spooler.settings import SpoolSettings
     from callfile_spooler.spooler import Spooler
+    from primitives.clock import Clock
+    from primitives.phones import PhoneNormaliser
 
     async def run() -> dict[str, Any]:
         engine, sessions = await _database(args.dir)
@@ -142,11 +142,11 @@ def scenario_spooler(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def scenario_paced(args: argparse.Namespace) -> dict[str, Any]:
-    from billing_client.clock import Clock
-    from billing_client.phones import PhoneNormaliser
     from callfile_spooler.callfile import parse
     from callfile_spooler.settings import SpoolSettings
     from callfile_spooler.spooler import Spooler
+    from primitives.clock import Clock
+    from primitives.phones import PhoneNormaliser
 
     count = int(args.cps * args.seconds * 2) + 100  # more than it can place in the time
 

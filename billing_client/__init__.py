@@ -1,4 +1,4 @@
-"""The billing client: subscriber model, phone normalisation, and the billing backends."""
+"""The billing client: subscriber model and rules, and the billing backends."""
 
 from billing_client.client import BillingClient
 from billing_client.outcomes import (
@@ -11,7 +11,6 @@ from billing_client.outcomes import (
     PaycardOutcome,
     PaycardResult,
 )
-from billing_client.phones import PhoneNormaliser
 from billing_client.settings import BillingSettings
 from billing_client.subscriber import Status, SubscriberInfo
 
@@ -26,7 +25,6 @@ __all__ = [
     "MoneySource",
     "PaycardOutcome",
     "PaycardResult",
-    "PhoneNormaliser",
     "Status",
     "SubscriberInfo",
 ]

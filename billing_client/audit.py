@@ -9,10 +9,10 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing_client.clock import Clock
 from billing_client.models import AuditEntry
 from billing_client.money import from_cents, to_cents
 from billing_client.outcomes import MoneySource
+from primitives.clock import Clock
 
 
 @dataclass(frozen=True, slots=True)

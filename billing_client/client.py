@@ -25,8 +25,8 @@ from billing_client.outcomes import (
     PaycardOutcome,
     PaycardResult,
 )
-from billing_client.phones import PhoneNormaliser
 from billing_client.stale_cache import StaleCache
+from primitives.phones import PhoneNormaliser
 
 log = logging.getLogger("pbxbridge.billing")
 

@@ -33,10 +33,10 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billing_client.clock import Clock, as_utc
 from callfile_spooler.campaigns import CampaignError
 from callfile_spooler.models import Campaign
 from callfile_spooler.settings import AUDIO_FORMATS, SpoolSettings
+from primitives.clock import Clock, as_utc
 from storage import Base
 
 if TYPE_CHECKING:

@@ -32,9 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing_client.client import BillingClient
-from billing_client.clock import Clock, as_utc
 from billing_client.outcomes import BillingResult
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler.calls import (
     VAR_CALLBACK_ID,
     VAR_CALLBACK_MODE,
@@ -46,6 +44,8 @@ from callfile_spooler.campaigns import RESERVED_PREFIX
 from callfile_spooler.models import Attempt, Campaign, CampaignNumber, DoNotCall
 from callfile_spooler.outcomes import AttemptStatus, CampaignState, NumberStatus
 from callfile_spooler.settings import CallbackSettings
+from primitives.clock import Clock, as_utc
+from primitives.phones import PhoneNormaliser
 from storage import Base
 
 log = logging.getLogger("pbxbridge.callback")

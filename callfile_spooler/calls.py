@@ -21,12 +21,12 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler import escape
 from callfile_spooler.audio import prompt_base
 from callfile_spooler.callfile import CallFile
 from callfile_spooler.dialing import VAR_ATTEMPT, VAR_CAMPAIGN, VAR_NUMBER, Callee, Dialer, Target
 from callfile_spooler.settings import CallbackSettings, SpoolSettings, split_callerid
+from primitives.phones import PhoneNormaliser
 
 VAR_MESSAGE = "CAMPAIGN_MESSAGE"
 VAR_CALLBACK_ID = "CALLBACK_ID"

@@ -24,14 +24,14 @@ from typing import Any
 from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing_client.clock import Clock, as_utc
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler import escape
 from callfile_spooler.imports import ParsedNumbers, Progress, read_numbers_file
 from callfile_spooler.models import Attempt, Campaign, CampaignNumber, DoNotCall
 from callfile_spooler.outcomes import AttemptStatus, CampaignState, NumberStatus
 from callfile_spooler.pacing import Limits
 from callfile_spooler.schedule import ScheduleError, TimeWindow, WeeklySchedule
+from primitives.clock import Clock, as_utc
+from primitives.phones import PhoneNormaliser
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DEFAULT_CONTEXT = "pbxbridge-campaign"

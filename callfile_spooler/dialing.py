@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler import escape
 from callfile_spooler.callfile import CallFile
 from callfile_spooler.settings import SpoolSettings
+from primitives.phones import PhoneNormaliser
 
 VAR_CAMPAIGN = "CAMPAIGN_ID"
 VAR_ATTEMPT = "CAMPAIGN_ATTEMPT_ID"

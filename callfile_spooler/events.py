@@ -27,9 +27,9 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler.dialing import VAR_ATTEMPT, VAR_CAMPAIGN
 from callfile_spooler.outcomes import REASON_ANSWERED, AttemptStatus, status_for_reason
+from primitives.phones import PhoneNormaliser
 
 EVENTS: tuple[str, ...] = ("UserEvent", "Hangup", "OriginateResponse")
 USER_EVENT_FAILED = "CallFileFailed"

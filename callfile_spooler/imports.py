@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler import escape
+from primitives.phones import PhoneNormaliser
 
 RESERVED_PREFIX = "CAMPAIGN_"
 VAR_PREFIX = "VAR_"

@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_client.clock import as_utc
 from callfile_spooler.events import Signal
 from callfile_spooler.models import Attempt, Campaign, CampaignNumber
 from callfile_spooler.outcomes import (
@@ -38,6 +37,7 @@ from callfile_spooler.outcomes import (
     status_for_cause,
 )
 from callfile_spooler.settings import SpoolSettings
+from primitives.clock import as_utc
 
 CHUNK = 500
 

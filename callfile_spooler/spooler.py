@@ -40,8 +40,6 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing_client.clock import Clock, as_utc
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler.callfile import ArchivedCallFile
 from callfile_spooler.campaigns import CampaignError, CampaignInfo, CampaignManager
 from callfile_spooler.dialing import Callee, Dialer, Target
@@ -61,6 +59,8 @@ from callfile_spooler.outcomes import (
 from callfile_spooler.pacing import Limits, Pacer
 from callfile_spooler.settings import SpoolSettings
 from callfile_spooler.writer import SpoolError, SpoolFolder, SpoolMissing, file_name
+from primitives.clock import Clock, as_utc
+from primitives.phones import PhoneNormaliser
 
 log = logging.getLogger("pbxbridge.spool")
 

@@ -49,7 +49,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from billing_client.phones import PhoneNormaliser
 from missed_calls.events import (
     CdrRow,
     Channel,
@@ -63,6 +62,7 @@ from missed_calls.events import (
 )
 from missed_calls.models import NUMBER_MAX
 from missed_calls.settings import MissedCallSettings
+from primitives.phones import PhoneNormaliser
 
 MAX_ROWS = 64
 MAX_CHANNELS = 256

@@ -11,11 +11,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing_client.clock import Clock, as_utc
 from billing_client.subscriber import Status, SubscriberInfo
 from missed_calls.calls import Missed
 from missed_calls.models import NAME_MAX, MissedCallRow, RecallAttemptRow
 from missed_calls.records import DailyStats, MissedCall
+from primitives.clock import Clock, as_utc
 
 MAX_STATS_DAYS = 366
 

@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami_listener.message import AmiMessage
 from billing_client.client import BillingClient
-from billing_client.clock import Clock
 from billing_client.outcomes import BillingResult
 from missed_calls.calls import CallBook, Outcome, decide, number_key
 from missed_calls.events import EVENTS, BadEvent, parse_event
@@ -33,6 +32,7 @@ from missed_calls.models import ID_MAX
 from missed_calls.records import DailyStats, MissedCall
 from missed_calls.settings import MissedCallSettings
 from missed_calls.store import MissedCallStore
+from primitives.clock import Clock
 
 __all__ = ["EVENTS", "MissedCallTracker", "OnMissed"]
 

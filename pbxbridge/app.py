@@ -17,12 +17,10 @@ from ami_listener import AmiClient, AmiHealth
 from billing_client.audit import AuditJournal
 from billing_client.backend import BillingBackend
 from billing_client.client import BillingClient
-from billing_client.clock import Clock
 from billing_client.local import LocalBackend
 from billing_client.local.admin import LocalAdmin
 from billing_client.local.call_lookups import CallLookups, SqliteReader
 from billing_client.local.paycards import PaycardAdmin
-from billing_client.phones import PhoneNormaliser
 from billing_client.stale_cache import StaleCache
 from callfile_spooler.audio import CampaignAudio
 from callfile_spooler.callbacks import CallbackService, callmeback_of
@@ -34,6 +32,8 @@ from notify import Notice
 from pbxbridge import recalls, staff
 from pbxbridge.alerts import Alert, Alerts
 from pbxbridge.settings import Settings
+from primitives.clock import Clock
+from primitives.phones import PhoneNormaliser
 from sms.inbox import Inbox
 from sms.outbox import Outbox
 from sms.transports import Ready, build_transport

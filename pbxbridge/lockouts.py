@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from agi.lockout import Cleared, LockoutGuard
 from billing_client.outcomes import MoneySource
-from billing_client.phones import PhoneNormaliser
+from primitives.phones import PhoneNormaliser
 
 LOGIN_MAX = 64
 

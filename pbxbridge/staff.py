@@ -12,9 +12,7 @@ from collections.abc import Awaitable, Callable
 from agi.lockout import LockEvent, LockoutGuard
 from ami_listener.health import AmiHealth
 from billing_client.client import BillingClient
-from billing_client.clock import Clock
 from billing_client.outcomes import BillingResult, MoneySource
-from billing_client.phones import PhoneNormaliser
 from billing_client.subscriber import STATUS_WORDS
 from callfile_spooler.callbacks import CallbackError, CallbackService
 from missed_calls.records import MissedCall
@@ -29,6 +27,8 @@ from notify import (
     SmsFailedNotice,
 )
 from pbxbridge.lockouts import lift
+from primitives.clock import Clock
+from primitives.phones import PhoneNormaliser
 from sms.outbox import Outbox, SmsRefused
 from sms.types import OutboxMessage, OutboxState, StoredSms
 

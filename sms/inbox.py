@@ -58,10 +58,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami_listener.message import AmiMessage
-from billing_client.clock import Clock, as_utc
 from billing_client.outcomes import BillingResult, Lookup
-from billing_client.phones import PhoneNormaliser
 from billing_client.subscriber import SubscriberInfo
+from primitives.clock import Clock, as_utc
+from primitives.phones import PhoneNormaliser
 from sms import text as sms_text
 from sms.events import inbound_from_event
 from sms.models import InboxPartRow, InboxRow

@@ -41,8 +41,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami_listener.message import AmiMessage
-from billing_client.clock import Clock, as_utc
-from billing_client.phones import PhoneNormaliser
+from primitives.clock import Clock, as_utc
+from primitives.phones import PhoneNormaliser
 from sms import text as sms_text
 from sms.events import DeliveryReport, report_from_event
 from sms.models import OutboxRow, OutboxWorkerRow

@@ -29,9 +29,9 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from billing_client.clock import FixedClock
 from pbxbridge import migrations
 from pbxbridge import settings as pbxbridge_settings
+from primitives.clock import FixedClock
 from storage import DatabaseSettings, create_engine, session_factory
 
 PG_ADMIN_URL = os.environ.get(

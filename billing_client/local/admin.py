@@ -22,7 +22,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_client.audit import AuditJournal
-from billing_client.clock import Clock
 from billing_client.local.backend import lock_subscriber
 from billing_client.local.csvio import (
     NAME_MAX,
@@ -41,9 +40,10 @@ from billing_client.local.views import subscriber_info
 from billing_client.models import AuditEntry, Subscriber, SubscriberPhone
 from billing_client.money import from_cents
 from billing_client.outcomes import MoneySource
-from billing_client.phones import PhoneNormaliser
 from billing_client.pins import hash_pin, valid_pin
 from billing_client.subscriber import Status, SubscriberInfo
+from primitives.clock import Clock
+from primitives.phones import PhoneNormaliser
 
 log = logging.getLogger("pbxbridge.billing.admin")
 

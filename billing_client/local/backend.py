@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_client import pins, rules
 from billing_client.audit import AuditJournal
-from billing_client.clock import Clock
 from billing_client.errors import BillingError
 from billing_client.local.call_lookups import CallLookups
 from billing_client.local.views import subscriber_info
@@ -32,6 +31,7 @@ from billing_client.outcomes import (
     PaycardOutcome,
     PaycardResult,
 )
+from primitives.clock import Clock
 
 
 async def lock_subscriber(session: AsyncSession, login: str) -> Subscriber | None:

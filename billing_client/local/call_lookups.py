@@ -25,11 +25,11 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing_client.clock import Clock
 from billing_client.errors import BillingError
 from billing_client.local.views import StoredSubscriber, info_from_stored
 from billing_client.models import Subscriber, SubscriberPhone
 from billing_client.outcomes import Lookup
+from primitives.clock import Clock
 
 _COLUMNS = (
     Subscriber.login,

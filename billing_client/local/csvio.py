@@ -23,7 +23,7 @@ from typing import Any, Protocol, TextIO
 
 from billing_client.models import Subscriber
 from billing_client.money import MoneyError, from_cents, parse_amount, to_cents
-from billing_client.phones import PhoneNormaliser
+from primitives.phones import PhoneNormaliser
 
 SUBSCRIBER_FIELDS: tuple[str, ...] = (
     "login",

@@ -29,7 +29,6 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_client.audit import AuditJournal
-from billing_client.clock import Clock
 from billing_client.local.admin import (
     AdminError,
     check_actor,
@@ -47,7 +46,8 @@ from billing_client.local.csvio import (
 from billing_client.models import AuditEntry, Subscriber, SubscriberPhone
 from billing_client.money import from_cents
 from billing_client.outcomes import MoneySource
-from billing_client.phones import PhoneNormaliser
+from primitives.clock import Clock
+from primitives.phones import PhoneNormaliser
 
 BATCH_ROWS = 500
 

@@ -22,7 +22,6 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_client.client import clean_card
-from billing_client.clock import Clock
 from billing_client.local.admin import AdminError, take_write_lock
 from billing_client.local.csvio import (
     PAYCARD_FIELDS,
@@ -36,6 +35,7 @@ from billing_client.local.csvio import (
 from billing_client.local.importer import BATCH_ROWS, ImportReport, ImportStopped
 from billing_client.models import Paycard
 from billing_client.money import from_cents
+from primitives.clock import Clock
 
 log = logging.getLogger("pbxbridge.billing.admin")
 

@@ -30,7 +30,6 @@ from decimal import Decimal
 from billing_client import rules
 from billing_client.audit import AuditJournal
 from billing_client.breaker import CircuitBreaker
-from billing_client.clock import Clock
 from billing_client.errors import BillingError, UnexpectedReply
 from billing_client.outage import OutageAlerts
 from billing_client.outcomes import (
@@ -40,13 +39,14 @@ from billing_client.outcomes import (
     MoneySource,
     PaycardOutcome,
 )
-from billing_client.phones import PhoneNormaliser
 from billing_client.settings import BillingSettings
 from billing_client.subscriber import Status, SubscriberInfo
 from billing_client.ubilling import replies
 from billing_client.ubilling.http import UbillingHttp
 from billing_client.ubilling.moves import Alert, MoneyMoves
 from billing_client.ubilling.replies import MoneyReply, UserRecord, cents, local_date
+from primitives.clock import Clock
+from primitives.phones import PhoneNormaliser
 
 log = logging.getLogger("pbxbridge.billing.ubilling")
 

@@ -23,7 +23,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from billing_client import rules
 from billing_client.audit import AuditJournal
-from billing_client.clock import Clock
 from billing_client.errors import BillingError, UnexpectedReply
 from billing_client.outcomes import (
     CreditOutcome,
@@ -37,6 +36,7 @@ from billing_client.settings import BillingSettings
 from billing_client.ubilling import replies
 from billing_client.ubilling.http import FateUnknown, Reply, RequestNotSent, UbillingHttp
 from billing_client.ubilling.replies import UbillingRefused, UserRecord, cents, local_date
+from primitives.clock import Clock
 
 log = logging.getLogger("pbxbridge.billing.ubilling")
 

@@ -30,7 +30,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from ami_listener import AmiClient, AmiError
-from billing_client.clock import Clock
 from billing_client.errors import BillingError
 from callfile_spooler.writer import SpoolError, SpoolFolder, SpoolMissing
 from pbxbridge import migrations
@@ -39,6 +38,7 @@ from pbxbridge.cli.common import state
 from pbxbridge.cli.format import one_line
 from pbxbridge.logs import redact
 from pbxbridge.settings import Settings
+from primitives.clock import Clock
 
 log = logging.getLogger("pbxbridge.cli")
 

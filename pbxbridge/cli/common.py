@@ -13,13 +13,13 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import DBAPIError
 
-from billing_client.clock import Clock
 from billing_client.local.admin import LocalAdmin
 from billing_client.local.paycards import PaycardAdmin
 from pbxbridge import migrations
 from pbxbridge.app import Core, open_core
 from pbxbridge.logs import configure_logging
 from pbxbridge.settings import Settings, SettingsError, ignored_variables, load_settings
+from primitives.clock import Clock
 
 T = TypeVar("T")
 

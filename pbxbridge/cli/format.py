@@ -7,8 +7,8 @@ from datetime import datetime
 
 import click
 
-from billing_client.clock import Clock
 from billing_client.subscriber import STATUS_WORDS, Status, SubscriberInfo
+from primitives.clock import Clock
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -7,12 +7,12 @@ from datetime import date, datetime, timedelta
 import click
 from sqlalchemy.exc import DBAPIError
 
-from billing_client.clock import Clock
 from billing_client.subscriber import STATUS_WORDS
 from missed_calls import MissedCall, MissedCallTracker
 from pbxbridge.app import Core
 from pbxbridge.cli.common import DATE, with_core
 from pbxbridge.cli.format import LOCAL_SECONDS, echo_err, local_time, table
+from primitives.clock import Clock
 
 
 def _tracker(core: Core) -> MissedCallTracker:

@@ -10,7 +10,6 @@ import signal
 import click
 import uvloop
 
-from billing_client.clock import Clock
 from pbxbridge import migrations
 from pbxbridge.app import Core, Service, open_core
 from pbxbridge.cli.common import state, with_core
@@ -18,6 +17,7 @@ from pbxbridge.cli.format import local_time, table
 from pbxbridge.demo import seed_demo
 from pbxbridge.limits import raise_open_files_limit
 from pbxbridge.settings import Settings
+from primitives.clock import Clock
 
 log = logging.getLogger("pbxbridge")
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from billing_client.clock import Clock
 from pbxbridge.app import Core, Service, open_core
 from pbxbridge.settings import Settings
+from primitives.clock import Clock
 from tests.fakes.agi_asterisk import FakeAsterisk, FakeCall, Faults, GetDataInput
 
 ACTOR = "test"

@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from billing_client.clock import FixedClock
+from primitives.clock import FixedClock
 from tests.agi.routes_rig import RouteRig, route_rig
 from tests.conftest import Database
 from tests.fakes.ubilling import SERIAL, FakeUbilling, Fault

@@ -8,9 +8,9 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from billing_client.clock import FixedClock
 from pbxbridge.app import open_core
 from pbxbridge.settings import load_settings
+from primitives.clock import FixedClock
 from tests.fakes.agi_asterisk import HANGUP_LINE, FakeAsterisk, FakeCall
 
 AGI_COMMAND = Path(sys.executable).with_name("pbxbridge-agi")

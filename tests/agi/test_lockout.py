@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agi.lockout import LockEvent, LockoutGuard
 from agi.models import Lockout, LockoutFailure
 from billing_client.audit import AuditJournal
-from billing_client.clock import FixedClock
 from billing_client.outcomes import MoneySource
+from primitives.clock import FixedClock
 from storage import DatabaseSettings, create_engine, session_factory
 from tests.conftest import Database
 from tests.schema import schema_drift

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from agi.models import Lockout, LockoutFailure
-from billing_client.clock import FixedClock
+from primitives.clock import FixedClock
 from tests.agi.routes_rig import route_rig
 from tests.conftest import Database
 

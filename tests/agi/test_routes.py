@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from agi.escape import quote
-from billing_client.clock import FixedClock
 from billing_client.models import AuditEntry, Subscriber
+from primitives.clock import FixedClock
 from tests.agi.routes_rig import RouteRig, route_rig
 from tests.conftest import Database
 from tests.fakes.agi_asterisk import GetDataInput

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.engine import Connection
 
-from billing_client.clock import FixedClock
+from primitives.clock import FixedClock
 from tests.agi.routes_rig import route_rig
 from tests.conftest import Database
 from tests.fakes.agi_asterisk import FakeCall

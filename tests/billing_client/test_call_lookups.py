@@ -9,11 +9,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from billing_client.audit import AuditJournal
-from billing_client.clock import FixedClock
 from billing_client.local.admin import LocalAdmin
 from billing_client.local.backend import LocalBackend
 from billing_client.local.call_lookups import CallLookups, SqliteReader
-from billing_client.phones import PhoneNormaliser
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from storage import DatabaseSettings, create_engine, session_factory
 from storage.engine import sqlite_path
 from tests.conftest import Database

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import func, select
 
 from billing_client.audit import AuditJournal
-from billing_client.clock import FixedClock
 from billing_client.local.admin import AdminError, LocalAdmin
 from billing_client.local.importer import SubscriberImporter
 from billing_client.models import Subscriber, SubscriberPhone
-from billing_client.phones import PhoneNormaliser
 from billing_client.pins import verify_pin
 from billing_client.subscriber import Status
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from tests.conftest import Database
 
 D = Decimal

@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 
 from billing_client.audit import AuditJournal
-from billing_client.clock import FixedClock
 from billing_client.local.admin import LocalAdmin
 from billing_client.local.backend import LocalBackend
 from billing_client.outcomes import CreditReason, CreditResult, MoneySource
-from billing_client.phones import PhoneNormaliser
 from billing_client.subscriber import Status
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from tests.conftest import Database
 
 D = Decimal

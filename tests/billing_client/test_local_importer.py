@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import event, func, insert, select, text
 
 from billing_client.audit import AuditJournal
-from billing_client.clock import FixedClock
 from billing_client.local.admin import AdminError, LocalAdmin
 from billing_client.local.importer import ImportReport, SubscriberImporter
 from billing_client.models import AuditEntry, Subscriber, SubscriberPhone
-from billing_client.phones import PhoneNormaliser
 from billing_client.subscriber import SubscriberInfo
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from storage import DatabaseSettings, create_engine, session_factory
 from tests.conftest import Database
 

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import func, select
 
 from billing_client.audit import AuditJournal
-from billing_client.clock import FixedClock
 from billing_client.local.admin import AdminError, LocalAdmin
 from billing_client.local.backend import LocalBackend
 from billing_client.local.paycards import PaycardAdmin, new_number
 from billing_client.models import Paycard
 from billing_client.outcomes import MoneySource, PaycardResult
-from billing_client.phones import PhoneNormaliser
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from tests.conftest import Database
 
 D = Decimal

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_client.audit import AuditJournal
-from billing_client.clock import FixedClock
 from billing_client.local.admin import LocalAdmin
 from billing_client.local.backend import LocalBackend
 from billing_client.local.paycards import PaycardAdmin
@@ -29,7 +28,8 @@ from billing_client.outcomes import (
     MoneySource,
     PaycardResult,
 )
-from billing_client.phones import PhoneNormaliser
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from storage import DatabaseSettings, create_engine, session_factory
 from tests.conftest import Database
 

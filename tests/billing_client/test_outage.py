@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from billing_client.breaker import CircuitBreaker
-from billing_client.clock import FixedClock
 from billing_client.errors import BillingUnavailable
 from billing_client.outcomes import BillingResult
+from primitives.clock import FixedClock
 from tests.ami_listener.conftest import until
 from tests.billing_client.test_ubilling_backend import FakeMonotonic, ubilling_rig
 from tests.conftest import Database

@@ -20,7 +20,6 @@ from pydantic import SecretStr
 from billing_client.audit import AuditJournal, AuditRecord
 from billing_client.breaker import CircuitBreaker
 from billing_client.client import BillingClient
-from billing_client.clock import FixedClock
 from billing_client.outcomes import (
     BillingResult,
     CreditReason,
@@ -29,11 +28,12 @@ from billing_client.outcomes import (
     MoneySource,
     PaycardResult,
 )
-from billing_client.phones import PhoneNormaliser
 from billing_client.settings import BillingSettings
 from billing_client.stale_cache import StaleCache
 from billing_client.subscriber import Status
 from billing_client.ubilling import UbillingBackend
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from tests.conftest import Database
 from tests.fakes.ubilling import (
     PHP_FATAL_ERROR,

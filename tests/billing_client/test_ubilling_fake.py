@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 
-from billing_client.clock import FixedClock
+from primitives.clock import FixedClock
 from tests.fakes.ubilling import (
     SERIAL,
     STARGAZER_DOWN,

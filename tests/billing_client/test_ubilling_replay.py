@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from billing_client.clock import FixedClock
+from primitives.clock import FixedClock
 from tests.fakes.ubilling import (
     HTML_TYPE,
     JSON_TYPE,

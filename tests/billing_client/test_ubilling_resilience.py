@@ -13,7 +13,6 @@ from pydantic import SecretStr
 
 from billing_client.audit import AuditJournal
 from billing_client.breaker import BreakerState, CircuitBreaker
-from billing_client.clock import FixedClock
 from billing_client.errors import BillingError, BillingUnavailable
 from billing_client.outcomes import (
     BillingResult,
@@ -23,9 +22,10 @@ from billing_client.outcomes import (
     PaycardOutcome,
     PaycardResult,
 )
-from billing_client.phones import PhoneNormaliser
 from billing_client.settings import BillingSettings
 from billing_client.ubilling import UbillingBackend
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from tests.billing_client.test_ubilling_backend import CALL, FakeMonotonic, ubilling_rig
 from tests.conftest import Database
 from tests.fakes.ubilling import SERIAL, Fault

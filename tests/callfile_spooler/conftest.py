@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from billing_client.clock import FixedClock
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler.campaigns import CampaignManager
 from callfile_spooler.settings import SpoolSettings
 from callfile_spooler.spooler import Spooler
 from pbxbridge import migrations
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from storage import migrate
 from tests.conftest import Database
 

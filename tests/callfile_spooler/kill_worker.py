@@ -9,10 +9,10 @@ import asyncio
 import sys
 from pathlib import Path
 
-from billing_client.clock import Clock
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler.settings import SpoolSettings
 from callfile_spooler.spooler import Spooler
+from primitives.clock import Clock
+from primitives.phones import PhoneNormaliser
 from storage import DatabaseSettings, create_engine, session_factory
 
 CAMPAIGN = "kill"

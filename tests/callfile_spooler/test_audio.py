@@ -15,8 +15,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from billing_client.clock import FixedClock
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler import audio
 from callfile_spooler.audio import AudioError, CampaignAudio, convert, convert_file, prompt_base
 from callfile_spooler.campaigns import CampaignError, CampaignSettings
@@ -26,6 +24,8 @@ from callfile_spooler.spooler import Spooler
 from pbxbridge.cli.audio import audio as audio_command
 from pbxbridge.cli.campaign import campaign
 from pbxbridge.cli.common import CliState
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from tests.callfile_spooler.conftest import make_spooler
 from tests.conftest import Database
 

@@ -16,10 +16,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from billing_client.audit import AuditJournal
-from billing_client.clock import FixedClock
 from billing_client.errors import BillingError
 from billing_client.local import LocalBackend
-from billing_client.phones import PhoneNormaliser
 from billing_client.ubilling.replies import UbillingRefused
 from callfile_spooler.callbacks import (
     CallbackError,
@@ -32,6 +30,8 @@ from callfile_spooler.calls import CallDialer
 from callfile_spooler.models import Attempt, Campaign
 from callfile_spooler.settings import CallbackSettings, SpoolSettings
 from callfile_spooler.spooler import Spooler
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from tests.billing_client.test_ubilling_backend import ubilling_rig
 from tests.callfile_spooler.conftest import make_spooler
 from tests.callfile_spooler.fake_asterisk import FakeAsterisk, Fate, user_event

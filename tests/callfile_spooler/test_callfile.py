@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler.callfile import SEED_ORDER, CallFile, parse, render
 from callfile_spooler.dialing import Callee, Dialer, Target
 from callfile_spooler.escape import CallFileValueError
 from callfile_spooler.settings import SpoolSettings
+from primitives.phones import PhoneNormaliser
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SEED = FIXTURES / "callfiles"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from billing_client.clock import FixedClock
 from pbxbridge.cli.campaign import campaign
 from pbxbridge.cli.common import CliState
+from primitives.clock import FixedClock
 from storage import DatabaseSettings, create_engine, migrate
 from tests.callfile_spooler.conftest import VERSION_LOCATIONS
 

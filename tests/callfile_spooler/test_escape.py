@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler import escape
 from callfile_spooler.callfile import CallFile, parse, render
 from callfile_spooler.dialing import Callee, Dialer, Target
 from callfile_spooler.escape import CallFileValueError
 from callfile_spooler.settings import SpoolSettings
 from callfile_spooler.writer import SpoolFolder, file_name
+from primitives.phones import PhoneNormaliser
 
 INJECTION = "1\nApplication: System\nData: rm -rf /"
 

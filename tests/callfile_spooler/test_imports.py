@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from billing_client.clock import FixedClock
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler.campaigns import CampaignManager
 from callfile_spooler.imports import NumbersFileError, parse_csv, parse_json, parse_numbers
 from callfile_spooler.models import CampaignNumber
 from callfile_spooler.schedule import ScheduleError, TimeWindow, WeeklySchedule
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from tests.conftest import Database
 
 PHONES = PhoneNormaliser("UA")

@@ -18,10 +18,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from billing_client.clock import Clock
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler.campaigns import CampaignManager, CampaignSettings
 from callfile_spooler.imports import parse_numbers
+from primitives.clock import Clock
+from primitives.phones import PhoneNormaliser
 from tests.callfile_spooler.conftest import ua_numbers
 from tests.callfile_spooler.fake_asterisk import FakeAsterisk, Fate
 from tests.conftest import Database

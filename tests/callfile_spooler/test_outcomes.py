@@ -10,13 +10,13 @@ from pathlib import Path
 from sqlalchemy import select
 
 from ami_listener.framing import AmiFramer
-from billing_client.clock import FixedClock
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler.campaigns import CampaignSettings
 from callfile_spooler.imports import parse_numbers
 from callfile_spooler.models import Attempt, Campaign
 from callfile_spooler.settings import RetryDelays, SpoolSettings
 from callfile_spooler.spooler import Spooler
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from tests.callfile_spooler.conftest import FIXTURES, make_spooler
 from tests.callfile_spooler.fake_asterisk import FakeAsterisk, Fate, event, user_event
 from tests.conftest import Database

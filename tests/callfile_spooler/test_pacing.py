@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from billing_client.clock import FixedClock
 from callfile_spooler.callfile import ArchivedCallFile, CallFile
 from callfile_spooler.campaigns import CampaignSettings
 from callfile_spooler.imports import parse_numbers
 from callfile_spooler.pacing import Limits, Pacer
 from callfile_spooler.settings import RetryDelays, SpoolSettings
 from callfile_spooler.writer import WriteResult
+from primitives.clock import FixedClock
 from tests.callfile_spooler.conftest import make_spooler, ua_numbers
 from tests.callfile_spooler.fake_asterisk import FakeAsterisk, Fate
 from tests.conftest import Database

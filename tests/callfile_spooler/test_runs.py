@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from billing_client.clock import FixedClock
 from callfile_spooler.campaigns import CampaignError, CampaignSettings
 from callfile_spooler.imports import parse_numbers
 from callfile_spooler.models import Attempt, Campaign
@@ -19,6 +18,7 @@ from callfile_spooler.schedule import WeeklySchedule
 from callfile_spooler.settings import SpoolSettings
 from callfile_spooler.spooler import Spooler
 from callfile_spooler.writer import SpoolError, SpoolFolder, file_name
+from primitives.clock import FixedClock
 from tests.callfile_spooler.conftest import make_spooler, ua_numbers
 from tests.callfile_spooler.fake_asterisk import FakeAsterisk, Fate
 from tests.conftest import Database

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from billing_client.clock import FixedClock
 from callfile_spooler.schedule import WeeklySchedule
 from callfile_spooler.settings import SpoolSettings
 from callfile_spooler.spooler import Spooler
+from primitives.clock import FixedClock
 from tests.callfile_spooler.conftest import make_spooler
 from tests.callfile_spooler.fake_asterisk import FakeAsterisk
 from tests.callfile_spooler.test_runs import setup

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from billing_client.clock import FixedClock
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler.campaigns import CampaignSettings
 from callfile_spooler.imports import parse_numbers
 from callfile_spooler.settings import SpoolSettings
 from callfile_spooler.spooler import Spooler
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from tests.ami_listener.conftest import until
 from tests.callfile_spooler.conftest import ua_numbers
 from tests.conftest import Database

@@ -59,7 +59,7 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
-from billing_client.clock import Clock
+from primitives.clock import Clock
 
 SERIAL = "UB3debbb779deac3a5e8f7b7896bf8a53f"
 LOGIN_PAGE_BYTES = 6893

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from billing_client.clock import FixedClock
 from billing_client.local.admin import LocalAdmin
 from billing_client.subscriber import Status
+from primitives.clock import FixedClock
 from tests.conftest import Database
 from tests.missed_calls.conftest import (
     ABANDONED_QUEUE,

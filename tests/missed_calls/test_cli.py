@@ -15,13 +15,13 @@ from click.testing import CliRunner, Result
 
 from billing_client.audit import AuditJournal
 from billing_client.client import BillingClient
-from billing_client.clock import FixedClock
 from billing_client.local.backend import LocalBackend
-from billing_client.phones import PhoneNormaliser
 from missed_calls import MissedCallSettings, MissedCallTracker
 from pbxbridge.cli.common import CliState
 from pbxbridge.cli.main import cli
 from pbxbridge.cli.missed import duration, missed
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from storage import DatabaseSettings, create_engine, migrate, session_factory
 from tests.missed_calls.conftest import capture_messages, cdr, feed, version_locations
 

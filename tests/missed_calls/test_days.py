@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from billing_client.clock import FixedClock
 from missed_calls import DailyStats
+from primitives.clock import FixedClock
 from tests.missed_calls.conftest import MakeTracker, cdr, feed, inbound_call
 
 

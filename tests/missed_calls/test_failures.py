@@ -12,15 +12,15 @@ from sqlalchemy.exc import OperationalError
 
 from billing_client.audit import AuditJournal
 from billing_client.client import BillingClient
-from billing_client.clock import FixedClock
 from billing_client.errors import BillingUnavailable
 from billing_client.local.admin import LocalAdmin
 from billing_client.local.backend import LocalBackend
 from billing_client.outcomes import Lookup
-from billing_client.phones import PhoneNormaliser
 from missed_calls import MissedCall
 from missed_calls.models import MissedCallRow
 from missed_calls.store import MissedCallStore
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from tests.conftest import Database
 from tests.missed_calls.conftest import (
     ABANDONED_QUEUE,

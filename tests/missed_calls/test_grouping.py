@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from ami_listener.message import AmiMessage
-from billing_client.phones import PhoneNormaliser
 from missed_calls import MissedCallSettings
 from missed_calls.calls import CallBook, Outcome, decide, number_key
 from missed_calls.events import parse_event
+from primitives.phones import PhoneNormaliser
 from tests.missed_calls.conftest import (
     ABANDONED_QUEUE,
     ANSWERED,

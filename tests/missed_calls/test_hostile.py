@@ -15,10 +15,10 @@ from ami_listener.framing import AmiFramer
 from ami_listener.message import AmiMessage, parse_message
 from billing_client.audit import AuditJournal
 from billing_client.client import BillingClient
-from billing_client.clock import FixedClock
 from billing_client.local.backend import LocalBackend
-from billing_client.phones import PhoneNormaliser
 from missed_calls import EVENTS, MissedCallSettings, MissedCallTracker
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from tests.missed_calls.conftest import (
     ABANDONED_QUEUE,
     MISSED_DIRECT,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from billing_client.clock import FixedClock
 from missed_calls import MissedCallTracker
+from primitives.clock import FixedClock
 from tests.missed_calls.conftest import (
     ABANDONED_QUEUE,
     MISSED_DIRECT,

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from ami_listener.message import AmiMessage
-from billing_client.clock import FixedClock
 from missed_calls import DailyStats
+from primitives.clock import FixedClock
 from tests.missed_calls.conftest import (
     MakeTracker,
     capture_messages,

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from billing_client.clock import FixedClock
 from billing_client.local.admin import LocalAdmin
 from missed_calls.calls import Missed
 from missed_calls.models import MissedCallRow, RecallAttemptRow
 from missed_calls.store import MissedCallStore
+from primitives.clock import FixedClock
 from tests.conftest import Database
 from tests.missed_calls.conftest import MISSED_DIRECT, MakeTracker, capture_messages
 from tests.schema import schema_drift
@@ -58,9 +58,9 @@ SCRIPT = textwrap.dedent(
     sys.path.insert(0, sys.argv[2])
     from billing_client.audit import AuditJournal
     from billing_client.client import BillingClient
-    from billing_client.clock import FixedClock
+    from primitives.clock import FixedClock
     from billing_client.local.backend import LocalBackend
-    from billing_client.phones import PhoneNormaliser
+    from primitives.phones import PhoneNormaliser
     from missed_calls import MissedCallSettings, MissedCallTracker
     from storage import DatabaseSettings, create_engine, session_factory
     from tests.missed_calls.conftest import capture_messages

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from billing_client.clock import FixedClock
 from billing_client.outcomes import BillingResult, CreditResult, MoneySource
 from pbxbridge.alerts import Alerts
 from pbxbridge.app import Service, open_core
 from pbxbridge.settings import Settings
+from primitives.clock import FixedClock
 from tests.ami_listener.conftest import until
 from tests.conftest import Database
 from tests.fakes.telegram import FakeTelegram

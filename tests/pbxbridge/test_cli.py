@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from billing_client.clock import FixedClock
 from pbxbridge.cli.common import CliState
 from pbxbridge.cli.main import cli
+from primitives.clock import FixedClock
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 """12:00 in Kyiv on a 30-day month: the clock every command reads unless a test says."""

@@ -19,9 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from billing_client.clock import FixedClock
 from billing_client.outcomes import MoneySource
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler.spooler import Spooler
 from missed_calls.calls import Missed
 from missed_calls.store import MissedCallStore
@@ -31,6 +29,8 @@ from pbxbridge.cli.main import cli
 from pbxbridge.cli.progress import Progress
 from pbxbridge.logs import configure_logging
 from pbxbridge.settings import LoggingSettings, load_settings
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from storage import DatabaseSettings, create_engine, migrate
 from tests.callfile_spooler.fake_asterisk import FakeAsterisk, Fate
 

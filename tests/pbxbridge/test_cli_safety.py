@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from billing_client.clock import FixedClock
 from billing_client.local.csvio import from_spreadsheet, spreadsheet_safe
 from pbxbridge.cli.common import CliState
 from pbxbridge.cli.main import cli
+from primitives.clock import FixedClock
 
 CLOCK = FixedClock(datetime(2026, 11, 22, 10, 0, tzinfo=UTC))
 HEADER = "login,name,phones,balance,credit,credit_expire,tariff,fee,frozen,disabled\n"

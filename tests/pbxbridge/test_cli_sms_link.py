@@ -13,11 +13,11 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from billing_client.clock import FixedClock
 from pbxbridge.app import Service, open_core
 from pbxbridge.cli.common import CliState
 from pbxbridge.cli.main import cli
 from pbxbridge.settings import load_settings
+from primitives.clock import FixedClock
 from sms.outbox import Outbox
 from sms.types import WorkerStatus
 from tests.fakes.ami_asterisk import FakeAmi

@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner, Result
 from pydantic import SecretStr
 
-from billing_client.clock import FixedClock
 from pbxbridge.app import Service, open_core
 from pbxbridge.cli.common import CliState
 from pbxbridge.cli.main import cli
 from pbxbridge.settings import Settings
+from primitives.clock import FixedClock
 from tests.agi.routes_rig import RouteRig
 from tests.conftest import Database
 from tests.fakes.telegram import FakeTelegram

@@ -9,13 +9,13 @@ import pytest
 
 from billing_client.audit import AuditJournal
 from billing_client.client import BillingClient
-from billing_client.clock import FixedClock
 from billing_client.local import LocalBackend
 from billing_client.local.admin import LocalAdmin
 from billing_client.outcomes import MoneySource
-from billing_client.phones import PhoneNormaliser
 from pbxbridge.logs import configure_logging, redact
 from pbxbridge.settings import LoggingSettings
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from sms.events import DeliveryReport, inbound_from_event
 from sms.outbox import Outbox
 from sms.settings import SmsSettings

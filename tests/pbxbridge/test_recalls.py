@@ -8,15 +8,15 @@ from pathlib import Path
 
 from billing_client.audit import AuditJournal
 from billing_client.client import BillingClient
-from billing_client.clock import FixedClock
 from billing_client.local import LocalBackend
-from billing_client.phones import PhoneNormaliser
 from callfile_spooler.callbacks import CallbackService
 from callfile_spooler.calls import CallDialer
 from callfile_spooler.settings import CallbackSettings, SpoolSettings
 from callfile_spooler.spooler import Spooler
 from missed_calls import MissedCallSettings, MissedCallTracker
 from pbxbridge import recalls
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from tests.callfile_spooler.fake_asterisk import FakeAsterisk, user_event
 from tests.conftest import Database
 from tests.missed_calls.conftest import ABANDONED_QUEUE, MISSED_DIRECT, capture_messages

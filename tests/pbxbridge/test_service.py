@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from billing_client.clock import FixedClock
+from primitives.clock import FixedClock
 from tests.fakes.ubilling import SERIAL, FakeUbilling
 
 BIN = Path(sys.executable).parent

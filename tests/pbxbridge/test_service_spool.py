@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from billing_client.clock import FixedClock
 from callfile_spooler.campaigns import CampaignSettings
 from callfile_spooler.imports import parse_numbers
 from pbxbridge.app import Service, open_core
 from pbxbridge.settings import Settings
+from primitives.clock import FixedClock
 from tests.ami_listener.conftest import until
 from tests.conftest import Database
 

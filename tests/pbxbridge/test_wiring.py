@@ -12,9 +12,9 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from ami_listener import AmiHealth
-from billing_client.clock import FixedClock
 from pbxbridge.app import Service, open_core
 from pbxbridge.settings import Settings
+from primitives.clock import FixedClock
 from tests.ami_listener.conftest import until
 from tests.conftest import Database
 from tests.fakes.ami_asterisk import FakeAmi, dongle_sms_events, success

@@ -18,11 +18,11 @@ from ami_listener.framing import AmiFramer
 from ami_listener.message import AmiMessage
 from billing_client.audit import AuditJournal
 from billing_client.client import BillingClient
-from billing_client.clock import FixedClock
 from billing_client.local import LocalBackend
 from billing_client.local.admin import LocalAdmin
-from billing_client.phones import PhoneNormaliser
 from pbxbridge import migrations
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from sms.inbox import SWEEP_INTERVAL, Inbox
 from sms.outbox import Outbox
 from sms.settings import SmsSettings

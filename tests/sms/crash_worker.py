@@ -16,9 +16,9 @@ from datetime import datetime
 
 from billing_client.audit import AuditJournal
 from billing_client.client import BillingClient
-from billing_client.clock import FixedClock
 from billing_client.local import LocalBackend
-from billing_client.phones import PhoneNormaliser
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from sms.inbox import Inbox
 from sms.outbox import Outbox
 from sms.settings import SmsSettings

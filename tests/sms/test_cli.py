@@ -15,12 +15,12 @@ from click.testing import CliRunner, Result
 
 from billing_client.audit import AuditJournal
 from billing_client.client import BillingClient
-from billing_client.clock import FixedClock
 from billing_client.local import LocalBackend
-from billing_client.phones import PhoneNormaliser
 from pbxbridge.cli.common import CliState
 from pbxbridge.cli.main import cli as main_cli
 from pbxbridge.cli.sms import sms
+from primitives.clock import FixedClock
+from primitives.phones import PhoneNormaliser
 from sms.inbox import Inbox
 from sms.settings import SmsSettings
 from sms.types import InboundSms

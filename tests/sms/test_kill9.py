@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from billing_client.clock import FixedClock
+from primitives.clock import FixedClock
 from sms.models import InboxRow, OutboxRow
 from sms.outbox import Outbox
 from sms.settings import SmsSettings

@@ -9,7 +9,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from billing_client.clock import FixedClock
+from primitives.clock import FixedClock
 from sms.inbox import LOOKUP_RETRY, LOOKUP_RETRY_MAX
 from sms.models import InboxRow, OutboxRow
 from sms.types import InboundSms, OutboxState

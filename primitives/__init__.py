@@ -1,0 +1,9 @@
+"""The ground floor: kinds every room shares and that depend on no room.
+
+- `clock`: the one clock (UTC instants for storage, local dates for rules), and a fixed
+  one for tests.
+- `phones`: the one phone-number normaliser.
+- `errors`: the root of every room's error tree.
+
+Nothing here imports a room; every room may import from here.
+"""
