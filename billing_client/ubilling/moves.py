@@ -51,6 +51,12 @@ def amount_param(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def _brief(exc: BaseException | None) -> str:
+    """A database error's first line (SQLAlchemy appends the statement and parameters)."""
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
 class MoneyMoves:
     def __init__(
         self,
@@ -212,7 +218,15 @@ class MoneyMoves:
     def _move_done(self, task: asyncio.Task[Any]) -> None:
         self._moves.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("Ubilling money move crashed: %r", task.exception())
+            # A done-callback cannot await: the alert goes on a task of its own, kept
+            # referenced until it ends.
+            alert = asyncio.ensure_future(
+                self._notify(
+                    f"a money move crashed, its audit entry may be open: {_brief(task.exception())}"
+                )
+            )
+            self._moves.add(alert)
+            alert.add_done_callback(self._moves.discard)
 
     async def _open(
         self, *, login: str, kind: str, field: str, amount: Decimal, source: MoneySource
@@ -246,7 +260,9 @@ class MoneyMoves:
                 detail=detail,
             )
         except (SQLAlchemyError, OSError) as exc:
-            log.error("audit entry %s could not be closed as %s: %s", entry, outcome, exc)
+            await self._notify(
+                f"audit entry {entry} could not be closed as {outcome}: {_brief(exc)}"
+            )
 
     async def _not_sent(
         self,
@@ -264,7 +280,10 @@ class MoneyMoves:
                 login=login, kind=kind, amount=amount or Decimal(0), source=source, field=field
             )
         except (SQLAlchemyError, OSError) as db_exc:
-            log.error("audit journal unavailable for a %s not sent: %s", kind, db_exc)
+            await self._notify(
+                f"audit journal unavailable: a {kind} for {login} that was not sent is not "
+                f"journalled: {_brief(db_exc)}"
+            )
             return
         await self._close(entry, "error", detail=f"not sent: {exc}")
 
