@@ -37,6 +37,7 @@ from billing_client.settings import BillingSettings
 from billing_client.ubilling import replies
 from billing_client.ubilling.http import FateUnknown, Reply, RequestNotSent, UbillingHttp
 from billing_client.ubilling.replies import UbillingRefused, UserRecord, cents, local_date
+from storage.errors import brief
 
 log = logging.getLogger("pbxbridge.billing.ubilling")
 
@@ -49,12 +50,6 @@ def amount_param(value: Decimal) -> str:
     """`100`, `12.5`: the shortest form PHP reads back as the same number."""
     text = f"{cents(value):f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _brief(exc: BaseException | None) -> str:
-    """A database error's first line (SQLAlchemy appends the statement and parameters)."""
-    first = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 class MoneyMoves:
@@ -217,13 +212,12 @@ class MoneyMoves:
 
     def _move_done(self, task: asyncio.Task[Any]) -> None:
         self._moves.discard(task)
-        if not task.cancelled() and task.exception() is not None:
+        crash = None if task.cancelled() else task.exception()
+        if crash is not None:
             # A done-callback cannot await: the alert goes on a task of its own, kept
             # referenced until it ends.
             alert = asyncio.ensure_future(
-                self._notify(
-                    f"a money move crashed, its audit entry may be open: {_brief(task.exception())}"
-                )
+                self._notify(f"a money move crashed, its audit entry may be open: {brief(crash)}")
             )
             self._moves.add(alert)
             alert.add_done_callback(self._moves.discard)
@@ -261,7 +255,7 @@ class MoneyMoves:
             )
         except (SQLAlchemyError, OSError) as exc:
             await self._notify(
-                f"audit entry {entry} could not be closed as {outcome}: {_brief(exc)}"
+                f"audit entry {entry} could not be closed as {outcome}: {brief(exc)}"
             )
 
     async def _not_sent(
@@ -282,7 +276,7 @@ class MoneyMoves:
         except (SQLAlchemyError, OSError) as db_exc:
             await self._notify(
                 f"audit journal unavailable: a {kind} for {login} that was not sent is not "
-                f"journalled: {_brief(db_exc)}"
+                f"journalled: {brief(db_exc)}"
             )
             return
         await self._close(entry, "error", detail=f"not sent: {exc}")
