@@ -170,6 +170,7 @@ class Service:
                 core.billing,
                 s.missed_calls,
                 on_missed=staff.on_missed(self._notify, core.clock),
+                alert=core.alerts,
             )
             if s.missed_calls.enabled
             else None
