@@ -149,6 +149,7 @@ def build_route_deps(
         lockout=build_lockout(core, on_lock),
         settings=core.settings.agi,
         inbound_sms=inbound_sms,
+        alert=core.alerts,
     )
 
 
@@ -193,6 +194,7 @@ class Service:
             on_final=staff.on_sms_final(self._notify),
             phones=core.phones,
             ready=ready,
+            alert=core.alerts,
         )
         self.inbox = Inbox(
             core.sessions,

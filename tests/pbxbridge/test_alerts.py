@@ -265,3 +265,16 @@ async def test_a_lost_missed_call_reaches_staff(
     lost = [t for t in told if "LOST" in t]
     assert len(lost) == 2, told
     assert lost[0].startswith("ALERT: missed calls: LOST the missed call from +380671234567 ")
+
+
+async def test_the_agi_routes_alert_staff_through_the_service_alerts(
+    sqlite_database: Database, clock: FixedClock, tmp_path: Path
+) -> None:
+    """sms_in tells staff of an SMS it could not store (tests/sms/test_sms_in_route.py):
+    through the one Alerts of the process."""
+    async with (
+        FakeTelegram() as telegram,
+        FakeUbilling(clock=clock) as ubilling,
+        running(sqlite_database, clock, tmp_path, telegram, ubilling) as service,
+    ):
+        assert service.routes.alert is service.core.alerts
