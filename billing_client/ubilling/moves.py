@@ -321,10 +321,12 @@ class MoneyMoves:
                 f"Ubilling reported {what} for {login} as done, but reading it back failed: {exc}"
             )
             await self._close(entry, "unverified", before=before, detail=error)
+            await self._notify(f"audit {entry}: {error}")
             return error
         if after is None:
             error = f"Ubilling reported {what} for {login} as done, but the login is gone"
             await self._close(entry, "unverified", before=before, detail=error)
+            await self._notify(f"audit {entry}: {error}")
             return error
         return after
 
