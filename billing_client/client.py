@@ -62,6 +62,11 @@ class BillingClient:
     def backend_name(self) -> str:
         return self.backend.name
 
+    @property
+    def stale_answers(self) -> int:
+        """Numbers the stale cache could answer for while the billing fails (health page)."""
+        return len(self._stale)
+
     async def lookup_call(
         self, raw_number: str | None, *, uniqueid: str | None = None, deadline: float | None = None
     ) -> Lookup:

@@ -28,6 +28,10 @@ class StaleCache:
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
+    def __len__(self) -> int:
+        """Numbers held (some may be past their ttl until next asked for)."""
+        return len(self._entries)
+
     def get(self, number: str) -> SubscriberInfo | None:
         entry = self._entries.get(number)
         if entry is None:
