@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 
 
 def build_web(service: Service) -> WebServer:
+    parts = web_parts(service)
+    return WebServer(parts.settings, build_app(parts))
+
+
+def web_parts(service: Service) -> WebParts:
+    """What the application is built from (tests replace a field or two)."""
     core = service.core
     settings = core.settings.http
     database = DatabaseCheck(core.engine)
@@ -56,4 +62,4 @@ def build_web(service: Service) -> WebServer:
         tokens=TokenStore(core.sessions, core.clock, core.audit),
         billing=core.billing,
     )
-    return WebServer(settings, build_app(WebParts(settings, api, health, metrics)))
+    return WebParts(settings, api, health, metrics)

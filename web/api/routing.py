@@ -218,16 +218,35 @@ class RouteTable:
 # Validation ---------------------------------------------------------------------------
 
 
+_UNION_TAGS = frozenset(
+    {"str", "int", "float", "bool", "date", "datetime", "time", "decimal", "none", "list",
+     "dict", "is-instance", "literal", "enum", "uuid"}
+)  # fmt: skip
+"""Parts pydantic adds to an error's location inside a union (`since.date`): not fields."""
+
+
 def _field_name(loc: tuple[int | str, ...], where: str) -> str:
-    parts = [str(p) for p in loc]
-    return ".".join(parts) if parts else where
+    """The input at fault: the parameter for path and query, the dotted field for a body
+    (union member tags dropped)."""
+    if not loc:
+        return where
+    if where != "body":
+        return str(loc[0])
+    parts = [str(loc[0])]
+    for part in loc[1:]:
+        text = str(part)
+        if text in _UNION_TAGS or "[" in text:
+            continue
+        parts.append(text)
+    return ".".join(parts)
 
 
 def _invalid(exc: ValidationError, where: str) -> Invalid:
     problems = exc.errors(include_url=False, include_input=False)
     first = problems[0]
     name = _field_name(tuple(first["loc"]), where)
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    others = {_field_name(tuple(p["loc"]), where) for p in problems[1:]} - {name}
+    more = f" (and {len(others)} more)" if others else ""
     return Invalid(f"{where} {name}: {first['msg']}{more}", field=name)
 
 
