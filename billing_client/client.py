@@ -65,7 +65,7 @@ class BillingClient:
     @property
     def stale_answers(self) -> int:
         """Numbers the stale cache could answer for while the billing fails (health page)."""
-        return len(self._stale)
+        return self._stale.size
 
     async def lookup_call(
         self, raw_number: str | None, *, uniqueid: str | None = None, deadline: float | None = None

@@ -54,9 +54,8 @@ class BillingCheck:
         state = breaker.state
         if state is BreakerState.CLOSED:
             return Health.ok()
-        failing = (
-            f"Ubilling failing (breaker {state.value}, {breaker.consecutive_failures} failures)"
-        )
+        failures = breaker.consecutive_failures
+        failing = f"Ubilling failing (breaker {state.value}, {failures} failures in a row)"
         if self.billing.stale_answers > 0:
             return Health.degraded(
                 f"{failing}; answering {self.billing.stale_answers} number(s) from the stale cache"

@@ -18,7 +18,7 @@ from tests.conftest import Database
 from tests.web.conftest import OWNER, web_rig
 from web.api import TABLES, document
 from web.api.common import DateQuery, Page, PageQuery, decode_cursor, encode_cursor
-from web.api.routing import ApiBody, ApiInput, RouteTable
+from web.api.routing import ApiBody, RouteTable
 from web.errors import Conflict, Invalid
 from web.tokens import Scope
 
@@ -32,7 +32,7 @@ class Item(ApiBody):
 
 
 class EchoQuery(PageQuery, DateQuery):
-    tag: list[str] = []
+    tag: list[str] = Field(default_factory=list)
 
 
 class Echoed(ApiBody):
@@ -170,14 +170,15 @@ async def test_inputs_are_validated_by_their_models(
             ("/api/v1/echo", {"data": b"name=x"}, 415, None),
             ("/api/v1/echo", {"json": {"name": "taken", "count": 1}}, 409, "name"),
         ]  # fmt: skip
-        for url, kwargs, expected, field in problems:
-            if "headers" in kwargs:
-                kwargs = {**kwargs, "headers": {**headers, **kwargs["headers"]}}
-                answer = await client.post(url, **kwargs)
+        for url, options, expected, field in problems:
+            extra: dict[str, Any] = dict(options)  # type: ignore[call-overload]
+            if "headers" in extra:
+                extra["headers"] = {**headers, **extra["headers"]}
+                answer = await client.post(url, **extra)
                 status, body = answer.status, await answer.json()
             else:
-                status, body = await post(url, **kwargs)
-            assert status == expected, (url, kwargs, body)
+                status, body = await post(url, **extra)
+            assert status == expected, (url, options, body)
             if expected >= 400:
                 assert set(body) == {"error"}
                 assert body["error"]["field"] == field, (url, body)
@@ -277,7 +278,8 @@ def test_pages_and_cursors() -> None:
         with pytest.raises(Invalid):
             decode_cursor(junk)
     page = Page[int].of([3, 2], more=True, last_id=2)
-    assert page.next is not None and decode_cursor(page.next) == 2
+    assert page.next is not None
+    assert decode_cursor(page.next) == 2
     assert Page[int].of([1], more=False, last_id=1).next is None
     assert PageQuery(cursor=encode_cursor(7)).after() == 7
     assert PageQuery().after() is None

@@ -62,7 +62,8 @@ async def test_create_list_use_revoke_from_the_cli(
     assert all(token not in str(row) for row in rows)
     async with database.sessions() as session:
         crm = await session.scalar(select(ApiTokenRow).where(ApiTokenRow.name == "crm"))
-        assert crm is not None and crm.hash == digest(token)
+        assert crm is not None
+        assert crm.hash == digest(token)
 
     listed = ok(await pbx(config, clock, "tokens", "list"))
     assert token not in listed
@@ -97,8 +98,9 @@ async def test_create_list_use_revoke_from_the_cli(
             "API token crm revoked",
             "API token site created, scopes *",
         ]
-    listed = ok(await pbx(config, clock, "tokens", "list")).splitlines()
-    assert listed[2].startswith("crm") and listed[2].endswith("EET")  # revoked at
+    final = ok(await pbx(config, clock, "tokens", "list")).splitlines()
+    assert final[2].startswith("crm")
+    assert final[2].endswith("EET")  # revoked at
 
 
 async def test_a_token_without_the_scope_is_403(
@@ -137,7 +139,8 @@ async def test_last_used_is_written_at_most_once_a_minute(
         token = await rig.token()
         start = clock.instant
         first = await rig.tokens.authenticate(token)
-        assert first is not None and first.last_used_at is None  # as it was before this use
+        assert first is not None
+        assert first.last_used_at is None  # as it was before this use
         for seconds in (1, 30, 59):
             clock.instant = start + timedelta(seconds=seconds)
             assert await rig.tokens.authenticate(token) is not None
