@@ -112,11 +112,10 @@ async def test_subscriber_by_any_written_form_of_the_number(
         for junk in ("ivan", "12", "0501110001x"):
             invalid = await client.get(f"/api/v1/subscribers/{junk}", headers=auth(token))
             assert invalid.status == 422, junk
-            assert (await invalid.json())["error"] == {
-                "code": "invalid",
-                "message": "not a phone number",
-                "field": "number",
-            }
+            error = (await invalid.json())["error"]
+            assert (error["code"], error["field"]) == ("invalid", "number"), junk
+            if junk == "12":  # digits, but no phone number
+                assert error["message"] == "not a phone number"
         too_long = await client.get(f"/api/v1/subscribers/{'1' * 41}", headers=auth(token))
         assert too_long.status == 422
         assert (await too_long.json())["error"]["field"] == "number"

@@ -25,7 +25,9 @@ StatusWord = Literal["unknown", "active", "debtor", "frozen"]
 
 class NumberPath(ApiInput):
     number: str = Field(
+        min_length=1,
         max_length=40,
+        pattern=r"^[0-9+()\-. ]+$",
         description="A phone number in any usual form: 0501234567, +380501234567, 380 50 …",
     )
 
