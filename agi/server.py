@@ -23,13 +23,15 @@ import contextlib
 import logging
 import resource
 import socket
+import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 
 from agi.errors import AgiError, AgiHangup, AgiHeaderError, AgiHeaderTooLong
 from agi.flood_log import Dropped, FloodLog
 from agi.request import AgiRequest, build_request, read_environment
+from agi.route_stats import RouteStats
 from agi.session import AgiSession
 from agi.settings import AgiSettings, address_allowed
 
@@ -87,6 +89,8 @@ class AgiServerStats:
     handler_errors: int = 0
     timeouts: int = 0
     cancelled: int = 0
+    routes: dict[str, RouteStats] = field(default_factory=dict)
+    """Per route: sessions by result and their latency (made at start, one per route)."""
 
 
 def normalise_route(name: str) -> str:
@@ -145,7 +149,7 @@ class FastAgiServer:
         self._sessions: set[asyncio.Task[None]] = set()
         self._in_handler: set[asyncio.Task[None]] = set()
         self._flood = FloodLog(log, summary_interval)
-        self.stats = AgiServerStats()
+        self.stats = AgiServerStats(routes={route: RouteStats() for route in self._handlers})
 
     async def start(self) -> None:
         if self._server is not None:
@@ -329,6 +333,9 @@ class FastAgiServer:
     ) -> None:
         where = f"{host}:{port}"
         session_deadline = asyncio.timeout(self._settings.session_timeout)
+        timing: RouteStats | None = None  # set once a route runs: its result is counted
+        result = "ok"
+        started = 0.0
         try:
             async with session_deadline:
                 request = await self._read_request(reader, host, port)
@@ -360,14 +367,18 @@ class FastAgiServer:
                     await self._unknown_route(request, session, where)
                     return
                 self._in_handler.add(task)
+                timing = self.stats.routes[request.script]
+                started = time.monotonic()
                 await handler(request, session)
                 self.stats.completed += 1
                 log.debug("AGI %s: done", where)
         except TimeoutError:
             if not session_deadline.expired():
+                result = "handler_error"
                 self.stats.handler_errors += 1
                 log.exception("AGI %s: handler failed", where)
                 return
+            result = "timeout"
             self.stats.timeouts += 1
             log.warning(
                 "AGI %s: session exceeded agi.session_timeout (%g s), closed",
@@ -375,9 +386,11 @@ class FastAgiServer:
                 self._settings.session_timeout,
             )
         except AgiHangup as exc:
+            result = "hangup"
             self.stats.hangups += 1
             log.info("AGI %s: caller gone: %s", where, exc)
         except AgiError as exc:
+            result = "agi_error"
             self.stats.agi_errors += 1
             log.warning("AGI %s: %s: %s", where, type(exc).__name__, exc)
         except asyncio.CancelledError:
@@ -386,12 +399,17 @@ class FastAgiServer:
             # a cancelled task as an error.
             if task in self._evicted:
                 return  # counted and logged by _evict_oldest
+            result = "cancelled"
             self.stats.cancelled += 1
             if task in self._sessions:
                 log.info("AGI %s: closed by shutdown", where)
         except Exception:
+            result = "handler_error"
             self.stats.handler_errors += 1
             log.exception("AGI %s: handler failed", where)
+        finally:
+            if timing is not None:
+                timing.observe(result, time.monotonic() - started)
 
     async def _read_request(
         self, reader: asyncio.StreamReader, host: str, port: int

@@ -633,6 +633,7 @@ def write_config(folder: Path, database: Path, port: int) -> Path:
         f'[database]\nurl = "sqlite+aiosqlite:///{database}"\n\n'
         '[billing]\nbackend = "local"\ndefault_region = "UA"\n\n'
         f'[agi]\nhost = "127.0.0.1"\nport = {port}\n\n'
+        "[http]\nport = 0\n\n"
         '[logging]\nlevel = "WARNING"\n',
         encoding="utf-8",
     )

@@ -62,6 +62,11 @@ class BillingClient:
     def backend_name(self) -> str:
         return self.backend.name
 
+    @property
+    def stale_answers(self) -> int:
+        """Numbers the stale cache could answer for while the billing fails (health page)."""
+        return self._stale.size
+
     async def lookup_call(
         self,
         raw_number: str | None,

@@ -28,6 +28,12 @@ class StaleCache:
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
+    @property
+    def size(self) -> int:
+        """Numbers held (some may be past their ttl until next asked for). A property, not
+        `__len__`: an empty cache must not be falsy (`stale or StaleCache(0)`)."""
+        return len(self._entries)
+
     def get(self, number: str) -> SubscriberInfo | None:
         entry = self._entries.get(number)
         if entry is None:

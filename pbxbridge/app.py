@@ -44,6 +44,7 @@ from storage.engine import sqlite_path
 
 if TYPE_CHECKING:
     from notify.service import Telegram
+    from web.server import WebServer
 
 log = logging.getLogger("pbxbridge")
 
@@ -254,6 +255,11 @@ class Service:
             for name in Spooler.EVENTS:
                 self.ami.on_event(name, self.spooler.handle)
         self.agi = FastAgiServer(s.agi, build_handlers(self.routes))
+        self.web: WebServer | None = None
+        if s.http.enabled:
+            from pbxbridge.webserver import build_web  # aiohttp's server side: only when on
+
+            self.web = build_web(self)
 
     async def _notify(self, notice: Notice) -> None:
         if self.telegram is not None:
@@ -277,13 +283,16 @@ class Service:
         # then the spooler warns once and starts by itself when it appears.
         spooling = await self.spooler.start_when_ready()
         await self.agi.start()
+        if self.web is not None:
+            await self.web.start()
         s = self.core.settings
         log.info(
-            "pbxbridge started: FastAGI on %s:%d (routes %s), AMI %s, Telegram %s, "
+            "pbxbridge started: FastAGI on %s:%d (routes %s), HTTP %s, AMI %s, Telegram %s, "
             "spool %s, billing=%s, database=%s",
             s.agi.host,
             self.agi.port,
             ", ".join(ROUTES),
+            ", ".join(self.web.urls) if self.web is not None else "off",
             f"{s.ami.host}:{s.ami.port}" if self.ami is not None else "off",
             "on" if s.telegram.active else "off",
             s.spool.dir if spooling else "waiting for Asterisk",
@@ -294,6 +303,8 @@ class Service:
     async def stop(self) -> None:
         """Stop taking calls, let calls in flight finish, wait for money moves to land,
         then close the AMI link and let what it delivered be stored."""
+        if self.web is not None:
+            await self.web.stop()
         await self.agi.stop()
         await self.routes.drain()
         await self.spooler.stop()

@@ -66,6 +66,10 @@ INTROS = {
         "Callback requests (pbxbridge callback request, the staff bot's /callback, the web "
         "form) and how they are dialled."
     ),
+    "http": (
+        "The HTTP server: REST API (tokens: pbxbridge tokens create), the callback form, the "
+        "Ubilling and Askozia faces, /healthz and /metrics. Loopback by default."
+    ),
     "logging": "Log lines on stderr (journald keeps them under systemd).",
 }
 

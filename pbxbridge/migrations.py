@@ -11,6 +11,7 @@ import billing_client.migrations
 import callfile_spooler.migrations
 import missed_calls.migrations
 import sms.migrations
+import web.migrations
 from storage import migrate
 
 VERSION_LOCATIONS: tuple[Path, ...] = (
@@ -19,6 +20,7 @@ VERSION_LOCATIONS: tuple[Path, ...] = (
     sms.migrations.VERSIONS,
     missed_calls.migrations.VERSIONS,
     callfile_spooler.migrations.VERSIONS,
+    web.migrations.VERSIONS,
 )
 
 

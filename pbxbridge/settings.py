@@ -36,6 +36,7 @@ from missed_calls.settings import MissedCallSettings
 from notify.settings import TelegramSettings
 from sms.settings import SmsSettings
 from storage import DatabaseSettings
+from web.settings import HttpSettings
 
 SYSTEM_CONFIG = Path("/etc/pbxbridge/pbxbridge.toml")
 LOCAL_CONFIG = Path("pbxbridge.toml")
@@ -89,6 +90,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     spool: SpoolSettings = SpoolSettings()
     callback: CallbackSettings = CallbackSettings()
+    http: HttpSettings = HttpSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("timezone")
@@ -127,6 +129,7 @@ class Settings(BaseSettings):
             self.billing.key.get_secret_value(),
             self.ami.secret.get_secret_value(),
             self.telegram.token.get_secret_value(),
+            self.http.remoteapi_key.get_secret_value(),
         )
         return [s for s in values if s]
 
@@ -232,7 +235,7 @@ def _check_variable(variable: _Variable) -> _Verdict:
 
 def ignored_variables(environ: Mapping[str, str] = os.environ) -> list[str]:
     """One warning per PBXBRIDGE_* variable that names a section this version does not
-    have (PBXBRIDGE_HTTP__PORT before there is an [http]): ignored, not refused, so the
+    have (PBXBRIDGE_WEBHOOKS__URL before there is a [webhooks]): ignored, not refused, so the
     environment of a newer (or older) version does not stop this one. The caller logs them
     once, after logging is configured."""
     return [w for v in _setting_variables(environ) if (w := _check_variable(v).warning) is not None]

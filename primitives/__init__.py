@@ -4,6 +4,7 @@
   one for tests.
 - `phones`: the one phone-number normaliser.
 - `errors`: the root of every room's error tree.
+- `health`: how a running part says whether it can do its job (`Health`, `HealthCheck`).
 
 Nothing here imports a room; every room may import from here.
 """

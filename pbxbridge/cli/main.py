@@ -20,6 +20,7 @@ from pbxbridge.cli.probe import agi_probe
 from pbxbridge.cli.service import audit_command, run_command
 from pbxbridge.cli.sms import sms
 from pbxbridge.cli.subscribers import payments, subscribers
+from pbxbridge.cli.tokens import tokens
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,6 +55,7 @@ for command in (
     missed,
     campaign,
     callback,
+    tokens,
     config,
 ):
     cli.add_command(command)

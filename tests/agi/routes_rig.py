@@ -82,6 +82,7 @@ async def route_rig(
                 **(agi or {}),
             },
             billing=billing or {},
+            http={"port": 0},
             ami={"enabled": False},
             spool={"dir": Path(folders, "spool"), "sounds_dir": Path(folders, "sounds")},
         )

@@ -105,6 +105,7 @@ async def running(
     settings = Settings(
         database={"url": database.url},
         agi={"port": 0},
+        http={"port": 0},
         ami={"enabled": False},
         billing={
             "backend": "ubilling",

@@ -56,6 +56,7 @@ async def test_sms_send_says_when_the_message_waits(tmp_path: Path) -> None:
             '[database]\nurl = "sqlite+aiosqlite:///pbx.db"\n'
             '[spool]\ndir = "spool"\n'
             "[agi]\nport = 0\n"
+            "[http]\nport = 0\n"
             f'[ami]\nport = {fake.port}\nsecret = "s3cret"\n'
             "backoff_initial = 0.05\nbackoff_max = 0.1\n"
             "[sms]\npoll_interval = 0.05\n"

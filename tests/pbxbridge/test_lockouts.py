@@ -36,7 +36,9 @@ BAD_CARDS = ["1234567812345678", "9999", "0000111122223333", "1111222233334444",
 @asynccontextmanager
 async def running(url: str, clock: FixedClock, **extra: Any) -> AsyncIterator[RouteRig]:
     """The service as `pbxbridge run` wires it (FastAGI on a free port)."""
-    settings = Settings(database={"url": url}, agi={"port": 0}, ami={"enabled": False}, **extra)
+    settings = Settings(
+        database={"url": url}, agi={"port": 0}, http={"port": 0}, ami={"enabled": False}, **extra
+    )
     async with open_core(settings, clock=clock) as core:
         service = Service(core)
         await service.start()

@@ -80,6 +80,7 @@ def write_config(tmp_path: Path) -> Path:
     config = tmp_path / "pbxbridge.toml"
     config.write_text(
         f'[database]\nurl = "sqlite+aiosqlite:///pbx.db"\n[agi]\nport = {free_port()}\n'
+        "[http]\nport = 0\n"
         f"[ami]\nport = {free_port()}\nbackoff_initial = 0.05\nbackoff_max = 0.1\n"
         '[spool]\ndir = "spool"\nsounds_dir = "sounds"\n',
         encoding="utf-8",

@@ -23,6 +23,7 @@ def settings_for(database: Database, spool: Path) -> Settings:
     return Settings(
         database={"url": database.url},
         agi={"port": 0},
+        http={"port": 0},
         ami={"enabled": False},
         spool={"dir": spool, "fsync": False, "poll_interval": 0.05},
     )

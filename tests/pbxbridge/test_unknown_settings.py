@@ -158,11 +158,11 @@ def test_a_problem_the_file_causes_names_no_variable(
 def test_a_section_this_version_does_not_have_is_one_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PBXBRIDGE_HTTP__PORT", "8080")
+    monkeypatch.setenv("PBXBRIDGE_FUTURE__PORT", "8080")
     settings, _ = load_settings()
     assert settings.agi.port == 4573
     assert ignored_variables() == [
-        "PBXBRIDGE_HTTP__PORT: this version of pbxbridge has no [http] section; "
+        "PBXBRIDGE_FUTURE__PORT: this version of pbxbridge has no [future] section; "
         "the variable is ignored"
     ]
 
@@ -171,8 +171,8 @@ def test_a_section_this_version_does_not_have_is_one_warning(
     config.write_text('[database]\nurl = "sqlite+aiosqlite:///pbx.db"\n', encoding="utf-8")
     result = CliRunner().invoke(cli, ["--config", str(config), "db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert result.stderr.count("PBXBRIDGE_HTTP__PORT") == 1
-    assert "WARNING pbxbridge.settings: PBXBRIDGE_HTTP__PORT: this version" in result.stderr
+    assert result.stderr.count("PBXBRIDGE_FUTURE__PORT") == 1
+    assert "WARNING pbxbridge.settings: PBXBRIDGE_FUTURE__PORT: this version" in result.stderr
     with sqlite3.connect(tmp_path / "pbx.db") as db:
         assert db.execute("select count(*) from alembic_version").fetchone()[0] >= 1
 

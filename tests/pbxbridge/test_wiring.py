@@ -32,6 +32,7 @@ async def service(
         # never the machine's /var/spool/asterisk or campaign sounds (pruned at start)
         spool={"dir": folder / "spool", "sounds_dir": folder / "sounds"},
         agi={"port": 0},
+        http={"port": 0},
         ami={
             "port": ami.port,
             "secret": SecretStr(ami.secret),

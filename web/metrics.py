@@ -1,0 +1,96 @@
+"""/metrics: Prometheus text from a registry the application owns (never the global one).
+
+Two kinds of metrics:
+
+- Kept here as they happen: HTTP requests by route (the canonical path, so the label set
+  stays bounded), method and status, and their duration.
+- Read from the parts at scrape time, by collectors (`Metrics.add(collector)`): a part
+  keeps plain counters (FastAGI's `AgiServerStats`, the AMI client's status, the billing
+  breaker) and a collector turns them into metric families when Prometheus asks. Nothing
+  is counted twice and the part does not depend on prometheus_client. A collector is an
+  object with `collect() -> Iterable[Metric]` (prometheus_client's Collector protocol);
+  the root's are in pbxbridge/metrics.py. Figures that need the database (SMS by status)
+  are read by an async refresher (`Metrics.add_refresh`) that runs, bounded in time,
+  before each scrape and leaves what it read for its collector.
+
+Only addresses in http.metrics_allow may read it (403 otherwise), judged on the client
+address web/addresses.py resolves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+
+from web.addresses import client_ip, inside, parse_ip
+from web.settings import IpNetwork
+
+log = logging.getLogger("pbxbridge.web")
+
+Refresh = Callable[[], Awaitable[None]]
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Any other method is counted as `other`: clients choose it, labels must stay bounded."""
+HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class Metrics:
+    def __init__(self, refresh_timeout: float = 2.0) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._refresh_timeout = refresh_timeout
+        self._refreshers: list[Refresh] = []
+        self._requests = Counter(
+            "pbxbridge_http_requests",
+            "HTTP requests answered, by route, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self._seconds = Histogram(
+            "pbxbridge_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route.",
+            ["route"],
+            buckets=HTTP_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
+        method = method if method in METHODS else "other"
+        self._requests.labels(route, method, str(status)).inc()
+        self._seconds.labels(route).observe(seconds)
+
+    def add(self, collector: Collector) -> None:
+        """Read `collector` at every scrape (its metric names must be new)."""
+        self.registry.register(collector)
+
+    def add_refresh(self, refresh: Refresh) -> None:
+        """Run `refresh` before every scrape (all of them together, bounded in time)."""
+        self._refreshers.append(refresh)
+
+    async def render(self) -> bytes:
+        if self._refreshers:
+            results = await asyncio.gather(
+                *(asyncio.wait_for(r(), self._refresh_timeout) for r in self._refreshers),
+                return_exceptions=True,
+            )
+            for refresh, result in zip(self._refreshers, results, strict=True):
+                if isinstance(result, BaseException):
+                    log.warning("metrics: %s failed: %r", refresh, result)
+        return generate_latest(self.registry)
+
+
+METRICS = web.AppKey("metrics", Metrics)
+METRICS_ALLOW = web.AppKey("metrics_allow", tuple[IpNetwork, ...])
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    ip = parse_ip(client_ip(request))
+    if ip is None or not inside(ip, request.config_dict[METRICS_ALLOW]):
+        raise web.HTTPForbidden(text="/metrics is not open to this address (http.metrics_allow)")
+    body = await request.config_dict[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,105 @@
+"""`[http]`: the one aiohttp server (REST API, callback form, faces, health, metrics)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+MIB = 1024 * 1024
+
+
+def _check_networks(value: list[str]) -> list[str]:
+    for entry in value:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"not an IP network or address: {entry!r}") from None
+    return value
+
+
+def parse_networks(entries: list[str]) -> tuple[IpNetwork, ...]:
+    """CIDR strings (or single addresses) parsed; host bits ignored (10.1.2.3/8 = 10/8)."""
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+class HttpSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(
+        default=True,
+        description=(
+            "Run the HTTP server (REST API, callback form, Ubilling/Askozia faces, /healthz, "
+            "/metrics) inside `pbxbridge run`."
+        ),
+    )
+    host: str = Field(
+        default="127.0.0.1",
+        description=(
+            "Address to listen on. Loopback by default: put the ISP's web server (nginx) in "
+            "front for anything public, and list it in trusted_proxies."
+        ),
+    )
+    port: int = Field(default=8080, ge=0, le=65535, description="TCP port.")
+    trusted_proxies: list[str] = Field(
+        default=[],
+        description=(
+            "Networks of reverse proxies whose X-Forwarded-For is believed. The client is the "
+            "rightmost address in it that is not one of these; a request from any other peer "
+            "is taken as coming from the peer itself (a forged header is ignored)."
+        ),
+    )
+    metrics_allow: list[str] = Field(
+        default=["127.0.0.1/32", "::1/128"],
+        description="Networks allowed to read /metrics (others get 403).",
+    )
+    callback_frame_ancestors: list[str] = Field(
+        default=[],
+        description=(
+            "Sites allowed to show the /callback form in a frame (CSP frame-ancestors, e.g. "
+            "'https://isp.example'); empty: only pages of pbxbridge itself. Every other page "
+            "may be framed by no one."
+        ),
+    )
+    max_body_bytes: int = Field(
+        default=MIB,
+        ge=1024,
+        description="Largest request body accepted (bytes); larger ones get 413.",
+    )
+    max_upload_bytes: int = Field(
+        default=20 * MIB,
+        ge=1024,
+        description="Largest file upload (a campaign's audio prompt), bytes.",
+    )
+    remoteapi_key: SecretStr = Field(
+        default=SecretStr(""),
+        description=(
+            "Key of the Ubilling-compatible remoteapi face (GET /?module=remoteapi&key=…); "
+            "empty: the face is off (404)."
+        ),
+    )
+    remoteapi_money: bool = Field(
+        default=False,
+        description=(
+            "Let the remoteapi face move money (setcredit, paycardpay name the subscriber by "
+            "login=, so anyone with the key could): off unless you need it."
+        ),
+    )
+
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return _check_networks(value)
+
+    @field_validator("callback_frame_ancestors")
+    @classmethod
+    def _sources(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            # A CSP source expression is one token: a space or ; would add a directive.
+            if not entry or any(c.isspace() or c in ";,'\"" for c in entry):
+                raise ValueError(
+                    f"not a CSP source (one origin such as https://isp.example): {entry!r}"
+                )
+        return value
