@@ -99,9 +99,10 @@ class PaycardOutcome:
 
 @dataclass(frozen=True, slots=True)
 class MoneySource:
-    """Who asked for a money move: a call (number and uniqueid) or a person at the CLI/API."""
+    """Who asked for a money move: a call (number and uniqueid), a person at the CLI/API, or
+    a periodic job (`user` is the job's name)."""
 
-    kind: Literal["call", "cli", "api", "import"]
+    kind: Literal["call", "cli", "api", "import", "job"]
     number: str | None = None
     uniqueid: str | None = None
     user: str | None = None
@@ -109,4 +110,6 @@ class MoneySource:
     def describe(self) -> str:
         if self.kind == "call":
             return f"call from {self.number or '?'} uniqueid {self.uniqueid or '?'}"
+        if self.kind == "job":
+            return f"job {self.user or '?'}"
         return f"{self.kind} user {self.user or '?'}"
