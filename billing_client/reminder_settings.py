@@ -100,9 +100,6 @@ class ReminderSettings(BaseModel):
     days_left_threshold: int = Field(
         default=3, ge=0, le=365, description="Remind when this many days or fewer are left."
     )
-    debtors: bool = Field(
-        default=True, description="Remind subscribers in debt (status 2) as well."
-    )
     template: str = Field(
         default=(
             "{name}, на рахунку {balance} грн, днів залишилось: {days_left}. "
