@@ -99,8 +99,9 @@ class BillingSettings(BaseModel):
         ge=0,
         le=31,
         description=(
-            "charge_fee after downtime: days missed since the last charged day that are still "
-            "charged (each once); older ones are left uncharged and logged. 0: today only."
+            "charge_fee after downtime: how many of the days missed since its last finished "
+            "day are still charged (each once); older ones are left uncharged and logged. "
+            "0: today only."
         ),
     )
     autofreeze_limit: Decimal = Field(

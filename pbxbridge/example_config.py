@@ -66,6 +66,10 @@ INTROS = {
         "Callback requests (pbxbridge callback request, the staff bot's /callback, the web "
         "form) and how they are dialled."
     ),
+    "retention": (
+        "How long old records are kept (job retention); money (the audit journal, fee "
+        "charges) is never pruned."
+    ),
     "logging": "Log lines on stderr (journald keeps them under systemd).",
 }
 

@@ -36,6 +36,7 @@ from missed_calls.settings import MissedCallSettings
 from notify.settings import TelegramSettings
 from sms.settings import SmsSettings
 from storage import DatabaseSettings
+from storage.retention import RetentionSettings
 
 SYSTEM_CONFIG = Path("/etc/pbxbridge/pbxbridge.toml")
 LOCAL_CONFIG = Path("pbxbridge.toml")
@@ -89,6 +90,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     spool: SpoolSettings = SpoolSettings()
     callback: CallbackSettings = CallbackSettings()
+    retention: RetentionSettings = RetentionSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("timezone")
