@@ -4,6 +4,7 @@
   one for tests.
 - `phones`: the one phone-number normaliser.
 - `errors`: the root of every room's error tree.
+- `job_result`: what a periodic job returns (a one-line summary and counts).
 
 Nothing here imports a room; every room may import from here.
 """
