@@ -2,6 +2,7 @@
 
     AgiError
     ├── AgiHeaderError       the environment block was cut short, too big or malformed
+    │   └── AgiHeaderTooLong     longer than agi.max_header_bytes
     ├── AgiProtocolError     a reply pbxbridge cannot parse; the session is closed
     ├── AgiReplyTimeout      no reply within the command's timeout; the session is closed
     ├── AgiCommandError      510: Asterisk does not know the command
@@ -26,6 +27,10 @@ class AgiError(Exception):
 
 class AgiHeaderError(AgiError):
     """The `agi_*` environment block could not be read."""
+
+
+class AgiHeaderTooLong(AgiHeaderError):
+    """The environment block went past agi.max_header_bytes (the connection is closed)."""
 
 
 class AgiProtocolError(AgiError):

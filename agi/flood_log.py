@@ -25,6 +25,7 @@ class Dropped(Enum):
     HEADER_TIMEOUT = ("closed", "no complete header within agi.header_timeout")
     EVICTED = ("closed", "oldest still sending its header, over agi.max_pending")
     BAD_HEADER = ("closed", "header cut short or malformed")
+    OVERSIZED = ("closed", "header over agi.max_header_bytes")
     NOT_ALLOWED = ("refused", "not in agi.allow")
     BUSY = ("refused", "agi.max_sessions sessions running")
 

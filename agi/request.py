@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
-from agi.errors import AgiHeaderError
+from agi.errors import AgiHeaderError, AgiHeaderTooLong
 
 _HEADER_KEY = re.compile(r"agi_[A-Za-z0-9_]+")
 _ARG_KEY = re.compile(r"agi_arg_(\d+)")
@@ -87,10 +87,13 @@ def parse_environment(lines: Iterable[str]) -> dict[str, str]:
 async def read_environment(reader: asyncio.StreamReader, max_bytes: int) -> dict[str, str]:
     """Read and parse the environment block up to its empty line.
 
-    Raises AgiHeaderError at EOF, when the block exceeds `max_bytes`, or on a malformed
-    line. The first line is checked as soon as it arrives, so the usual strangers (an HTTP
-    request, a port scanner's banner) are refused without waiting; the rest of the block
-    is read in one piece, as Asterisk writes it. The caller puts a deadline around this.
+    Raises AgiHeaderError at EOF or on a malformed line, AgiHeaderTooLong when the block,
+    its empty line included, exceeds `max_bytes`. The reader's limit must be `max_bytes`
+    (the server makes it so): it stops buffering a line or block that passes it, which
+    bounds what a connection still sending its header holds. The first line is checked as
+    soon as it arrives, so the usual strangers (an HTTP request, a port scanner's banner)
+    are refused without waiting; the rest of the block is read in one piece, as Asterisk
+    writes it. The caller puts a deadline around this.
     """
     first = await _read_part(reader.readuntil(b"\n"), 0, max_bytes)
     line = first.decode("utf-8", errors="replace").rstrip("\r\n")
@@ -102,8 +105,9 @@ async def read_environment(reader: asyncio.StreamReader, max_bytes: int) -> dict
     rest = await _read_part(reader.readexactly(1), len(first), max_bytes)
     if rest != b"\n":
         rest += await _read_part(reader.readuntil(b"\n\n"), len(first) + 1, max_bytes)
-        if len(first) + len(rest) > max_bytes:
-            raise AgiHeaderError(f"environment block longer than {max_bytes} bytes")
+    if len(first) + len(rest) > max_bytes:
+        raise AgiHeaderTooLong(f"environment block longer than {max_bytes} bytes")
+    if rest != b"\n":
         text = rest.decode("utf-8", errors="replace")
         for line in text[:-2].split("\n"):
             key, value = parse_header_line(line.rstrip("\r"))
@@ -119,7 +123,7 @@ async def _read_part(read: Awaitable[bytes], done: int, max_bytes: int) -> bytes
             f"connection closed after {done + len(exc.partial)} bytes of the environment"
         ) from None
     except asyncio.LimitOverrunError:
-        raise AgiHeaderError(f"environment block longer than {max_bytes} bytes") from None
+        raise AgiHeaderTooLong(f"environment block longer than {max_bytes} bytes") from None
     except OSError as exc:
         raise AgiHeaderError(f"connection failed while reading the environment: {exc}") from None
 

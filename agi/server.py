@@ -9,8 +9,11 @@ A connection becomes a session (counted against `agi.max_sessions`) only once it
 environment block is complete. Until then it is pending: pending connections have their
 own bound, `agi.max_pending`, and when it is full the oldest of them is closed to make
 room, so a flood of connections that never send a header can neither keep real calls out
-nor refuse a newcomer. Connections dropped that way (and those refused) are logged through
-`FloodLog`: the first of each kind in full, the rest as one summary line per interval.
+nor refuse a newcomer. A pending connection holds at most `agi.max_header_bytes` (16 KiB;
+Asterisk sends 1-2 KiB): past it, it is closed, so a flood of huge unfinished headers
+costs at most max_pending × max_header_bytes. Connections dropped that way (and those
+refused) are logged through `FloodLog`: the first of each kind in full, the rest as one
+summary line per interval.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
-from agi.errors import AgiError, AgiHangup, AgiHeaderError
+from agi.errors import AgiError, AgiHangup, AgiHeaderError, AgiHeaderTooLong
 from agi.flood_log import Dropped, FloodLog
 from agi.request import AgiRequest, build_request, read_environment
 from agi.session import AgiSession
@@ -43,6 +46,25 @@ _CANCEL_GRACE = 2.0
 _FILES_RESERVE = 256
 """Open files the process needs besides FastAGI's sockets (database, logs, AMI, HTTP)."""
 
+REPLY_LINE_LIMIT = 65536
+"""Longest reply line read from Asterisk once the session runs (bytes). `GET FULL VARIABLE`
+of an SMS body answers one long line; the header's bound (agi.max_header_bytes) is kept
+for connections still sending their environment."""
+
+
+class _AgiStreamReader(asyncio.StreamReader):
+    """A StreamReader whose limit is agi.max_header_bytes while the environment comes in,
+    REPLY_LINE_LIMIT afterwards.
+
+    The limit is what bounds the bytes a connection makes the server hold: a line or block
+    without its separator is not read past it (LimitOverrunError), and the transport stops
+    reading from the socket at twice it. StreamReader takes it only when built, hence this
+    subclass, the one place that sets the stored value afterwards.
+    """
+
+    def widen(self, limit: int) -> None:
+        self._limit = limit
+
 
 @dataclass(slots=True)
 class AgiServerStats:
@@ -55,6 +77,9 @@ class AgiServerStats:
     evicted: int = 0
     """Pending connections closed to make room for a newer one (agi.max_pending)."""
     header_failures: int = 0
+    """Connections closed before their environment block was complete (every reason)."""
+    oversized: int = 0
+    """Of those, blocks longer than agi.max_header_bytes."""
     unknown_routes: int = 0
     completed: int = 0
     hangups: int = 0
@@ -128,11 +153,17 @@ class FastAgiServer:
         if not self._networks:
             log.warning("agi.allow is empty: every FastAGI connection will be refused")
         self._check_open_files()
-        self._server = await asyncio.start_server(
-            self._on_connection,
+        loop = asyncio.get_running_loop()
+
+        def protocol() -> asyncio.StreamReaderProtocol:
+            # What asyncio.start_server builds, with a reader whose limit can grow.
+            reader = _AgiStreamReader(limit=self._settings.max_header_bytes, loop=loop)
+            return asyncio.StreamReaderProtocol(reader, self._on_connection, loop=loop)
+
+        self._server = await loop.create_server(
+            protocol,
             self._settings.host,
             self._settings.port,
-            limit=self._settings.max_header_bytes,
             # A burst of calls must not overflow the kernel's queue: Asterisk would retry
             # the connect only after a second. (The kernel caps it at net.core.somaxconn.)
             backlog=min(self._settings.max_sessions + self._settings.max_pending, 65535),
@@ -304,6 +335,8 @@ class FastAgiServer:
                 self._pending.pop(task, None)
                 if request is None:
                     return
+                if isinstance(reader, _AgiStreamReader):
+                    reader.widen(REPLY_LINE_LIMIT)
                 where = f"{request.uniqueid or '-'} ({host}:{port}, {request.script!r})"
                 if len(self._sessions) >= self._settings.max_sessions:
                     self.stats.rejected += 1
@@ -367,6 +400,17 @@ class FastAgiServer:
         try:
             async with header_deadline:
                 env = await read_environment(reader, self._settings.max_header_bytes)
+        except AgiHeaderTooLong as exc:
+            self.stats.header_failures += 1
+            self.stats.oversized += 1
+            self._flood.note(
+                Dropped.OVERSIZED,
+                "FastAGI connection from %s:%d dropped: %s (agi.max_header_bytes)",
+                host,
+                port,
+                exc,
+            )
+            return None
         except AgiHeaderError as exc:
             self.stats.header_failures += 1
             self._flood.note(

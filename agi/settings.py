@@ -46,7 +46,14 @@ class AgiSettings(BaseModel):
         default=300.0, gt=0, description="Upper bound for one whole session, header included."
     )
     max_header_bytes: int = Field(
-        default=65536, ge=1024, description="Largest environment block accepted (bytes)."
+        default=16384,
+        ge=1024,
+        le=65536,
+        description=(
+            "Largest environment block accepted (bytes; Asterisk sends 1-2 KiB). A connection "
+            "still sending its header holds at most this much: agi.max_pending of them, "
+            "64 MiB at the defaults."
+        ),
     )
     max_command_bytes: int = Field(
         default=DEFAULT_MAX_COMMAND_BYTES,

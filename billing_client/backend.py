@@ -18,12 +18,19 @@ class BillingBackend(Protocol):
     name: str
 
     async def lookup_call(
-        self, number: str, *, uniqueid: str | None = None, deadline: float | None = None
+        self,
+        number: str,
+        *,
+        uniqueid: str | None = None,
+        deadline: float | None = None,
+        details: bool = True,
     ) -> Lookup:
         """Status and money for a real call. Ubilling logs it in its call history.
 
         `deadline` is the event-loop time (`loop.time()`) the answer is due by; a backend
         that asks in parts answers by then with the parts it has (see SubscriberInfo.unknown).
+        `details` False: the caller needs only the status (and what comes with it for free);
+        a backend that pays a request per detail (Ubilling) skips them, leaving them unknown.
         """
 
     async def lookup_number(self, number: str) -> Lookup:

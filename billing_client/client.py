@@ -63,13 +63,19 @@ class BillingClient:
         return self.backend.name
 
     async def lookup_call(
-        self, raw_number: str | None, *, uniqueid: str | None = None, deadline: float | None = None
+        self,
+        raw_number: str | None,
+        *,
+        uniqueid: str | None = None,
+        deadline: float | None = None,
+        details: bool = True,
     ) -> Lookup:
         """Who is calling, within `deadline` seconds (default lookup_timeout).
 
         On failure: the stale answer when one is fresh enough, else ERROR. The backend is
         told the deadline, so that details still missing then are left out rather than
-        costing the whole answer.
+        costing the whole answer. `details` False asks for the status only (a route that
+        sets no detail variable): with Ubilling one request instead of four.
         """
         number = self.phones.normalise(raw_number)
         if number is None:
@@ -78,7 +84,9 @@ class BillingClient:
         due = asyncio.get_running_loop().time() + seconds
         try:
             async with asyncio.timeout_at(due):
-                lookup = await self.backend.lookup_call(number, uniqueid=uniqueid, deadline=due)
+                lookup = await self.backend.lookup_call(
+                    number, uniqueid=uniqueid, deadline=due, details=details
+                )
         except (BillingError, TimeoutError) as exc:
             reason = str(exc) or "billing did not answer in time"
             stale = self._stale.get(number)

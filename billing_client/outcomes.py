@@ -99,10 +99,12 @@ class PaycardOutcome:
 
 @dataclass(frozen=True, slots=True)
 class MoneySource:
-    """Who asked for a money move: a call (number and uniqueid), a person at the CLI/API, or
-    a periodic job (`user` is the job's name)."""
+    """Who asked for a money move (or an unlock): a call (number and uniqueid), a person at
+    the CLI, in the staff bot (`telegram`, user `telegram:<chat id>`) or an API, an import,
+    or a periodic job (`job`, user the job's name). Stored as text in the audit journal's
+    `source` (no constraint: a new kind needs no migration)."""
 
-    kind: Literal["call", "cli", "api", "import", "job"]
+    kind: Literal["call", "cli", "telegram", "api", "import", "job"]
     number: str | None = None
     uniqueid: str | None = None
     user: str | None = None

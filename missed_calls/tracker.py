@@ -7,7 +7,10 @@ arrival order: a missed call is committed at once, before the billing is asked a
 so neither a slow billing nor a `kill -9` right after loses it. The subscriber is looked up
 afterwards (BillingClient.find, a non-call lookup); when the billing fails the row keeps
 `lookup = "pending"` and the next `list()` or the next missed call asks again. `on_missed`
-is called once per recorded call, after that lookup.
+is called once per recorded call, after that lookup. A missed call the database refused
+WRITE_RETRIES times is lost: that is logged and told to `alert` (staff), which the root
+wires to its alerts. `sleep` waits out the pauses between the attempts (tests pass their
+own, so they need not wait 4.2 s).
 """
 
 from __future__ import annotations
@@ -33,16 +36,19 @@ from missed_calls.records import DailyStats, MissedCall
 from missed_calls.settings import MissedCallSettings
 from missed_calls.store import MissedCallStore
 from primitives.clock import Clock
+from storage.errors import brief
 
 __all__ = ["EVENTS", "MissedCallTracker", "OnMissed"]
 
 log = logging.getLogger("pbxbridge.missed_calls")
 
 OnMissed = Callable[[MissedCall], Awaitable[None]]
+Alert = Callable[[str], Awaitable[None]]
 
 LOOKUP_CONCURRENCY = 4
 PENDING_BATCH = 20
 WRITE_RETRIES = (0.2, 1.0, 3.0)
+"""Pauses (seconds) between the attempts to write a missed call: 4 attempts in 4.2 s."""
 
 
 class MissedCallTracker:
@@ -53,8 +59,13 @@ class MissedCallTracker:
         billing: BillingClient,
         settings: MissedCallSettings,
         on_missed: OnMissed | None = None,
+        *,
+        alert: Alert | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._clock = clock
+        self._alert = alert
+        self._sleep = sleep
         self._billing = billing
         self._settings = settings
         self._on_missed = on_missed
@@ -174,13 +185,20 @@ class MissedCallTracker:
                             outcome.key,
                             missed.number,
                             outcome.started.isoformat(),
-                            missed.queue,
+                            missed.queue or "-",
                             attempt,
                             exc,
                         )
+                        await self._tell_staff(
+                            f"missed calls: LOST the missed call from {missed.number} at "
+                            f"{self._clock.local(outcome.started):%Y-%m-%d %H:%M %Z} (queue "
+                            f"{missed.queue or '-'}, linkedid {outcome.key}): the database "
+                            f"failed {attempt} times: "
+                            f"{brief(exc)}"
+                        )
                         raise
                     log.warning("missed calls: database write failed (%s); retrying", exc)
-                    await asyncio.sleep(pause)
+                    await self._sleep(pause)
             if record is None:
                 log.info("missed calls: call %s is already recorded", outcome.key)
             else:
@@ -206,6 +224,15 @@ class MissedCallTracker:
             )
             if count:
                 log.info("missed calls: unanswered recall attempt by call %s", outcome.key)
+
+    async def _tell_staff(self, message: str) -> None:
+        """Alert staff (when wired); an alert that fails is logged, never ours."""
+        if self._alert is None:
+            return
+        try:
+            await self._alert(message)
+        except Exception:
+            log.exception("missed calls: alert failed")
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

@@ -149,6 +149,7 @@ def build_route_deps(
         lockout=build_lockout(core, on_lock),
         settings=core.settings.agi,
         inbound_sms=inbound_sms,
+        alert=core.alerts,
     )
 
 
@@ -170,6 +171,7 @@ class Service:
                 core.billing,
                 s.missed_calls,
                 on_missed=staff.on_missed(self._notify, core.clock),
+                alert=core.alerts,
             )
             if s.missed_calls.enabled
             else None
@@ -192,6 +194,7 @@ class Service:
             on_final=staff.on_sms_final(self._notify),
             phones=core.phones,
             ready=ready,
+            alert=core.alerts,
         )
         self.inbox = Inbox(
             core.sessions,

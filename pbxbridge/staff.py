@@ -199,7 +199,7 @@ def on_lock(notify: Notify) -> Callable[[LockEvent], Awaitable[None]]:
 def unlock(guard: LockoutGuard, phones: PhoneNormaliser) -> Callable[[str, str], Awaitable[str]]:
     async def answer(target: str, actor: str) -> str:
         try:
-            cleared = await lift(guard, phones, target, MoneySource(kind="api", user=actor))
+            cleared = await lift(guard, phones, target, MoneySource(kind="telegram", user=actor))
         except ValueError as exc:
             return str(exc)
         if not cleared.subjects:

@@ -32,7 +32,7 @@ import contextlib
 import logging
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,6 +57,7 @@ from sms.transports import (
     pjsip_body_limit,
 )
 from sms.types import DRIVERS, FINAL_STATES, OnFinal, OutboxMessage, OutboxState, WorkerStatus
+from storage.errors import brief
 
 log = logging.getLogger("pbxbridge.sms")
 
@@ -125,8 +126,10 @@ class Outbox:
         *,
         phones: PhoneNormaliser | None = None,
         ready: Ready | None = None,
+        alert: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._sessions = sessions
+        self._alert = alert
         self._clock = clock
         self._transport = transport
         self._settings = settings
@@ -465,21 +468,50 @@ class Outbox:
         self._beat_at, self._beat_ready = now, ready
 
     async def _run(self) -> None:
+        """Send until stopped. A failing round (the database away) is retried every
+        poll_interval: logged with its traceback and told to staff when the streak starts,
+        and once more when a round works again."""
+        failing = False
         while not self._stopping:
+            delay = self._poll()
             try:
                 await self._heartbeat()
                 worked = await self.run_once()
+                if not worked and not self._stopping:
+                    self._wake.clear()
+                    delay = await self._idle_delay()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("SMS outbox worker failed; retrying in %ss", self._poll())
+            except Exception as exc:
                 worked = False
+                self._wake.clear()  # the next try after poll_interval, not at once
+                if failing:
+                    log.debug("SMS outbox worker failed again: %s", brief(exc))
+                else:
+                    failing = True
+                    log.exception("SMS outbox worker failed; retrying every %ss", self._poll())
+                    await self._tell_staff(
+                        f"SMS outbox stopped sending (retrying every {self._poll():g} s): "
+                        f"{brief(exc)}"
+                    )
+            else:
+                if failing:
+                    failing = False
+                    log.info("SMS outbox worker works again")
+                    await self._tell_staff("SMS outbox sends again")
             if worked or self._stopping:
                 continue
-            self._wake.clear()
-            delay = await self._idle_delay()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def _tell_staff(self, message: str) -> None:
+        """Alert staff (when wired); an alert that fails is logged, never ours."""
+        if self._alert is None:
+            return
+        try:
+            await self._alert(message)
+        except Exception:
+            log.exception("alert failed")
 
     def _poll(self) -> float:
         return self._settings.poll_interval

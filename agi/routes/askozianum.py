@@ -17,5 +17,5 @@ from agi.session import AgiSession
 @leaves_on_error(LOOKUP_FAILED)
 async def askozianum(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
     """SUBSCRIBER_STATUS, SUBSCRIBER_LOGIN, BILLING_RESULT, BILLING_SOURCE."""
-    result = await lookup(deps, request, "askozianum")
+    result = await lookup(deps, request, "askozianum", details=False)
     await set_variables(session, status_variables(result))

@@ -135,10 +135,13 @@ DETAIL_FIELDS = {
 """Each detail variable and the SubscriberInfo field it shows."""
 
 
-async def lookup(deps: RouteDeps, request: AgiRequest, route: str) -> Lookup:
+async def lookup(deps: RouteDeps, request: AgiRequest, route: str, *, details: bool) -> Lookup:
+    """The caller's lookup, logged in one line. `details`: whether the route sets detail
+    variables (name, money, tariff, days); a route setting the status only says False, so
+    a billing that pays a request per detail (Ubilling) is asked once."""
     number = lookup_number(request)
     result = await deps.billing.lookup_call(
-        number, uniqueid=request.uniqueid, deadline=deps.settings.lookup_timeout
+        number, uniqueid=request.uniqueid, deadline=deps.settings.lookup_timeout, details=details
     )
     info = result.subscriber
     log.info(
@@ -148,11 +151,18 @@ async def lookup(deps: RouteDeps, request: AgiRequest, route: str) -> Lookup:
         number,
         result.result,
         int(info.status) if info else 0,
-        info.login if info else "-",
+        _login_shown(info),
         result.source,
         f": {result.error}" if result.result == BillingResult.ERROR else "",
     )
     return result
+
+
+def _login_shown(info: SubscriberInfo | None) -> str:
+    """`-` for no subscriber, `?` for one whose login was not asked or not answered."""
+    if info is None:
+        return "-"
+    return info.login if info.known("login") and info.login else "?"
 
 
 async def use_language(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -21,6 +21,8 @@ class RouteDeps:
     lockout: LockoutGuard
     settings: AgiSettings
     inbound_sms: InboundHandler | None = None
+    alert: Callable[[str], Awaitable[None]] | None = None
+    """Staff's alerts (the root's Alerts): what a route cannot put right, e.g. an SMS lost."""
     _money_moves: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def money_move(self, move: Coroutine[Any, Any, T]) -> T:

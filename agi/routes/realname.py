@@ -17,7 +17,7 @@ from agi.session import AgiSession
 
 @leaves_on_error(LOOKUP_FAILED)
 async def realname(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
-    result = await lookup(deps, request, "realname")
+    result = await lookup(deps, request, "realname", details=True)
     info = result.subscriber
     name = info.name if info else ""
     named = {} if info is not None and not info.known("name") else {"SUBSCRIBER_NAME": name}

@@ -13,7 +13,9 @@ Two dialplan sources:
   MessageSend.
 
 `?device=` overrides the device in both cases. Fails closed: SMS_RESULT=ERROR when
-nothing could be read or stored (the dialplan may then keep the text some other way).
+nothing could be read or stored (the dialplan may then keep the text some other way); an
+SMS that was read but could not be stored is also told to staff (`RouteDeps.alert`): a
+SIP MESSAGE has no other way in.
 `SMS_ID` is the inbox row (empty for a part held until its siblings arrive).
 """
 
@@ -30,6 +32,7 @@ from agi.routes.common import leaves_on_error
 from agi.routes.deps import RouteDeps
 from agi.session import AgiSession
 from sms.types import InboundHandler, InboundSms
+from storage.errors import brief
 
 log = logging.getLogger("pbxbridge.agi")
 
@@ -82,10 +85,20 @@ async def _pjsip_sms(request: AgiRequest, session: AgiSession) -> InboundSms | N
     return InboundSms(device=device, sender=sender, text=text, source="pjsip", driver="pjsip")
 
 
+async def _tell_staff(deps: RouteDeps, message: str) -> None:
+    if deps.alert is None:
+        return
+    try:
+        await deps.alert(message)
+    except Exception:
+        log.exception("alert failed")
+
+
 @leaves_on_error({"SMS_RESULT": "ERROR", "SMS_ID": ""})
 async def sms_in(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
     handler: InboundHandler | None = deps.inbound_sms
     result, stored_id = "ERROR", ""
+    inbound: InboundSms | None = None
     try:
         encoded = await session.get_variable("SMS_BASE64")
         if encoded:
@@ -109,8 +122,14 @@ async def sms_in(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> N
             )
     except AgiError:
         raise
-    except Exception:
+    except Exception as exc:
         log.exception("AGI %s sms_in: storing the SMS failed", request.uniqueid or "-")
         result = "ERROR"
+        if inbound is not None:
+            await _tell_staff(
+                deps,
+                f"an SMS from {inbound.sender} on {inbound.device} could not be stored "
+                f"(Asterisk told SMS_RESULT=ERROR): {brief(exc)}",
+            )
     await session.set_variable("SMS_RESULT", result)
     await session.set_variable("SMS_ID", stored_id)

@@ -20,7 +20,7 @@ from agi.session import AgiSession
 
 @leaves_on_error(LOOKUP_FAILED)
 async def userstatus(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
-    result = await lookup(deps, request, "userstatus")
+    result = await lookup(deps, request, "userstatus", details=True)
     await set_variables(session, status_variables(result) | detail_variables(result.subscriber))
     if flag(request, "say") and result.subscriber is not None:
         await use_language(deps, request, session)

@@ -70,8 +70,14 @@ class LocalBackend:
         self._calls = calls
 
     async def lookup_call(
-        self, number: str, *, uniqueid: str | None = None, deadline: float | None = None
+        self,
+        number: str,
+        *,
+        uniqueid: str | None = None,
+        deadline: float | None = None,
+        details: bool = True,
     ) -> Lookup:
+        """One query answers everything, details or not: `details` changes nothing here."""
         if self._calls is None:
             return await self.lookup_number(number)
         return await self._calls.find(number)

@@ -3,13 +3,15 @@
 Which request answers what, and why (Ubilling caches some answers; see the doc's "Caches"):
 - a real call (`lookup_call`): `userstatus&getmoney=1&ignorecache=1` every time (it writes
   Ubilling's call history, which staff rely on; `ignorecache` makes it read the users table
-  instead of its hour-old PBXUSERDATA). Concurrently the details: who owns the number
-  (`userbynum`, Cyrillic name, no call logged; or `param=realname`, transliterated, one more
-  history row), then `getuserdatabylogin` (credit, tariff, flags: read from the tables, never
-  cached) and `getonlinedaysleft&login=` (days left, Ubilling's own count), both at once.
-  userbynum's own user data comes from a cache kept a day, so only its login and name are
-  used. Details cut off at the deadline or failed leave their fields unknown
-  (SubscriberInfo.unknown); the status and the balance stand as userstatus said them;
+  instead of its hour-old PBXUSERDATA); that one alone when the caller wants no details
+  (`details=False`: askozianum, which sets the status only). Otherwise, concurrently, the
+  details: who owns the number (`userbynum`, Cyrillic name, no call logged; or
+  `param=realname`, transliterated, one more history row), then `getuserdatabylogin`
+  (credit, tariff, flags: read from the tables, never cached) and `getonlinedaysleft&login=`
+  (days left, Ubilling's own count), both at once. userbynum's own user data comes from a
+  cache kept a day, so only its login and name are used. Details cut off at the deadline
+  or failed leave their fields unknown (SubscriberInfo.unknown); the status and the
+  balance stand as userstatus said them;
 - other lookups: `getuserdatabymobile` / `getuserdatabylogin` and `getonlinedaysleft` (no
   call logged), names via `userbynum` only, since `param=realname` would log a call that
   never happened;
@@ -252,20 +254,30 @@ class UbillingBackend:
     # ------------------------------------------------------------------ lookups
 
     async def lookup_call(
-        self, number: str, *, uniqueid: str | None = None, deadline: float | None = None
+        self,
+        number: str,
+        *,
+        uniqueid: str | None = None,
+        deadline: float | None = None,
+        details: bool = True,
     ) -> Lookup:
-        details_by = self._details_by(deadline)
         national = self._phones.national(number)
+        if not details:  # the status alone: one request, nothing else asked
+            money = await self._getmoney(national)
+            if money is None:
+                return Lookup.not_found()
+            return Lookup.found(self._from_call(number, money, _Details(), asked=False))
+        details_by = self._details_by(deadline)
         found = _Details()
-        details = asyncio.create_task(self._call_details(number, national, found))
+        asking = asyncio.create_task(self._call_details(number, national, found))
         try:
             money = await self._getmoney(national)
         except BaseException:
-            details.cancel()
+            asking.cancel()
             raise
         # Even for an unknown number the details are waited for (they are quick then):
         # cancelling requests in flight would count against the breaker.
-        if not await self._settle(details, details_by):
+        if not await self._settle(asking, details_by):
             found.problems.append("not answered before the call's deadline")
         if money is None:
             return Lookup.not_found()
@@ -353,8 +365,11 @@ class UbillingBackend:
     def _expire(self, stamp: int | None) -> date | None:
         return local_date(stamp, self._clock.tz)
 
-    def _from_call(self, number: str, money: MoneyReply, found: _Details) -> SubscriberInfo:
-        """Status, balance and fee from userstatus; the rest from the details that came."""
+    def _from_call(
+        self, number: str, money: MoneyReply, found: _Details, *, asked: bool = True
+    ) -> SubscriberInfo:
+        """Status, balance and fee from userstatus; the rest from the details that came
+        (`asked` False: none were asked for, so none missing is worth a warning)."""
         names, record = found.names, found.record
         if record is not None and not self._agrees(money, record):
             found.problems.append(
@@ -371,7 +386,7 @@ class UbillingBackend:
             unknown |= _RECORD_FIELDS
         if not found.days_known or names is None:
             unknown.add("days_left")
-        if unknown:
+        if unknown and asked:
             log.warning(
                 "Ubilling details for %s incomplete, left unset (%s): %s",
                 number,

@@ -37,6 +37,7 @@ from billing_client.ubilling import replies
 from billing_client.ubilling.http import FateUnknown, Reply, RequestNotSent, UbillingHttp
 from billing_client.ubilling.replies import UbillingRefused, UserRecord, cents, local_date
 from primitives.clock import Clock
+from storage.errors import brief
 
 log = logging.getLogger("pbxbridge.billing.ubilling")
 
@@ -211,8 +212,15 @@ class MoneyMoves:
 
     def _move_done(self, task: asyncio.Task[Any]) -> None:
         self._moves.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("Ubilling money move crashed: %r", task.exception())
+        crash = None if task.cancelled() else task.exception()
+        if crash is not None:
+            # A done-callback cannot await: the alert goes on a task of its own, kept
+            # referenced until it ends.
+            alert = asyncio.ensure_future(
+                self._notify(f"a money move crashed, its audit entry may be open: {brief(crash)}")
+            )
+            self._moves.add(alert)
+            alert.add_done_callback(self._moves.discard)
 
     async def _open(
         self, *, login: str, kind: str, field: str, amount: Decimal, source: MoneySource
@@ -246,7 +254,9 @@ class MoneyMoves:
                 detail=detail,
             )
         except (SQLAlchemyError, OSError) as exc:
-            log.error("audit entry %s could not be closed as %s: %s", entry, outcome, exc)
+            await self._notify(
+                f"audit entry {entry} could not be closed as {outcome}: {brief(exc)}"
+            )
 
     async def _not_sent(
         self,
@@ -264,7 +274,10 @@ class MoneyMoves:
                 login=login, kind=kind, amount=amount or Decimal(0), source=source, field=field
             )
         except (SQLAlchemyError, OSError) as db_exc:
-            log.error("audit journal unavailable for a %s not sent: %s", kind, db_exc)
+            await self._notify(
+                f"audit journal unavailable: a {kind} for {login} that was not sent is not "
+                f"journalled: {brief(db_exc)}"
+            )
             return
         await self._close(entry, "error", detail=f"not sent: {exc}")
 
@@ -308,10 +321,12 @@ class MoneyMoves:
                 f"Ubilling reported {what} for {login} as done, but reading it back failed: {exc}"
             )
             await self._close(entry, "unverified", before=before, detail=error)
+            await self._notify(f"audit {entry}: {error}")
             return error
         if after is None:
             error = f"Ubilling reported {what} for {login} as done, but the login is gone"
             await self._close(entry, "unverified", before=before, detail=error)
+            await self._notify(f"audit {entry}: {error}")
             return error
         return after
 

@@ -24,6 +24,12 @@ from billing_client.subscriber import Status
 from billing_client.ubilling.http import scrub
 from billing_client.ubilling.phpserialize import PhpSerializeError, loads
 
+MAX_AMOUNT = Decimal(10) ** 12
+"""Ubilling keeps money in MySQL DOUBLEs: a value this large (a corrupt row) is no amount
+a kopeck-exact Decimal of ours can carry, so the reply is refused as malformed."""
+MAX_UNIX_TIME = 253_402_300_799
+"""9999-12-31 23:59:59 UTC: the last instant a date can hold (a later CreditExpire is junk)."""
+
 _LOGIN = re.compile(r"[A-Za-z0-9_.@\-]{1,64}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
@@ -150,7 +156,7 @@ def _decimal(record: dict[str, Any], name: str) -> Decimal:
         value = Decimal(_str(record, name))
     except InvalidOperation:
         raise _Shape(name) from None
-    if not value.is_finite():
+    if not value.is_finite() or abs(value) >= MAX_AMOUNT:
         raise _Shape(name)
     return value
 
@@ -176,7 +182,7 @@ def _record(record: Any, *, from_userdata: bool) -> UserRecord:
         raise _Shape("ext_mobiles")
     mobiles.extend(m for m in extra if m)
     expire_text = _opt_str(record, "CreditExpire") if from_userdata else None
-    if expire_text is not None and not expire_text.isdigit():
+    if expire_text is not None and (not expire_text.isdigit() or int(expire_text) > MAX_UNIX_TIME):
         raise _Shape("CreditExpire")
     return UserRecord(
         login=_str(record, "login"),
@@ -278,7 +284,10 @@ def parse_getmoney(body: str, secret: str = "") -> MoneyReply | None:
     for amount in (cash, fee):
         if isinstance(amount, bool) or not isinstance(amount, int | Decimal):
             raise refuse_or_unexpected(request, body, secret)
-        amounts.append(Decimal(amount))
+        number = Decimal(amount)
+        if not number.is_finite() or abs(number) >= MAX_AMOUNT:
+            raise refuse_or_unexpected(request, body, secret)
+        amounts.append(number)
     assert isinstance(code, str)
     return MoneyReply(Status(int(code)), amounts[0], amounts[1])
 

@@ -35,7 +35,7 @@ def stalled_payloads() -> list[bytes]:
         block[:-1],  # everything but the final newline
         b"agi_network: yes\nagi_network_scr",  # a line that never ends
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" * 20,  # TLS-ish garbage, no newline
-        b"agi_padding: " + b"z" * 60_000,  # a huge, unfinished line under the limit
+        b"agi_padding: " + b"z" * 16_000,  # a huge, unfinished line under the 16 KiB limit
     ]
     return [shapes[i % len(shapes)] for i in range(STALLED)]
 
@@ -286,3 +286,56 @@ async def test_a_limit_too_low_for_max_pending_is_said_at_start(
         f"agi.max_sessions + agi.max_pending need about {soft + 266:,} open files, the limit "
         f"is {soft:,}: a flood may run out of them (raise LimitNOFILE or lower agi.max_pending)"
     )
+
+
+async def test_an_endless_header_is_cut_at_max_header_bytes(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that sends one header line and never ends it is closed once the line
+    passes agi.max_header_bytes (16 KiB), not at the header deadline: the server stops
+    reading it there instead of buffering what comes."""
+    caplog.set_level(logging.WARNING, logger="agi.server")
+    server = await serve({"askozianum": Probe(set_status)}, header_timeout=300.0)
+    assert server.stats.oversized == 0
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"agi_network: yes\nagi_padding: ")
+    chunk, sent, cut = b"z" * 4096, 0, False
+    try:
+        # Loopback socket buffers take a few MiB before a write blocks; 256 MiB is far
+        # beyond them: a server that went on reading would let this loop run to its end.
+        while sent < 256 * 1024 * 1024 and not reader.at_eof():
+            writer.write(chunk)
+            await writer.drain()
+            sent += len(chunk)
+    except (ConnectionResetError, BrokenPipeError):
+        cut = True
+    assert cut or reader.at_eof(), f"{sent:,} bytes sent and the connection still open"
+    await wait_until(lambda: server.stats.oversized == 1)
+    assert (server.stats.header_failures, server.pending_connections) == (1, 0)
+    writer.close()
+    (line,) = flood_lines(caplog)
+    assert "dropped: environment block longer than 16384 bytes (agi.max_header_bytes)" in line
+
+
+async def test_oversized_headers_are_summed_up(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Many lines, no empty line: each connection closed past 16 KiB, one summary."""
+    caplog.set_level(logging.WARNING, logger="agi.server")
+    server = await serve({"askozianum": Probe(set_status)}, header_timeout=300.0)
+    lines = b"".join(b"agi_pad_%d: %s\n" % (i, b"y" * 100) for i in range(200))  # 22 KB
+    flood: list[Connection] = []
+    for _ in range(50):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(lines)  # never the final empty line
+        flood.append((reader, writer))
+    await wait_until(lambda: server.stats.oversized == 50)
+    assert server.pending_connections == 0
+    await server.stop()
+    logged = flood_lines(caplog)
+    assert len(logged) == 2, logged
+    assert logged[1].startswith(
+        "FastAGI: 50 header-less connections closed (50 header over agi.max_header_bytes), "
+        "0 refused in the last "
+    )
+    close_all(flood)

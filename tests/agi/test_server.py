@@ -9,7 +9,12 @@ import pytest
 
 from agi import AgiRequest, AgiSession, AgiSettings, FastAgiServer
 from tests.agi.conftest import Probe, Serve, read_until_closed, wait_until
-from tests.fakes.agi_asterisk import FakeAsterisk, Faults, default_environment
+from tests.fakes.agi_asterisk import (
+    FakeAsterisk,
+    Faults,
+    default_environment,
+    environment_block,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -168,13 +173,54 @@ async def test_abrupt_close_mid_environment(serve: Serve) -> None:
 async def test_environment_over_max_header_bytes(serve: Serve, shape: str) -> None:
     server = await serve({"askozianum": never_called}, **NO_DEADLINE)
     if shape == "one long line":
-        env = {"agi_padding": "x" * 70_000}
+        env = {"agi_padding": "x" * 17_000}
     else:
-        env = {f"agi_pad_{i}": "y" * 100 for i in range(700)}
+        env = {f"agi_pad_{i}": "y" * 100 for i in range(170)}
     call = await FakeAsterisk(server.port, env=env).call()
     assert call.server_closed
     assert call.received == []
-    assert server.stats.header_failures == 1
+    assert (server.stats.header_failures, server.stats.oversized) == (1, 1)
+
+
+def block_of(size: int, *, one_line: bool) -> bytes:
+    """An environment block of exactly `size` bytes, its final empty line included: the
+    captured one padded with agi_arg_3, or a single agi_network_script line."""
+    if one_line:
+        head = b"agi_network_script: askozianum?pad="
+        return head + b"p" * (size - len(head) - 2) + b"\n\n"
+    base = environment_block(default_environment(), {"agi_arg_3": ""})
+    return environment_block(base, {"agi_arg_3": "p" * (size - len(base))})
+
+
+@pytest.mark.parametrize("one_line", [False, True], ids=["captured block", "one line"])
+async def test_max_header_bytes_is_16_kib_to_the_byte(serve: Serve, one_line: bool) -> None:
+    """Asterisk sends 1-2 KiB; 16 KiB is accepted, one byte more is not."""
+    probe = Probe(record_request)
+    server = await serve({"askozianum": probe}, **NO_DEADLINE)
+    fits = block_of(16 * 1024, one_line=one_line)
+    assert len(fits) == 16384
+    await FakeAsterisk(server.port, environment=fits).call()
+    assert (await probe.result()).script == "askozianum"
+    over = await FakeAsterisk(
+        server.port, environment=block_of(16 * 1024 + 1, one_line=one_line)
+    ).call()
+    assert over.server_closed
+    assert over.received == []
+    assert (server.stats.completed, server.stats.oversized) == (1, 1)
+
+
+async def test_a_reply_line_longer_than_the_header_bound_is_read(serve: Serve) -> None:
+    """The header's 16 KiB bound is for connections still sending it: a session reads
+    Asterisk's replies up to 64 KiB a line (GET FULL VARIABLE of an SMS body)."""
+
+    async def read_body(request: AgiRequest, session: AgiSession) -> str | None:
+        return await session.get_variable("SMS_BASE64")
+
+    probe = Probe(read_body)
+    server = await serve({"askozianum": probe})
+    body = "QUJD" * 10_000  # 40,000 bytes on one reply line
+    await FakeAsterisk(server.port, variables={"SMS_BASE64": body}).call()
+    assert await probe.result() == body
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ def test_defaults() -> None:
     assert settings.allow == ["127.0.0.1/32", "::1/128"]
     assert (settings.header_timeout, settings.command_timeout) == (5.0, 30.0)
     assert settings.session_timeout == 300.0
-    assert settings.max_header_bytes == 65536
+    assert settings.max_header_bytes == 16384
     assert settings.max_command_bytes == 2047
     assert settings.trust_args is False
     assert settings.lookup_timeout == 1.5
@@ -36,6 +36,7 @@ def test_every_field_is_described() -> None:
         {"allow": ["not-an-address"]},
         {"port": 70000},
         {"header_timeout": 0},
+        {"max_header_bytes": 65537},  # 4096 pending connections may hold that much each
         {"pin_prompt": "two words"},
         {"language": "en;rm"},
         {"no_such_option": 1},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from urllib.parse import parse_qs
 
 import pytest
 from sqlalchemy import MetaData, select
@@ -101,6 +102,76 @@ async def test_details_missing_the_deadline_are_left_unset(
     assert name.set_variables["SUBSCRIBER_STATUS"] == "2"
     assert "SUBSCRIBER_NAME" not in name.set_variables
     assert "CALLERID(name)" not in name.set_variables
+
+
+# ------------------------------------------------------------------ what each route asks
+
+
+def asked(fake: FakeUbilling) -> list[tuple[str, dict[str, str]]]:
+    """Each request the fake got: (action, its query without the key)."""
+    out = []
+    for raw in fake.requests:
+        query = {k: v[-1] for k, v in parse_qs(raw).items() if k not in {"key", "module"}}
+        out.append((query.pop("action", ""), query))
+    return out
+
+
+@sqlite_only
+async def test_askozianum_asks_ubilling_once_and_logs_what_it_knows(
+    database: Database, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """askozianum sets the status only: one `userstatus` (which logs the call in Ubilling's
+    history), no detail request. The login is then not known: SUBSCRIBER_LOGIN is empty
+    and the log line says `login ?`."""
+    caplog.set_level(logging.INFO, logger="pbxbridge")
+    async with FakeUbilling(clock=clock) as fake:
+        async with route_rig(database.url, clock, billing=ubilling(fake.url)) as rig:
+            fake.requests.clear()
+            call = await rig.call("askozianum", callerid="0501110002")
+            unknown = await rig.call("askozianum", callerid="0509999999")
+        assert asked(fake) == [
+            ("asterisk", {"number": n, "param": "userstatus", "getmoney": "1", "ignorecache": "1"})
+            for n in ("0501110002", "0509999999")
+        ]
+        assert [c.login for c in fake.state.callshist] == ["testuser2", ""]
+    assert call.set_variables == {
+        "SUBSCRIBER_STATUS": "2",
+        "SUBSCRIBER_LOGIN": "",
+        "BILLING_RESULT": "OK",
+        "BILLING_SOURCE": "live",
+    }
+    assert unknown.set_variables["BILLING_RESULT"] == "NOTFOUND"
+    lines = [r.getMessage() for r in caplog.records if " askozianum: " in r.getMessage()]
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "number '0501110002' -> OK status 2 login ? (live)",
+        "number '0509999999' -> NOTFOUND status 0 login - (live)",
+    ]
+    assert not any("incomplete" in r.getMessage() for r in caplog.records)
+
+
+@sqlite_only
+@pytest.mark.parametrize("route", ["userstatus", "realname"])
+async def test_userstatus_and_realname_ask_for_the_details(
+    database: Database, clock: FixedClock, route: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="pbxbridge")
+    async with FakeUbilling(clock=clock) as fake:
+        async with route_rig(database.url, clock, billing=ubilling(fake.url)) as rig:
+            fake.requests.clear()
+            call = await rig.call(route, callerid="0501110002")
+        requests = asked(fake)
+    assert requests[0] == (
+        "asterisk",
+        {"number": "0501110002", "param": "userstatus", "getmoney": "1", "ignorecache": "1"},
+    )  # sent first, the details concurrently
+    assert sorted((a, q.get("param", "")) for a, q in requests[1:]) == [
+        ("asterisk", "getonlinedaysleft"),
+        ("asterisk", "getuserdatabylogin"),
+        ("userbynum", ""),
+    ]
+    assert call.set_variables["SUBSCRIBER_LOGIN"] == "testuser2"
+    assert call.set_variables["SUBSCRIBER_NAME"] == "Debtor Dmytro"
+    assert f"{route}: number '0501110002' -> OK status 2 login testuser2 (live)" in caplog.text
 
 
 # ------------------------------------------------------------------ the subscriber's password

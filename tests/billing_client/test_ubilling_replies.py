@@ -63,6 +63,8 @@ def _blob(text: str) -> str:
         _blob('a:2:{i:0;s:1:"1";i:1;d:1;}'),
         _blob('a:3:{i:0;s:1:"1";i:1;d:1;i:2;s:1:"x";}'),
         _blob('a:3:{i:0;s:1:"1";i:1;d:INF;i:2;d:1;}'),
+        _blob('a:3:{i:0;s:1:"1";i:1;d:1.0E+300;i:2;d:1;}'),  # a corrupt DOUBLE: no amount
+        _blob('a:3:{i:0;s:1:"1";i:1;d:1;i:2;i:-1000000000000;}'),
         _blob('a:3:{i:0;s:1:"1";i:1;d:1;i:2;d:1;}x'),
         _blob('O:8:"stdClass":0:{}'),
         "YTozOn@@",
@@ -102,6 +104,20 @@ def test_userdata_never_keeps_the_password() -> None:
     )
     assert "pass0001" not in repr(record)
     assert replies.parse_userdata("[]") == {}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("Cash", "1e300"), ("Credit", "-1000000000000"), ("Fee", "1E+12"), ("CreditExpire", "1" * 20)],
+)
+def test_userdata_with_a_value_no_amount_or_date_holds_is_malformed(
+    field: str, value: str
+) -> None:
+    """A corrupt row used to crash later (InvalidOperation rounding to kopecks, OverflowError
+    turning CreditExpire into a date) instead of being refused where it was read."""
+    body = USERDATA_1.replace(f'"{field}":"', f'"{field}":"{value}", "x{field}":"', 1)
+    with pytest.raises(UnexpectedReply, match=field):
+        replies.parse_userdata(body)
 
 
 def test_userbynum_keeps_the_cyrillic_name() -> None:

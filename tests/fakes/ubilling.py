@@ -440,11 +440,14 @@ class Fault:
     `drop` carries the request out, then closes the connection without an answer; `status`
     answers that HTTP status; `body` answers that text instead of the real answer; `delay`
     holds the answer back (the request has already been carried out, as PHP would have
-    done); `before` changes the state just before the request is carried out (e.g. a user
-    vanishing between two requests). `times` None means every time.
+    done); `release` holds it back until the test sets that event (or the fake closes), so a
+    test can act while a request is in flight; `before` changes the state just before the
+    request is carried out (e.g. a user vanishing between two requests). `times` None means
+    every time.
     """
 
     delay: float = 0.0
+    release: asyncio.Event | None = None
     status: int | None = None
     drop: bool = False
     body: str | None = None
@@ -578,6 +581,8 @@ class FakeUbilling:
         answer = answer or self.respond(query)
         if fault is not None and fault.delay:
             await self._hold(fault.delay)
+        if fault is not None and fault.release is not None:
+            await self._hold_until(fault.release)
         headers = {"Content-Type": JSON_TYPE if answer.json else HTML_TYPE}
         if answer.json:
             headers |= {
@@ -591,6 +596,16 @@ class FakeUbilling:
         """A fault's delay, cut short when the fake closes (its server would wait for it)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), delay)
+
+    async def _hold_until(self, release: asyncio.Event) -> None:
+        """Hold an answer until the test releases it, or the fake closes."""
+        closing = asyncio.ensure_future(self._closing.wait())
+        released = asyncio.ensure_future(release.wait())
+        try:
+            await asyncio.wait({closing, released}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closing.cancel()
+            released.cancel()
 
     def _take_fault(self, query: Mapping[str, str]) -> Fault | None:
         for fault in self.faults:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select, text
 
 from billing_client.audit import AuditJournal
 from billing_client.client import BillingClient
@@ -16,9 +15,10 @@ from billing_client.errors import BillingUnavailable
 from billing_client.local.admin import LocalAdmin
 from billing_client.local.backend import LocalBackend
 from billing_client.outcomes import Lookup
-from missed_calls import MissedCall
+from missed_calls import MissedCall, MissedCallSettings, MissedCallTracker
 from missed_calls.models import MissedCallRow
 from missed_calls.store import MissedCallStore
+from missed_calls.tracker import WRITE_RETRIES
 from primitives.clock import FixedClock
 from primitives.phones import PhoneNormaliser
 from tests.conftest import Database
@@ -115,23 +115,78 @@ async def test_the_call_is_committed_before_the_billing_is_asked(
     await flushing
 
 
+async def rename(db: Database, old: str, new: str) -> None:
+    async with db.engine.begin() as conn:
+        await conn.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+
+TABLE = "missed_calls_entries"
+
+
+def tracker_with(
+    db: Database,
+    clock: FixedClock,
+    billing: BillingClient,
+    *,
+    alert: Callable[[str], Awaitable[None]],
+    sleep: Callable[[float], Awaitable[None]],
+) -> MissedCallTracker:
+    return MissedCallTracker(
+        db.sessions, clock, billing, MissedCallSettings(), alert=alert, sleep=sleep
+    )
+
+
 async def test_a_database_hiccup_is_retried(
-    make_tracker: MakeTracker, monkeypatch: pytest.MonkeyPatch
+    db: Database, clock: FixedClock, billing: BillingClient
 ) -> None:
-    real_insert = MissedCallStore.insert
-    failures = 1
+    """The table is away at the first attempt and back before the retry: nothing lost,
+    nobody alerted."""
+    await rename(db, TABLE, "missed_calls_away")
+    pauses: list[float] = []
+    alerts: list[str] = []
 
-    async def insert(self: MissedCallStore, *args: Any, **kwargs: Any) -> MissedCall | None:
-        nonlocal failures
-        if failures:
-            failures -= 1
-            raise OperationalError("INSERT", {}, Exception("database is locked"))
-        return await real_insert(self, *args, **kwargs)
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 1:
+            await rename(db, "missed_calls_away", TABLE)
 
-    monkeypatch.setattr(MissedCallStore, "insert", insert)
-    tracker = make_tracker()
-    await feed(tracker, capture_messages())
-    assert len(await tracker.list()) == 2
+    async def alert(message: str) -> None:
+        alerts.append(message)
+
+    async with tracker_with(db, clock, billing, alert=alert, sleep=sleep) as tracker:
+        await feed(tracker, capture_messages())
+        assert len(await tracker.list()) == 2
+    assert pauses == [WRITE_RETRIES[0]]
+    assert alerts == []
+
+
+async def test_a_missed_call_the_database_keeps_refusing_is_lost_and_staff_told(
+    db: Database, clock: FixedClock, billing: BillingClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    await rename(db, TABLE, "missed_calls_away")
+    pauses: list[float] = []
+    alerts: list[str] = []
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+
+    async def alert(message: str) -> None:
+        alerts.append(message)
+
+    async with tracker_with(db, clock, billing, alert=alert, sleep=sleep) as tracker:
+        await feed(tracker, capture_messages())
+    assert pauses == [*WRITE_RETRIES, *WRITE_RETRIES]  # the two missed calls, retried each
+    assert len(alerts) == 2, alerts
+    direct, queue = alerts
+    assert direct.startswith("missed calls: LOST the missed call from +380671234567 at 2026-11-22 ")
+    assert f"(queue -, linkedid {MISSED_DIRECT}): the database failed 4 times: " in direct
+    assert f"linkedid {ABANDONED_QUEUE}" in queue
+    assert "+380501112233" in queue
+    assert "(queue support," in queue
+    assert all("[SQL" not in a and "\n" not in a for a in alerts)
+    assert caplog.text.count("LOST missed call") == 2
+    await rename(db, "missed_calls_away", TABLE)
+    assert await MissedCallStore(db.sessions, clock).list(clock.today()) == []
 
 
 async def test_a_failing_on_missed_callback_changes_nothing(

@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from billing_client.outcomes import BillingResult, CreditResult, MoneySource
+from missed_calls import tracker as tracker_module
 from pbxbridge.alerts import Alerts
 from pbxbridge.app import Service, open_core
 from pbxbridge.settings import Settings
@@ -23,6 +25,7 @@ from tests.ami_listener.conftest import until
 from tests.conftest import Database
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.ubilling import FakeUbilling, Fault
+from tests.missed_calls.conftest import capture_messages
 
 STAFF = 111
 RESET = 0.05  # breaker_reset of the outage test: seconds until a trial request
@@ -239,3 +242,39 @@ async def test_the_cli_core_keeps_alerts_in_the_log(
     alerts = [r for r in caplog.records if r.getMessage().startswith("ALERT: Ubilling: audit")]
     assert len(alerts) == 1
     assert alerts[0].levelno == logging.ERROR
+
+
+async def test_a_lost_missed_call_reaches_staff(
+    sqlite_database: Database, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service wires the missed-calls tracker to its alerts (the tracker's own tests
+    cover the retries; here one attempt is enough)."""
+    monkeypatch.setattr(tracker_module, "WRITE_RETRIES", ())
+    async with (
+        FakeTelegram() as telegram,
+        FakeUbilling(clock=clock) as ubilling,
+        running(sqlite_database, clock, tmp_path, telegram, ubilling) as service,
+    ):
+        assert service.missed is not None
+        async with sqlite_database.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE missed_calls_entries RENAME TO away"))
+        for message in capture_messages():
+            await service.missed.handle(message)
+        await service.missed.flush()
+        told = await told_before_the_marker(service, telegram)
+    lost = [t for t in told if "LOST" in t]
+    assert len(lost) == 2, told
+    assert lost[0].startswith("ALERT: missed calls: LOST the missed call from +380671234567 ")
+
+
+async def test_the_agi_routes_alert_staff_through_the_service_alerts(
+    sqlite_database: Database, clock: FixedClock, tmp_path: Path
+) -> None:
+    """sms_in tells staff of an SMS it could not store (tests/sms/test_sms_in_route.py):
+    through the one Alerts of the process."""
+    async with (
+        FakeTelegram() as telegram,
+        FakeUbilling(clock=clock) as ubilling,
+        running(sqlite_database, clock, tmp_path, telegram, ubilling) as service,
+    ):
+        assert service.routes.alert is service.core.alerts

@@ -178,6 +178,6 @@ async def test_staff_hear_of_the_lock_once_and_lift_it_with_the_bot(
     # newest first: the card paid after the unlock, which staff did from the bot
     assert [(r.kind, r.source) for r in records if r.kind != "payment"] == [
         ("paycard", "call from +380501110002 uniqueid 1795311406.5"),
-        ("unlock", "api user telegram:111"),
+        ("unlock", "telegram user telegram:111"),
     ]
     assert len(telegram.sent) == 2

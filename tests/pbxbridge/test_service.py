@@ -160,7 +160,8 @@ async def test_demo_on_ubilling_seeds_nothing_and_serves_from_ubilling(
             output = "".join(lines)
             assert "demo data not seeded: billing.backend is ubilling" in output
             assert "Demo subscribers" not in output
-            status = await probe(config, "askozianum", "--callerid", "0501110002")
+            # userstatus: askozianum asks Ubilling the status alone, without the login
+            status = await probe(config, "userstatus", "--callerid", "0501110002")
             assert "SUBSCRIBER_LOGIN=testuser2" in status
             assert "BILLING_RESULT=OK" in status
         assert proc.returncode == 0

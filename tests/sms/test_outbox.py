@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text as sql
 
 from ami_listener import AmiClient, AmiHealth, AmiMessage, AmiSettings
 from sms.outbox import Outbox, SmsRefused
@@ -533,3 +535,44 @@ async def test_quectel_sms_answered_by_quectel_send_sms(make_rig: MakeRig, ami: 
     assert (reply.transport, reply.state) == ("quectel", OutboxState.SENT)
     (stored,) = rig.stored
     assert (stored.device, stored.driver, stored.login) == ("quectel0", "quectel", "ivan")
+
+
+async def test_a_database_outage_stops_the_worker_for_its_length_only_and_staff_hear(
+    make_rig: MakeRig, ami: Ami, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The outbox table goes away under a running worker: one alert (and one traceback)
+    for the whole outage, however many rounds fail; once it is back the worker sends
+    again by itself and says so."""
+    caplog.set_level(logging.DEBUG, logger="pbxbridge.sms")
+    settings = SmsSettings(poll_interval=0.02)
+    rig = make_rig(ami.transport(settings), poll_interval=0.02)
+    alerts: list[str] = []
+    told = asyncio.Event()
+
+    async def alert(text: str) -> None:
+        alerts.append(text)
+        told.set()
+
+    outbox = Outbox(rig.db.sessions, rig.clock, ami.transport(settings), settings, alert=alert)
+    await outbox.start()
+    try:
+        async with rig.db.engine.begin() as conn:
+            await conn.execute(sql("ALTER TABLE sms_outbox RENAME TO sms_outbox_away"))
+        outbox.wake()
+        await asyncio.wait_for(told.wait(), 10)
+        await eventually(lambda: sum("failed again" in r.getMessage() for r in caplog.records) >= 3)
+        assert len(alerts) == 1, alerts
+        assert alerts[0].startswith("SMS outbox stopped sending (retrying every 0.02 s): ")
+        assert "[SQL" not in alerts[0]
+        told.clear()
+        async with rig.db.engine.begin() as conn:
+            await conn.execute(sql("ALTER TABLE sms_outbox_away RENAME TO sms_outbox"))
+        message_id = await outbox.queue("0501110001", "back", actor="test")
+        await asyncio.wait_for(told.wait(), 10)
+        await eventually(lambda: len(ami.sends()) == 1)
+    finally:
+        await outbox.stop()
+    assert alerts[1:] == ["SMS outbox sends again"]
+    assert ami.sends()[0]["Payload"] == f"pbxbridge-sms-{message_id}-1"
+    tracebacks = [r for r in caplog.records if r.exc_info and "worker failed" in r.getMessage()]
+    assert len(tracebacks) == 1

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from functools import partial
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from agi import AgiSettings, FastAgiServer
 from agi.lockout import LockoutGuard
@@ -163,6 +163,37 @@ async def test_errors_set_sms_result_error(route: tuple[Rig, RouteDeps, Call]) -
     unwired = await call(variables={"SMS_BASE64": b64("x")})
     assert unwired.set_variables["SMS_RESULT"] == "ERROR"
     assert await rows(rig) == []
+
+
+async def test_an_sms_the_database_refuses_is_told_to_staff(
+    route: tuple[Rig, RouteDeps, Call],
+) -> None:
+    """A SIP MESSAGE has no other way in: when the inbox cannot store it, staff hear of it
+    (once), besides Asterisk getting SMS_RESULT=ERROR."""
+    rig, deps, call = route
+    alerts: list[str] = []
+
+    async def alert(message: str) -> None:
+        alerts.append(message)
+
+    deps.alert = alert
+    garbled = await call(variables={"SMS_BASE64": "%%%not base64"})
+    assert garbled.set_variables["SMS_RESULT"] == "ERROR"
+    assert alerts == []  # nothing was read: nothing to lose
+    async with rig.db.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE sms_inbox RENAME TO sms_inbox_away"))
+    failed = await call(
+        "sms_in?device=pjsip:trunk1",
+        expressions={PJSIP_BODY: b64(TEXT), PJSIP_FROM: "<sip:0501110007@10.0.0.5>"},
+    )
+    assert failed.set_variables == {"SMS_RESULT": "ERROR", "SMS_ID": ""}
+    assert len(alerts) == 1, alerts
+    assert alerts[0].startswith(
+        "an SMS from 0501110007 on pjsip:trunk1 could not be stored "
+        "(Asterisk told SMS_RESULT=ERROR): OperationalError: "
+    )
+    assert "[SQL" not in alerts[0]
+    assert TEXT not in alerts[0]  # the text stays out of chats and logs
 
 
 def test_sip_user() -> None:
