@@ -110,9 +110,7 @@ def test_userdata_never_keeps_the_password() -> None:
     ("field", "value"),
     [("Cash", "1e300"), ("Credit", "-1000000000000"), ("Fee", "1E+12"), ("CreditExpire", "1" * 20)],
 )
-def test_userdata_with_a_value_no_amount_or_date_holds_is_malformed(
-    field: str, value: str
-) -> None:
+def test_userdata_with_a_value_no_amount_or_date_holds_is_malformed(field: str, value: str) -> None:
     """A corrupt row used to crash later (InvalidOperation rounding to kopecks, OverflowError
     turning CreditExpire into a date) instead of being refused where it was read."""
     body = USERDATA_1.replace(f'"{field}":"', f'"{field}":"{value}", "x{field}":"', 1)
