@@ -110,3 +110,53 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index("ix_billing_audit_login_at", "login", "at"),)
+
+
+class FeeCharge(Base):
+    """One fee charged to one subscriber for one local day (monthly mode: for the 1st).
+
+    The primary key is the exactly-once guarantee of job charge_fee: the charge row is
+    inserted with ON CONFLICT DO NOTHING in the transaction that moves the balance, so a
+    second run, a restart or a second instance finds the row and charges nothing.
+    """
+
+    __tablename__ = "billing_fee_charges"
+
+    login: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    charged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FeeDay(Base):
+    """A local day job charge_fee has finished (every subscriber considered): where the
+    next run picks up after downtime. Days whose run was cut short have no row and are
+    gone through again (each charge still happens once, by FeeCharge's key)."""
+
+    __tablename__ = "billing_fee_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AutofreezeWatch(Base):
+    """A subscriber job autofreeze has seen below `billing.autofreeze_limit`, since when
+    (local date); the row goes when the balance is back or the subscriber is frozen."""
+
+    __tablename__ = "billing_autofreeze_watch"
+
+    login: Mapped[str] = mapped_column(String(64), primary_key=True)
+    below_since: Mapped[date] = mapped_column(Date)
+
+
+class ReminderSent(Base):
+    """One SMS reminder queued for one subscriber in one period (`2027-03-28` for once a
+    day, `2027-W13` for once an ISO week); the key makes it at most one per period."""
+
+    __tablename__ = "billing_reminders_sent"
+
+    login: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    number: Mapped[str] = mapped_column(String(20))
+    outbox_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -1,11 +1,15 @@
-"""`[billing]`: which billing answers, and how pbxbridge talks to it."""
+"""`[billing]`: which billing answers, and how pbxbridge talks to it; the embedded billing's
+periodic work (fees, autofreeze) and `[billing.reminders]`."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from billing_client.money import parse_amount
+from billing_client.reminder_settings import ReminderSettings
 
 
 class BillingSettings(BaseModel):
@@ -81,6 +85,54 @@ class BillingSettings(BaseModel):
             "nothing changed (Ubilling answers success even when its Stargazer is down)."
         ),
     )
+
+    fee_mode: Literal["daily", "monthly"] = Field(
+        default="daily",
+        description=(
+            "Embedded billing, job charge_fee: daily (the fee / days of the month each day, "
+            "rounded to the kopeck, the month's last day taking the remainder so a month sums "
+            "to the fee) or monthly (the whole fee on the 1st)."
+        ),
+    )
+    fee_catch_up_days: int = Field(
+        default=7,
+        ge=0,
+        le=31,
+        description=(
+            "charge_fee after downtime: how many of the days missed since its last finished "
+            "day are still charged (each once); older ones are left uncharged and logged. "
+            "0: today only."
+        ),
+    )
+    autofreeze_limit: Decimal = Field(
+        default=Decimal("0.00"),
+        description=(
+            "Job autofreeze (Ubilling's AUTOFREEZE_CASH_LIMIT): a subscriber with no credit in "
+            "force whose balance is below this is frozen."
+        ),
+    )
+    autofreeze_after_days: int = Field(
+        default=0,
+        ge=0,
+        le=365,
+        description=(
+            "Days a balance must have stayed below autofreeze_limit (as the job saw it) "
+            "before the subscriber is frozen; 0: at the first run that sees it."
+        ),
+    )
+    autofreeze_unfreeze_on_payment: bool = Field(
+        default=True,
+        description=(
+            "Job autofreeze unfreezes the subscribers it froze once their balance is back at "
+            "or above autofreeze_limit (any payment path). Those frozen by staff stay frozen."
+        ),
+    )
+    reminders: ReminderSettings = Field(default_factory=ReminderSettings)
+
+    @field_validator("autofreeze_limit")
+    @classmethod
+    def _money(cls, value: Decimal) -> Decimal:
+        return parse_amount(value)
 
     @model_validator(mode="after")
     def _ubilling_needs_url(self) -> BillingSettings:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
@@ -27,13 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callfile_spooler import escape
 from callfile_spooler.imports import ParsedNumbers, Progress, read_numbers_file
 from callfile_spooler.models import Attempt, Campaign, CampaignNumber, DoNotCall
-from callfile_spooler.outcomes import AttemptStatus, CampaignState, NumberStatus
+from callfile_spooler.outcomes import IN_ASTERISK, AttemptStatus, CampaignState, NumberStatus
 from callfile_spooler.pacing import Limits
 from callfile_spooler.schedule import ScheduleError, TimeWindow, WeeklySchedule
+from callfile_spooler.settings import CAMPAIGN_NAME
 from primitives.clock import Clock, as_utc
 from primitives.phones import PhoneNormaliser
 
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+NAME = CAMPAIGN_NAME
 DEFAULT_CONTEXT = "pbxbridge-campaign"
 DEFAULT_EXTENSION = "s"
 BATCH = 1000
@@ -322,6 +322,29 @@ class CampaignManager:
                 report.queued = await self._queue_run(session, campaign, now, only_idle=True)
         report.skipped.sort()
         return report
+
+    async def replace_numbers(self, name: str, parsed: ParsedNumbers) -> tuple[ImportReport, int]:
+        """Make the campaign's numbers `parsed`'s rows: import them (`import_numbers`), then
+        remove every other number, with its attempts, unless a call to it is in Asterisk's
+        hands (then it goes at the next replace). The report, and how many were removed."""
+        report = await self.import_numbers(name, parsed)
+        keep = {row.number for row in parsed.rows}
+        async with self.sessions.begin() as session:
+            campaign = await self._own_row(session, name)
+            live = select(Attempt.number_id).where(
+                Attempt.campaign_id == campaign.id, Attempt.status.in_(list(IN_ASTERISK))
+            )
+            rows = await session.execute(
+                select(CampaignNumber.id, CampaignNumber.number).where(
+                    CampaignNumber.campaign_id == campaign.id, CampaignNumber.id.not_in(live)
+                )
+            )
+            gone = [number_id for number_id, number in rows if number not in keep]
+            for start in range(0, len(gone), BATCH):
+                ids = gone[start : start + BATCH]
+                await session.execute(delete(Attempt).where(Attempt.number_id.in_(ids)))
+                await session.execute(delete(CampaignNumber).where(CampaignNumber.id.in_(ids)))
+        return report, len(gone)
 
     async def _queue_run(
         self, session: AsyncSession, campaign: Campaign, now: datetime, *, only_idle: bool

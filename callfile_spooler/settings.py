@@ -56,6 +56,82 @@ class RetryDelays(BaseModel):
     )
 
 
+CAMPAIGN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""What a campaign may be called (`campaigns.NAME`)."""
+
+
+class DebtorsCampaignSettings(BaseModel):
+    """`[spool.debtors]`: job debtors_campaign, a call campaign built from the embedded
+    billing (the campaign's own settings: context, CallerID, pacing, window)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        default="debtors",
+        description=(
+            "The campaign the job fills and starts (one campaign, refreshed each run, so its "
+            "message, `pbxbridge campaign audio NAME FILE`, is recorded once)."
+        ),
+    )
+    days_left_threshold: int | None = Field(
+        default=None,
+        ge=0,
+        le=365,
+        description=(
+            "Also call subscribers with this many days left or fewer; unset: those in debt "
+            "(status 2) only."
+        ),
+    )
+    context: str = Field(default="pbxbridge-campaign", description="Dialplan context of the calls.")
+    extension: str = Field(default="s", description="Extension in that context.")
+    callerid: str | None = Field(
+        default=None, description="CallerID of the calls; unset: spool.callerid."
+    )
+    max_concurrent: int = Field(default=5, ge=1, description="Calls of this campaign at once.")
+    cps: float = Field(default=1.0, gt=0, description="New calls per second at most.")
+    window: str | None = Field(
+        default="10:00-20:00",
+        description='Hours the calls may start, "HH:MM-HH:MM" local; unset: any time.',
+    )
+    max_attempts: int | None = Field(
+        default=None, ge=1, le=20, description="Attempts per number and run; unset: spool's."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if CAMPAIGN_NAME.fullmatch(value) is None or value.lower().startswith("callback-"):
+            raise ValueError(
+                f"name {value!r}: letters, digits, _ . - (1-64), not beginning callback-"
+            )
+        return value
+
+    @field_validator("context")
+    @classmethod
+    def _context(cls, value: str) -> str:
+        return escape.context(value)
+
+    @field_validator("extension")
+    @classmethod
+    def _extension(cls, value: str) -> str:
+        return escape.extension(value)
+
+    @field_validator("callerid")
+    @classmethod
+    def _callerid(cls, value: str | None) -> str | None:
+        return None if value is None else escape.callerid(value)
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(TimeWindow.parse(value))
+        except ScheduleError as exc:
+            raise ValueError(str(exc)) from None
+
+
 class SpoolSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -114,6 +190,7 @@ class SpoolSettings(BaseModel):
         default=45, ge=1, le=600, description="Seconds a call rings before it counts unanswered."
     )
     retry_delays: RetryDelays = Field(default_factory=RetryDelays)
+    debtors: DebtorsCampaignSettings = Field(default_factory=DebtorsCampaignSettings)
     max_attempts: int = Field(
         default=3,
         ge=1,

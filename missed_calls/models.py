@@ -6,16 +6,28 @@ call can never be recorded twice (not even by two processes or after a restart).
 miss (WhyDoYouCall's "unsuccessful recalls"), unique per call and number.
 
 Daily statistics are computed from these rows (see `store.MissedCallStore.stats`), so they
-survive restarts and never drift from the rows they summarise.
+survive restarts and never drift from the rows they summarise; job missed_stats keeps a
+copy per day in `missed_calls_daily` (WhyDoYouCall's `wdycinfo`), which outlives the rows
+once retention prunes them.
 
 Times are UTC. SQLite hands them back naive; `store` puts the UTC back.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage import Base
@@ -63,3 +75,24 @@ class RecallAttemptRow(Base):
     __table_args__ = (
         UniqueConstraint("linkedid", "number", name="uq_missed_calls_recall_attempts_call"),
     )
+
+
+class DailyStatsRow(Base):
+    """One local day of missed-call statistics, as Ubilling's WhyDoYouCall keeps it in
+    `wdycinfo` (job missed_stats writes it; a rerun for the day updates the row).
+
+    `missed_numbers` is space-separated (wdycinfo's `missednumbers`), valid numbers only;
+    `total_recall_seconds` is wdycinfo's `totaltrytime`: from each miss to its recall.
+    """
+
+    __tablename__ = "missed_calls_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    missed: Mapped[int] = mapped_column(Integer)
+    recalled: Mapped[int] = mapped_column(Integer)
+    unsuccessful: Mapped[int] = mapped_column(Integer)
+    distinct_numbers: Mapped[int] = mapped_column(Integer)
+    missed_numbers: Mapped[str] = mapped_column(Text)
+    total_recall_seconds: Mapped[int] = mapped_column(Integer)
+    average_recall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -70,6 +70,10 @@ INTROS = {
         "The HTTP server: REST API (tokens: pbxbridge tokens create), the callback form, the "
         "Ubilling and Askozia faces, /healthz and /metrics. Loopback by default."
     ),
+    "retention": (
+        "How long old records are kept (job retention); money (the audit journal, fee "
+        "charges) is never pruned."
+    ),
     "logging": "Log lines on stderr (journald keeps them under systemd).",
 }
 

@@ -36,6 +36,7 @@ from missed_calls.settings import MissedCallSettings
 from notify.settings import TelegramSettings
 from sms.settings import SmsSettings
 from storage import DatabaseSettings
+from storage.retention import RetentionSettings
 from web.settings import HttpSettings
 
 SYSTEM_CONFIG = Path("/etc/pbxbridge/pbxbridge.toml")
@@ -91,6 +92,7 @@ class Settings(BaseSettings):
     spool: SpoolSettings = SpoolSettings()
     callback: CallbackSettings = CallbackSettings()
     http: HttpSettings = HttpSettings()
+    retention: RetentionSettings = RetentionSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("timezone")

@@ -5,6 +5,7 @@
 - `phones`: the one phone-number normaliser.
 - `errors`: the root of every room's error tree.
 - `health`: how a running part says whether it can do its job (`Health`, `HealthCheck`).
+- `job_result`: what a periodic job returns (a one-line summary and counts).
 
 Nothing here imports a room; every room may import from here.
 """

@@ -64,3 +64,12 @@ class PhoneNormaliser:
         E.164 is `+`, the country code, then this: the country code is what lies between.
         """
         return phonenumbers.national_significant_number(phonenumbers.parse(e164, None))
+
+    def is_mobile(self, e164: str) -> bool:
+        """Whether an SMS can reach the number: a mobile, or a number its country's plan
+        does not tell from one (FIXED_LINE_OR_MOBILE, as in the US)."""
+        kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
+        return kind in (
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        )

@@ -29,22 +29,32 @@ class DatabaseSettings(BaseModel):
     busy_timeout_ms: int = Field(default=30_000, ge=0, description="SQLite lock wait.")
     pool_size: int = Field(default=10, ge=1, description="PostgreSQL connection pool size.")
     echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
+    backup_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Where job db_backup writes SQLite copies (mode 0600; the folder 0700); unset: "
+            "backups/ next to the database. A relative path is taken from the config file's "
+            "folder. PostgreSQL: the job does nothing (use the server's own backups)."
+        ),
+    )
+    backup_keep: int = Field(
+        default=7, ge=1, le=1000, description="Job db_backup keeps this many newest copies."
+    )
 
     def resolved(self, base_dir: Path) -> DatabaseSettings:
-        """Return a copy whose relative SQLite path is anchored at `base_dir`."""
+        """Return a copy whose relative SQLite path and backup folder are anchored at
+        `base_dir`."""
+        update: dict[str, object] = {}
+        if self.backup_dir is not None and not self.backup_dir.is_absolute():
+            update["backup_dir"] = (base_dir / self.backup_dir).resolve()
         url = make_url(self.url)
-        if not is_sqlite(url) or not url.database or url.database == ":memory:":
-            return self
-        path = Path(url.database)
-        if path.is_absolute():
-            return self
-        return self.model_copy(
-            update={
-                "url": url.set(database=str((base_dir / path).resolve())).render_as_string(
+        if is_sqlite(url) and url.database and url.database != ":memory:":
+            path = Path(url.database)
+            if not path.is_absolute():
+                update["url"] = url.set(database=str((base_dir / path).resolve())).render_as_string(
                     hide_password=False
                 )
-            }
-        )
+        return self.model_copy(update=update) if update else self
 
     def safe_url(self) -> str:
         """The URL with its password hidden, for logs and messages."""

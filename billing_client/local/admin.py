@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -46,6 +46,16 @@ from primitives.clock import Clock
 from primitives.phones import PhoneNormaliser
 
 log = logging.getLogger("pbxbridge.billing.admin")
+
+FlagCondition = Callable[[SubscriberInfo], bool]
+"""A check of a freeze or unfreeze, made on the locked row: False changes nothing."""
+FLAG_KINDS = {
+    ("frozen", True): "freeze",
+    ("frozen", False): "unfreeze",
+    ("disabled", True): "disable",
+    ("disabled", False): "enable",
+}
+"""The journal's `kind` for each change of a flag (its `field` is the flag)."""
 
 ACTOR_MAX = 64  # billing_audit.actor
 NOTE_MAX = 1000  # billing_audit.detail is cut there
@@ -365,8 +375,21 @@ class LocalAdmin:
             log.info("%s edited subscriber %s", actor, login)
         return info
 
-    async def set_frozen(self, login: str, frozen: bool, actor: str) -> SubscriberInfo:
-        return await self._set_flag(login, "frozen", frozen, actor)
+    async def set_frozen(
+        self,
+        login: str,
+        frozen: bool,
+        actor: str,
+        *,
+        note: str = "",
+        when: FlagCondition | None = None,
+        source: MoneySource | None = None,
+    ) -> SubscriberInfo:
+        """Freeze or unfreeze (status 3); the one way every caller does it (the CLI, job
+        autofreeze), journalled. `when` is asked on the locked, fresh row, only when the
+        flag would change: False leaves the subscriber as is (the job's rule no longer
+        holds). The answer says the state after."""
+        return await self._set_flag(login, "frozen", frozen, actor, note, when, source)
 
     async def set_disabled(self, login: str, disabled: bool, actor: str) -> SubscriberInfo:
         return await self._set_flag(login, "disabled", disabled, actor)
@@ -425,14 +448,38 @@ class LocalAdmin:
 
     # -- helpers ---------------------------------------------------------------------
 
-    async def _set_flag(self, login: str, flag: str, value: bool, actor: str) -> SubscriberInfo:
+    async def _set_flag(
+        self,
+        login: str,
+        flag: str,
+        value: bool,
+        actor: str,
+        note: str = "",
+        when: FlagCondition | None = None,
+        source: MoneySource | None = None,
+    ) -> SubscriberInfo:
         actor = check_actor(actor)
+        with _refusal():
+            note = check_text(note, "note", NOTE_MAX)
         async with self._sessions.begin() as session:
             row = await self._locked(session, login)
-            if getattr(row, flag) != value:
-                setattr(row, flag, value)
-                row.updated_at = self._clock.now()
-                log.info("%s set %s=%s for %s", actor, flag, value, login)
+            info = subscriber_info(row, self._clock.today())
+            if getattr(row, flag) == value or (when is not None and not when(info)):
+                return info
+            setattr(row, flag, value)
+            row.updated_at = self._clock.now()
+            session.add(
+                self._audit.entry(
+                    login=login,
+                    kind=FLAG_KINDS[flag, value],
+                    field=flag,
+                    amount=Decimal(0),
+                    source=source or MoneySource(kind="cli", user=actor),
+                    outcome="ok",
+                    detail=note,
+                )
+            )
+            log.info("%s set %s=%s for %s", actor, flag, value, login)
             return subscriber_info(row, self._clock.today())
 
     @staticmethod

@@ -10,9 +10,9 @@ import click
 
 from pbxbridge import migrations
 from pbxbridge.cli.common import run, state
-from pbxbridge.cli.files import create_private
 from pbxbridge.cli.format import one_line
 from storage import create_engine
+from storage.backup import sqlite_backup
 from storage.engine import sqlite_path
 from storage.migrate import Revision
 
@@ -50,23 +50,6 @@ def upgrade(ctx: click.Context) -> None:
     width = max(len(r.id) for r in applied)
     for revision in applied:
         click.echo(f"  {revision.id.ljust(width)}  {revision.about}")
-
-
-def sqlite_backup(source: Path, target: Path) -> None:
-    """Online copy through SQLite's backup API: consistent while the service writes.
-
-    `target` must not exist: it is created 0600 first (it holds every subscriber, card
-    and message), and SQLite gives its journal the same mode."""
-    create_private(target)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    try:
-        dst = sqlite3.connect(target)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-    finally:
-        src.close()
 
 
 @db.command("backup")

@@ -2,7 +2,8 @@
 
 They hold money, names and phone numbers, so each is created readable by its owner only
 (0600), whatever the umask, and one that already existed is narrowed to 0600 too. Every
-command that writes such a file goes through here.
+command that writes such a file goes through here, except database backups: those are
+created by `storage.backup` (0600 too), which job db_backup shares.
 """
 
 from __future__ import annotations
@@ -35,14 +36,3 @@ def private_text(path: Path) -> Iterator[TextIO]:
         raise
     with open(fd, "w", encoding="utf-8", newline="") as fh:
         yield fh
-
-
-def create_private(path: Path) -> None:
-    """Create `path` empty with mode 0600; FileExistsError when it exists. For a file
-    another library then fills (SQLite's backup writes into it and gives its journal the
-    same mode)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE)
-    try:
-        _narrow(fd)
-    finally:
-        os.close(fd)

@@ -259,6 +259,18 @@ async def test_freeze_and_disable(database: Database, clock: FixedClock) -> None
     assert again.disabled
     with pytest.raises(AdminError, match="no subscriber"):
         await admin.set_frozen("nobody", True, actor="admin")
+    again = await admin.set_frozen("ivan", False, actor="admin")  # already so: no entry
+    assert not again.frozen
+    flags = sorted(
+        (r.id, r.kind, r.field, r.amount, r.source)
+        for r in await journal(database, clock).records("ivan")
+        if r.field != "balance"
+    )
+    assert [f[1:] for f in flags] == [
+        ("freeze", "frozen", D("0.00"), "cli user admin"),
+        ("unfreeze", "frozen", D("0.00"), "cli user admin"),
+        ("disable", "disabled", D("0.00"), "cli user admin"),
+    ]
 
 
 async def test_delete_keeps_the_journal_and_frees_the_phones(
