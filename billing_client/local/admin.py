@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_client.audit import AuditJournal
+from billing_client.local import flags
 from billing_client.local.backend import lock_subscriber
 from billing_client.local.csvio import (
     NAME_MAX,
@@ -40,6 +41,7 @@ from billing_client.local.views import subscriber_info
 from billing_client.models import AuditEntry, Subscriber, SubscriberPhone
 from billing_client.money import from_cents
 from billing_client.outcomes import MoneySource
+from billing_client.pause import FlagsChanged
 from billing_client.pins import hash_pin, valid_pin
 from billing_client.subscriber import Status, SubscriberInfo
 from primitives.clock import Clock
@@ -132,11 +134,14 @@ class LocalAdmin:
         clock: Clock,
         audit: AuditJournal,
         phones: PhoneNormaliser,
+        *,
+        on_flags: FlagsChanged | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._audit = audit
         self._phones = phones
+        self._on_flags = on_flags
 
     # -- reading ---------------------------------------------------------------------
 
@@ -425,15 +430,31 @@ class LocalAdmin:
 
     # -- helpers ---------------------------------------------------------------------
 
-    async def _set_flag(self, login: str, flag: str, value: bool, actor: str) -> SubscriberInfo:
+    async def _set_flag(
+        self, login: str, flag: flags.Flag, value: bool, actor: str
+    ) -> SubscriberInfo:
+        """Set the flag, journalled (see billing_client.local.flags); `on_flags` hears of
+        a change once it is committed."""
         actor = check_actor(actor)
         async with self._sessions.begin() as session:
             row = await self._locked(session, login)
-            if getattr(row, flag) != value:
-                setattr(row, flag, value)
-                row.updated_at = self._clock.now()
+            entry = flags.set_flag(
+                row,
+                flag,
+                value,
+                audit=self._audit,
+                clock=self._clock,
+                source=MoneySource(kind="cli", user=actor),
+                why="set by admin",
+            )
+            if entry is not None:
+                session.add(entry)
                 log.info("%s set %s=%s for %s", actor, flag, value, login)
-            return subscriber_info(row, self._clock.today())
+            info = subscriber_info(row, self._clock.today())
+            blocked = flags.blocked(row)
+        if entry is not None and self._on_flags is not None:
+            await self._on_flags(login, blocked)
+        return info
 
     @staticmethod
     async def _locked(session: AsyncSession, login: str) -> Subscriber:
