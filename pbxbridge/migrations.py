@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import agi.migrations
 import billing_client.migrations
 import callfile_spooler.migrations
+import lines.migrations
 import missed_calls.migrations
 import sms.migrations
 from storage import migrate
@@ -19,6 +20,7 @@ VERSION_LOCATIONS: tuple[Path, ...] = (
     sms.migrations.VERSIONS,
     missed_calls.migrations.VERSIONS,
     callfile_spooler.migrations.VERSIONS,
+    lines.migrations.VERSIONS,
 )
 
 
