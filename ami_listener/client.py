@@ -39,7 +39,7 @@ import logging
 import random as _random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from ami_listener.auth import login
@@ -290,6 +290,33 @@ class AmiClient:
         not touched. Raises AmiAuthFailed when Asterisk refuses the login, AmiDisconnected
         when it cannot be reached or does not answer; messages are one line, secret-free.
         """
+        async with self._own_connection() as connection:
+            s = self._settings
+            return f"logged in to {s.host}:{s.port} as {s.username} ({connection.banner})"
+
+    async def action_once(
+        self,
+        name: str,
+        headers: HeaderValues | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - as `action`
+    ) -> AmiMessage:
+        """Send one action on a connection of its own (connect, log in without events,
+        the action, log off) and return its response.
+
+        For a command-line process that needs one action while the service keeps its own
+        link (`pbxbridge line …` reloading res_pjsip). Raises as `try_login` does for the
+        connection and the login (AmiAuthFailed, AmiDisconnected: nothing was sent), then
+        as `action` for the action itself (AmiActionError, AmiTimeout, AmiDisconnected).
+        """
+        async with self._own_connection() as connection:
+            pending = await self._request(connection, name, headers, deadline=timeout)
+            assert pending.response is not None
+            return pending.response
+
+    @contextlib.asynccontextmanager
+    async def _own_connection(self) -> AsyncIterator[AmiConnection]:
+        """A logged-in connection apart from the supervised link, logged off at the end."""
         s = self._settings.model_copy(update={"events": "off"})
         where = f"{s.host}:{s.port}"
         router = MessageRouter(self._dispatcher)
@@ -298,21 +325,21 @@ class AmiClient:
                 s.host, s.port, router, connect_timeout=s.connect_timeout, monotonic=self._monotonic
             )
         except (OSError, TimeoutError, ProtocolViolation, FrameTooLarge) as exc:
-            raise AmiDisconnected(f"cannot connect to {where}: {_describe(exc)}") from None
+            raise AmiNotSent(f"cannot connect to {where}: {_describe(exc)}") from None
         try:
             try:
                 await login(lambda name, headers: self._response(connection, name, headers), s)
             except AmiAuthFailed:
                 raise
             except AmiError as exc:
-                raise AmiDisconnected(f"login at {where} failed: {exc}") from None
+                raise AmiNotSent(f"login at {where} failed: {exc}") from None
+            yield connection
             with contextlib.suppress(AmiError):
                 await self._request(
                     connection, "Logoff", None, deadline=min(s.action_timeout, LOGOFF_TIMEOUT)
                 )
-            return f"logged in to {where} as {s.username} ({connection.banner})"
         finally:
-            await connection.aclose("login check done")
+            await connection.aclose("one-off connection done")
 
     def _is_stopping(self) -> bool:
         return self._stopping

@@ -68,14 +68,20 @@ class HealthTracker:
             self._task = asyncio.create_task(self._run(), name="ami-health-callbacks")
 
     async def stop(self, drain_timeout: float) -> None:
-        """Deliver what is queued (for at most `drain_timeout` seconds), then stop."""
-        task, self._task = self._task, None
+        """Deliver what is queued (for at most `drain_timeout` seconds), then stop.
+
+        The task stays the delivering one while it drains: giving it up first ended
+        `_run()` after the callback then running, and what was queued behind it was never
+        delivered (stop() then sat out the whole drain timeout)."""
+        task = self._task
         if task is None:
             return
         if task is asyncio.current_task():
+            self._task = None
             return  # stop() from a callback: _run() ends after this change
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._queue.join(), drain_timeout)
+        self._task = None
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

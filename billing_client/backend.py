@@ -12,6 +12,7 @@ from billing_client.outcomes import (
     MoneySource,
     PaycardOutcome,
 )
+from billing_client.pause import EquipmentCheck, PauseOutcome
 
 
 class BillingBackend(Protocol):
@@ -47,6 +48,15 @@ class BillingBackend(Protocol):
         """Self-service credit. `amount` None means the subscriber's tariff fee."""
 
     async def pay_card(self, login: str, card: str, *, source: MoneySource) -> PaycardOutcome: ...
+
+    async def set_paused(
+        self, login: str, paused: bool, *, number: str | None, source: MoneySource
+    ) -> PauseOutcome:
+        """The subscriber pauses (freezes) or resumes their own service. `number` (E.164)
+        is the caller's, which Ubilling's setunpause echoes."""
+
+    async def equipment_status(self, number: str) -> EquipmentCheck:
+        """Whether the switch serving the subscriber owning `number` is up."""
 
     async def verify_pin(self, login: str, pin: str) -> bool | None:
         """Whether `pin` is the subscriber's IVR PIN; None when it has none (or the billing

@@ -25,6 +25,14 @@ from billing_client.outcomes import (
     PaycardOutcome,
     PaycardResult,
 )
+from billing_client.pause import (
+    EquipmentCheck,
+    EquipmentReason,
+    EquipmentStatus,
+    PauseOutcome,
+    PauseReason,
+    PauseResult,
+)
 from billing_client.stale_cache import StaleCache
 from primitives.phones import PhoneNormaliser
 
@@ -189,6 +197,57 @@ class BillingClient:
             outcome.amount or "",
         )
         return outcome
+
+    async def set_paused(
+        self,
+        paused: bool,
+        *,
+        number: str | None = None,
+        login: str | None = None,
+        source: MoneySource,
+    ) -> PauseOutcome:
+        """The subscriber owning `number` (or `login`) pauses or resumes their service.
+
+        The login is found as for a money move: a number shared by several logins is
+        refused (AMBIGUOUS_NUMBER), never guessed.
+        """
+        what = "pause" if paused else "unpause"
+        caller = self.phones.normalise(number) if number is not None else None
+        try:
+            if login is None:
+                match, login = await self.login_for_money(number)
+                if match == LoginMatch.AMBIGUOUS:
+                    return PauseOutcome(PauseResult.DENIED, PauseReason.AMBIGUOUS_NUMBER)
+                if login is None:
+                    return PauseOutcome(PauseResult.NOTFOUND)
+            outcome = await self.backend.set_paused(login, paused, number=caller, source=source)
+        except BillingError as exc:
+            log.error("%s for %s failed: %s", what, login or number, exc)
+            return PauseOutcome(PauseResult.ERROR, login=login, error=str(exc))
+        self._stale.drop_login(login)
+        log.info(
+            "%s for %s (%s): %s %s",
+            what,
+            login,
+            source.describe(),
+            outcome.result,
+            outcome.reason or outcome.error or "",
+        )
+        return outcome
+
+    async def equipment_status(self, raw_number: str | None) -> EquipmentCheck:
+        """Whether the switch serving the owner of `raw_number` is up, within
+        lookup_timeout (a caller waits for it); never raises: a failure is UNKNOWN."""
+        number = self.phones.normalise(raw_number)
+        if number is None:
+            return EquipmentCheck(EquipmentStatus.UNKNOWN, EquipmentReason.NOTFOUND)
+        try:
+            async with asyncio.timeout(self.lookup_timeout):
+                return await self.backend.equipment_status(number)
+        except (BillingError, TimeoutError) as exc:
+            reason = str(exc) or "billing did not answer in time"
+            log.warning("equipment status for %s failed: %s", number, reason)
+            return EquipmentCheck(EquipmentStatus.UNKNOWN, EquipmentReason.ERROR, reason)
 
     async def verify_pin(self, login: str, pin: str) -> bool | None:
         """True/False for the subscriber's PIN; None when no PIN is set. Raises BillingError."""

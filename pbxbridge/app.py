@@ -21,15 +21,17 @@ from billing_client.local import LocalBackend
 from billing_client.local.admin import LocalAdmin
 from billing_client.local.call_lookups import CallLookups, SqliteReader
 from billing_client.local.paycards import PaycardAdmin
+from billing_client.pause import FlagsChanged
 from billing_client.stale_cache import StaleCache
 from callfile_spooler.audio import CampaignAudio
 from callfile_spooler.callbacks import CallbackService, callmeback_of
 from callfile_spooler.calls import CallDialer
 from callfile_spooler.spooler import Spooler
+from lines import Lines
 from missed_calls.events import EVENTS as MISSED_CALL_EVENTS
 from missed_calls.tracker import MissedCallTracker
 from notify import Notice
-from pbxbridge import recalls, staff
+from pbxbridge import line_hooks, recalls, staff
 from pbxbridge.alerts import Alert, Alerts
 from pbxbridge.settings import Settings
 from primitives.clock import Clock
@@ -64,6 +66,9 @@ class Core:
     paycards: PaycardAdmin | None
     alerts: Alerts
     """Every alert of the process: the log, and Telegram once the Service attaches it."""
+    lines: Lines
+    """Voice lines (BILLmanager); they reload Asterisk on a connection of their own until
+    the Service hands them its AMI link."""
 
 
 def build_backend(
@@ -75,6 +80,7 @@ def build_backend(
     audit: AuditJournal,
     phones: PhoneNormaliser,
     alert: Alert,
+    on_flags: FlagsChanged | None = None,
 ) -> BillingBackend:
     if settings.billing.backend == "ubilling":
         # Imported here: aiohttp costs a process-per-call AGI script ~0.1 s it rarely needs.
@@ -85,7 +91,12 @@ def build_backend(
     reader = SqliteReader(path, settings.database.busy_timeout_ms) if path is not None else None
     calls = CallLookups(engine, clock, reader)
     return LocalBackend(
-        sessions, clock, audit, credit_amount=settings.billing.credit_amount, calls=calls
+        sessions,
+        clock,
+        audit,
+        credit_amount=settings.billing.credit_amount,
+        calls=calls,
+        on_flags=on_flags,
     )
 
 
@@ -100,6 +111,11 @@ async def open_core(
     sessions = session_factory(engine)
     phones = PhoneNormaliser(settings.billing.default_region)
     audit = AuditJournal(sessions, settings.billing.backend, clock)
+    lines = Lines(
+        sessions, clock, settings.lines, line_hooks.one_off_reload(settings.ami, settings.lines)
+    )
+    # A subscriber frozen or disabled in the embedded billing holds their voice lines.
+    on_flags = line_hooks.follower(lines, alerts)
     backend = build_backend(
         settings=settings,
         engine=engine,
@@ -108,6 +124,7 @@ async def open_core(
         audit=audit,
         phones=phones,
         alert=alerts,
+        on_flags=on_flags,
     )
     billing = BillingClient(
         backend,
@@ -119,11 +136,21 @@ async def open_core(
     )
     local = paycards = None
     if settings.billing.backend == "local":
-        local = LocalAdmin(sessions, clock, audit, phones)
+        local = LocalAdmin(sessions, clock, audit, phones, on_flags=on_flags)
         paycards = PaycardAdmin(sessions, clock)
     try:
         yield Core(
-            settings, clock, engine, sessions, phones, audit, billing, local, paycards, alerts
+            settings,
+            clock,
+            engine,
+            sessions,
+            phones,
+            audit,
+            billing,
+            local,
+            paycards,
+            alerts,
+            lines=lines,
         )
     finally:
         await billing.aclose()
@@ -254,6 +281,9 @@ class Service:
         if self.ami is not None:
             for name in Spooler.EVENTS:
                 self.ami.on_event(name, self.spooler.handle)
+            # Line changes made here reload over the link; one AMI missed is sent on connect.
+            core.lines.use_reloader(line_hooks.link_reload(self.ami, s.lines))
+            self.ami.on_health(line_hooks.on_ami_health(core.lines, core.alerts))
         self.agi = FastAgiServer(s.agi, build_handlers(self.routes))
         self.web: WebServer | None = None
         if s.http.enabled:
@@ -272,6 +302,7 @@ class Service:
         await self.inbox.start()
         if self.ami is not None:
             await self.ami.start()
+        await self._lines_follow_subscribers()
         messages = CampaignAudio(self.core.sessions, self.core.clock, self.core.settings.spool)
         try:
             # Before the first tick: a message left by a deleted campaign must not be played
@@ -299,6 +330,16 @@ class Service:
             s.billing.backend,
             s.database.safe_url(),
         )
+
+    async def _lines_follow_subscribers(self) -> None:
+        """Catch voice lines up with their subscribers (a freeze the hook missed: an import,
+        a change made while the lines' file could not be written)."""
+        if self.core.local is None:
+            return
+        try:
+            await self.core.lines.sync(line_hooks.blocked_of(self.core.local))
+        except Exception as exc:
+            log.warning("voice lines not caught up with their subscribers: %s", exc)
 
     async def stop(self) -> None:
         """Stop taking calls, let calls in flight finish, wait for money moves to land,

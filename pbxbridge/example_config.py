@@ -4,7 +4,8 @@ defaults and their descriptions are the code's own (a test checks the file is cu
     .venv/bin/python -m pbxbridge.example_config > pbxbridge.example.toml
 
 `render_local()` is the same file for a project folder (`pbxbridge config init`, which
-`make run` calls): the spool and the campaign sounds under ./var, next to the database.
+`make run` calls): the spool, the campaign sounds and the lines' PJSIP file under ./var,
+next to the database.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 
 from callfile_spooler.settings import SpoolSettings
+from lines.settings import LinesSettings
 from pbxbridge.settings import Settings
 
 HEADER = """\
@@ -36,14 +38,17 @@ LOCAL_HEADER = """\
 # or $PBXBRIDGE_CONFIG names another file. Every key can be overridden by an environment
 # variable PBXBRIDGE_<SECTION>__<KEY>, e.g. PBXBRIDGE_AGI__PORT=4574.
 # Relative paths resolve against the folder of this file: the database, the call-file
-# spool and the campaign sounds are under ./var here (no Asterisk needed); when Asterisk
-# runs on this machine, set [spool] dir and sounds_dir to its folders. Unknown keys are
-# errors. The documented original: pbxbridge.example.toml.
+# spool, the campaign sounds and the voice lines' PJSIP file are under ./var here (no
+# Asterisk needed); when Asterisk runs on this machine, set [spool] dir and sounds_dir and
+# [lines] pjsip_file to its folders. Unknown keys are errors. The documented original:
+# pbxbridge.example.toml.
 """
 
 LOCAL_SPOOL_DIR = Path("var/spool/asterisk")
 LOCAL_SOUNDS_DIR = Path("var/lib/asterisk/sounds/pbxbridge-campaigns")
 """`[spool]` of a project folder's config: Asterisk's folders, under ./var."""
+LOCAL_PJSIP_FILE = Path("var/etc/asterisk/pjsip_pbxbridge.conf")
+"""`[lines] pjsip_file` of a project folder's config, under ./var too."""
 
 INTROS = {
     "database": "Where pbxbridge keeps its state: SQLite (nothing to install) or PostgreSQL.",
@@ -73,6 +78,10 @@ INTROS = {
     "retention": (
         "How long old records are kept (job retention); money (the audit journal, fee "
         "charges) is never pruned."
+    ),
+    "lines": (
+        "Voice lines a hosting billing sells (BILLmanager's ShellScripts: `pbxbridge line "
+        "…`, deploy/billmanager/): PJSIP endpoints in an include file, reloaded over AMI."
     ),
     "logging": "Log lines on stderr (journald keeps them under systemd).",
 }
@@ -125,9 +134,11 @@ def render() -> str:
 
 
 def render_local() -> str:
-    """The example for a project folder: the spool and the sounds under ./var."""
+    """The example for a project folder: the spool, the sounds and the lines' PJSIP file
+    under ./var."""
     spool = SpoolSettings.model_construct(dir=LOCAL_SPOOL_DIR, sounds_dir=LOCAL_SOUNDS_DIR)
-    return _render(LOCAL_HEADER, Settings.model_construct(spool=spool))
+    lines = LinesSettings.model_construct(pjsip_file=LOCAL_PJSIP_FILE)
+    return _render(LOCAL_HEADER, Settings.model_construct(spool=spool, lines=lines))
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import agi.migrations
 import billing_client.migrations
 import callfile_spooler.migrations
+import lines.migrations
 import missed_calls.migrations
 import sms.migrations
 import web.migrations
@@ -21,6 +22,7 @@ VERSION_LOCATIONS: tuple[Path, ...] = (
     missed_calls.migrations.VERSIONS,
     callfile_spooler.migrations.VERSIONS,
     web.migrations.VERSIONS,
+    lines.migrations.VERSIONS,
 )
 
 

@@ -32,6 +32,7 @@ from agi.settings import AgiSettings
 from ami_listener.settings import AmiSettings
 from billing_client.settings import BillingSettings
 from callfile_spooler.settings import CallbackSettings, SpoolSettings
+from lines.settings import LinesSettings
 from missed_calls.settings import MissedCallSettings
 from notify.settings import TelegramSettings
 from sms.settings import SmsSettings
@@ -93,6 +94,7 @@ class Settings(BaseSettings):
     callback: CallbackSettings = CallbackSettings()
     http: HttpSettings = HttpSettings()
     retention: RetentionSettings = RetentionSettings()
+    lines: LinesSettings = LinesSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("timezone")
@@ -311,5 +313,6 @@ def load_settings(explicit: Path | None = None) -> tuple[Settings, Path | None]:
     resolved = {
         "database": settings.database.resolved(base),
         "spool": settings.spool.resolved(base),
+        "lines": settings.lines.resolved(base),
     }
     return settings.model_copy(update=resolved), path

@@ -7,11 +7,13 @@ from functools import partial
 from agi.routes.askozianum import askozianum
 from agi.routes.common import Route
 from agi.routes.deps import RouteDeps
+from agi.routes.pause import pause, unpause
 from agi.routes.paycardpay import paycardpay
 from agi.routes.ping import ping
 from agi.routes.realname import realname
 from agi.routes.setcredit import setcredit
 from agi.routes.sms_in import sms_in
+from agi.routes.swstatus import swstatus
 from agi.routes.userstatus import userstatus
 from agi.server import Handler
 
@@ -23,6 +25,9 @@ ROUTES: dict[str, Route] = {
     "realname": realname,
     "ping": ping,
     "sms_in": sms_in,
+    "pause": pause,
+    "unpause": unpause,
+    "swstatus": swstatus,
 }
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_client.audit import AuditJournal
+from billing_client.local import flags
 from billing_client.local.backend import lock_subscriber
 from billing_client.local.csvio import (
     NAME_MAX,
@@ -40,6 +41,7 @@ from billing_client.local.views import subscriber_info
 from billing_client.models import AuditEntry, Subscriber, SubscriberPhone
 from billing_client.money import from_cents
 from billing_client.outcomes import MoneySource
+from billing_client.pause import FlagsChanged
 from billing_client.pins import hash_pin, valid_pin
 from billing_client.subscriber import Status, SubscriberInfo
 from primitives.clock import Clock
@@ -49,13 +51,6 @@ log = logging.getLogger("pbxbridge.billing.admin")
 
 FlagCondition = Callable[[SubscriberInfo], bool]
 """A check of a freeze or unfreeze, made on the locked row: False changes nothing."""
-FLAG_KINDS = {
-    ("frozen", True): "freeze",
-    ("frozen", False): "unfreeze",
-    ("disabled", True): "disable",
-    ("disabled", False): "enable",
-}
-"""The journal's `kind` for each change of a flag (its `field` is the flag)."""
 
 ACTOR_MAX = 64  # billing_audit.actor
 NOTE_MAX = 1000  # billing_audit.detail is cut there
@@ -142,11 +137,14 @@ class LocalAdmin:
         clock: Clock,
         audit: AuditJournal,
         phones: PhoneNormaliser,
+        *,
+        on_flags: FlagsChanged | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._audit = audit
         self._phones = phones
+        self._on_flags = on_flags
 
     # -- reading ---------------------------------------------------------------------
 
@@ -451,13 +449,16 @@ class LocalAdmin:
     async def _set_flag(
         self,
         login: str,
-        flag: str,
+        flag: flags.Flag,
         value: bool,
         actor: str,
         note: str = "",
         when: FlagCondition | None = None,
         source: MoneySource | None = None,
     ) -> SubscriberInfo:
+        """Set the flag, journalled (see billing_client.local.flags); `on_flags` hears of
+        a change once it is committed. `when` is asked on the locked row, only when the
+        flag would change: False leaves the subscriber as is."""
         actor = check_actor(actor)
         with _refusal():
             note = check_text(note, "note", NOTE_MAX)
@@ -466,21 +467,23 @@ class LocalAdmin:
             info = subscriber_info(row, self._clock.today())
             if getattr(row, flag) == value or (when is not None and not when(info)):
                 return info
-            setattr(row, flag, value)
-            row.updated_at = self._clock.now()
-            session.add(
-                self._audit.entry(
-                    login=login,
-                    kind=FLAG_KINDS[flag, value],
-                    field=flag,
-                    amount=Decimal(0),
-                    source=source or MoneySource(kind="cli", user=actor),
-                    outcome="ok",
-                    detail=note,
-                )
+            entry = flags.set_flag(
+                row,
+                flag,
+                value,
+                audit=self._audit,
+                clock=self._clock,
+                source=source or MoneySource(kind="cli", user=actor),
+                why=note or "set by admin",
             )
-            log.info("%s set %s=%s for %s", actor, flag, value, login)
-            return subscriber_info(row, self._clock.today())
+            if entry is not None:
+                session.add(entry)
+                log.info("%s set %s=%s for %s", actor, flag, value, login)
+            info = subscriber_info(row, self._clock.today())
+            blocked = flags.blocked(row)
+        if entry is not None and self._on_flags is not None:
+            await self._on_flags(login, blocked)
+        return info
 
     @staticmethod
     async def _locked(session: AsyncSession, login: str) -> Subscriber:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from billing_client import pins, rules
 from billing_client.audit import AuditJournal
 from billing_client.errors import BillingError
+from billing_client.local import flags
 from billing_client.local.call_lookups import CallLookups
 from billing_client.local.views import subscriber_info
 from billing_client.models import Paycard, Subscriber, SubscriberPhone
@@ -30,6 +31,15 @@ from billing_client.outcomes import (
     MoneySource,
     PaycardOutcome,
     PaycardResult,
+)
+from billing_client.pause import (
+    EquipmentCheck,
+    EquipmentReason,
+    EquipmentStatus,
+    FlagsChanged,
+    PauseOutcome,
+    PauseReason,
+    PauseResult,
 )
 from primitives.clock import Clock
 
@@ -62,12 +72,14 @@ class LocalBackend:
         *,
         credit_amount: Decimal | None = None,
         calls: CallLookups | None = None,
+        on_flags: FlagsChanged | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._audit = audit
         self._credit_amount = credit_amount
         self._calls = calls
+        self._on_flags = on_flags
 
     async def lookup_call(
         self,
@@ -192,6 +204,39 @@ class LocalBackend:
             )
             balance = from_cents(row.balance_cents)
         return PaycardOutcome(PaycardResult.OK, amount=amount, balance=balance, login=login)
+
+    async def set_paused(
+        self, login: str, paused: bool, *, number: str | None, source: MoneySource
+    ) -> PauseOutcome:
+        """The subscriber's own freeze: the `frozen` flag, with the CLI's rule and journal
+        (billing_client.local.flags). A disabled subscriber may pause or resume too: the
+        two flags are apart, and resuming leaves them disabled (status 3) all the same."""
+        async with self._sessions.begin() as session:
+            row = await lock_subscriber(session, login)
+            if row is None:
+                return PauseOutcome(PauseResult.NOTFOUND, login=login)
+            if row.frozen == paused:
+                reason = PauseReason.ALREADY_PAUSED if paused else PauseReason.NOT_PAUSED
+                return PauseOutcome(PauseResult.DENIED, reason, login=login)
+            entry = flags.set_flag(
+                row,
+                "frozen",
+                paused,
+                audit=self._audit,
+                clock=self._clock,
+                source=source,
+                why="paused by the subscriber" if paused else "resumed by the subscriber",
+            )
+            assert entry is not None
+            session.add(entry)
+            blocked = flags.blocked(row)
+        if self._on_flags is not None:
+            await self._on_flags(login, blocked)
+        return PauseOutcome(PauseResult.OK, login=login)
+
+    async def equipment_status(self, number: str) -> EquipmentCheck:
+        """The embedded billing keeps no switches or ports: always UNKNOWN."""
+        return EquipmentCheck(EquipmentStatus.UNKNOWN, EquipmentReason.NOT_SUPPORTED)
 
     async def verify_pin(self, login: str, pin: str) -> bool | None:
         async with self._sessions() as session:

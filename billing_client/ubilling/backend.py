@@ -17,7 +17,9 @@ Which request answers what, and why (Ubilling caches some answers; see the doc's
   never happened;
 - money moves act on `login=`, are written to the audit journal before they are sent,
   are sent once and bounded only by money_timeout, and are read back afterwards because
-  Ubilling answers success even when its Stargazer changed nothing.
+  Ubilling answers success even when its Stargazer changed nothing; a subscriber's pause
+  (setpause / setunpause) is handled the same way (billing_client.ubilling.pauses);
+- swstatus (the subscriber's switch up or dead) is asked by number and logs no call.
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ from billing_client.outcomes import (
     MoneySource,
     PaycardOutcome,
 )
+from billing_client.pause import EquipmentCheck, PauseOutcome
 from billing_client.settings import BillingSettings
 from billing_client.subscriber import Status, SubscriberInfo
 from billing_client.ubilling import replies
 from billing_client.ubilling.http import UbillingHttp
-from billing_client.ubilling.moves import Alert, MoneyMoves
+from billing_client.ubilling.moves import Alert
+from billing_client.ubilling.pauses import PauseMoves
 from billing_client.ubilling.replies import MoneyReply, UserRecord, cents, local_date
 from primitives.clock import Clock
 from primitives.phones import PhoneNormaliser
@@ -107,7 +111,7 @@ class UbillingBackend:
         self.breaker.watch(self._outage.changed)
         self._http = UbillingHttp(settings, self.breaker)
         self._secret = settings.key.get_secret_value()
-        self._money = MoneyMoves(
+        self._money = PauseMoves(
             settings, self._http, audit, clock=clock, read=self._by_login, alert=alert
         )
 
@@ -446,6 +450,19 @@ class UbillingBackend:
 
     async def pay_card(self, login: str, card: str, *, source: MoneySource) -> PaycardOutcome:
         return await self._money.pay_card(login, card, source=source)
+
+    async def set_paused(
+        self, login: str, paused: bool, *, number: str | None, source: MoneySource
+    ) -> PauseOutcome:
+        national = self._phones.national(number) if number is not None else None
+        return await self._money.set_paused(login, paused, national=national, source=source)
+
+    async def equipment_status(self, number: str) -> EquipmentCheck:
+        """param=swstatus: matched on the number's last 10 digits, logs no call."""
+        body = await self._ask(
+            "swstatus", [("number", self._phones.national(number)), ("param", "swstatus")]
+        )
+        return replies.parse_swstatus(body, self._secret)
 
     async def verify_pin(self, login: str, pin: str) -> bool | None:
         """Ubilling keeps no IVR PINs (settings refuse agi.require_pin with this backend)."""

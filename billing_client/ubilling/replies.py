@@ -20,6 +20,7 @@ from typing import Any
 from billing_client.errors import UnexpectedReply
 from billing_client.money import CENT
 from billing_client.outcomes import CreditReason, CreditResult, LoginMatch, PaycardResult
+from billing_client.pause import EquipmentCheck, EquipmentReason, EquipmentStatus, PauseReason
 from billing_client.subscriber import Status
 from billing_client.ubilling.http import scrub
 from billing_client.ubilling.phpserialize import PhpSerializeError, loads
@@ -398,3 +399,58 @@ def parse_callmeback(body: str, secret: str = "") -> None:
     if stripped in CALLMEBACK_ERRORS:
         raise UbillingRefused("callmeback", scrub(body, secret), CALLMEBACK_ERRORS[stripped])
     raise refuse_or_unexpected("callmeback", body, secret)
+
+
+# ---------------------------------------------------------------- pause, unpause, swstatus
+
+SETPAUSE_OK = "ASTERISK SET PAUSE SUCCESSFUL FOR  "  # two spaces, then the login
+SETPAUSE_SENTENCES: dict[str, PauseReason] = {
+    "ASTERISK SET PAUSE UNSUCCESSFUL: PAUSE IS CURRENTLY ACTIVE": PauseReason.ALREADY_PAUSED,
+    "ASTERISK SET PAUSE UNSUCCESSFUL: NO AVAILABLE FREEZE DAYS LEFT": PauseReason.NO_FREEZE_DAYS,
+}
+_UNPAUSE = re.compile(
+    r"ASTERISK UNPAUSE (?P<verdict>SUCCESSFUL|UNSUCCESSFUL) FOR  (?P<login>\S*) "
+    r"FROM MOBILE: (?P<rest>.*)",
+    re.DOTALL,
+)
+_NOT_ACTIVE = ": PAUSE IS NOT ACTIVE"
+
+
+def parse_setpause(body: str, login: str, secret: str = "") -> PauseReason | None:
+    """param=setpause: None when Ubilling says it paused `login` (the login it echoes must
+    be the one asked for), else the reason it refused."""
+    if body in SETPAUSE_SENTENCES:
+        return SETPAUSE_SENTENCES[body]
+    if body == SETPAUSE_OK + login:
+        return None
+    raise refuse_or_unexpected("setpause", body, secret)
+
+
+def parse_setunpause(body: str, login: str, number: str, secret: str = "") -> PauseReason | None:
+    """param=setunpause: None when Ubilling says it resumed `login`, NOT_PAUSED when it says
+    the pause was not active. Both echo the login and the number asked with."""
+    match = _UNPAUSE.fullmatch(body)
+    if match is None or match["login"] != login:
+        raise refuse_or_unexpected("setunpause", body, secret)
+    if match["verdict"] == "SUCCESSFUL" and match["rest"] == number:
+        return None
+    if match["verdict"] == "UNSUCCESSFUL" and match["rest"] == number + _NOT_ACTIVE:
+        return PauseReason.NOT_PAUSED
+    raise refuse_or_unexpected("setunpause", body, secret)
+
+
+SWSTATUS_ANSWERS: dict[str, tuple[EquipmentStatus, EquipmentReason | None]] = {
+    "OK": (EquipmentStatus.OK, None),
+    "DIE": (EquipmentStatus.DOWN, None),
+    "ERROR: USER NOT HAVE SWITCH": (EquipmentStatus.UNKNOWN, EquipmentReason.NO_SWITCH),
+    _NOT_OUR_USER: (EquipmentStatus.UNKNOWN, EquipmentReason.NOTFOUND),
+}
+
+
+def parse_swstatus(body: str, secret: str = "") -> EquipmentCheck:
+    """param=swstatus: `OK`, `DIE` (the switch's IP is in SWDEAD), or why it cannot tell."""
+    try:
+        status, reason = SWSTATUS_ANSWERS[body]
+    except KeyError:
+        raise refuse_or_unexpected("swstatus", body, secret) from None
+    return EquipmentCheck(status, reason)

@@ -13,6 +13,7 @@ from pbxbridge.cli.check import check_command
 from pbxbridge.cli.common import CliState
 from pbxbridge.cli.config import config
 from pbxbridge.cli.database import db
+from pbxbridge.cli.lines import line
 from pbxbridge.cli.lockouts import lockouts
 from pbxbridge.cli.missed import missed
 from pbxbridge.cli.paycards import paycards
@@ -57,6 +58,7 @@ for command in (
     callback,
     tokens,
     config,
+    line,
 ):
     cli.add_command(command)
 

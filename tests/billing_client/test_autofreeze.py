@@ -46,7 +46,7 @@ async def test_who_is_frozen_at_the_first_sighting(database: Database) -> None:
     assert await frozen(rig) == ["debtor", "lapsed", "paused"]
     assert result.counts == {"frozen": 2, "unfrozen": 0, "waiting": 0}
     assert await flag_entries(rig, "debtor") == [
-        ("freeze", "job autofreeze", "balance below 0.00 since 2027-02-28")
+        ("freeze", "job autofreeze", "balance below 0.00 since 2027-02-28: frozen no -> yes")
     ]
     # one minute later it is 1 March: the credit of the 28th is over
     rig.clock.instant = utc(2027, 2, 28, 22, 0)
@@ -75,7 +75,7 @@ async def test_frozen_after_days_below_the_limit_across_a_month_end(database: Da
     assert await frozen(rig) == ["ivan"]
     assert result.counts == {"frozen": 1, "unfrozen": 0, "waiting": 1}
     assert await flag_entries(rig, "ivan") == [
-        ("freeze", "job autofreeze", "balance below 10.00 since 2027-02-27")
+        ("freeze", "job autofreeze", "balance below 10.00 since 2027-02-27: frozen no -> yes")
     ]
     rig.clock.instant = utc(2027, 3, 2, 7)
     await run(rig)
@@ -104,8 +104,8 @@ async def test_unfrozen_when_paid_whatever_the_payment_path(database: Database) 
     assert await frozen(rig) == ["staff"]
     assert result.counts == {"frozen": 0, "unfrozen": 2, "waiting": 0}
     assert await flag_entries(rig, "cash") == [
-        ("freeze", "job autofreeze", "balance below 0.00 since 2027-10-31"),
-        ("unfreeze", "job autofreeze", "balance back at or above 0.00"),
+        ("freeze", "job autofreeze", "balance below 0.00 since 2027-10-31: frozen no -> yes"),
+        ("unfreeze", "job autofreeze", "balance back at or above 0.00: frozen yes -> no"),
     ]
     info = await rig.admin.get("card")
     assert info is not None

@@ -106,6 +106,7 @@ def test_every_agi_call_names_a_pbxbridge_route() -> None:
         assert match["route"] in ROUTES, f"line {number}: no route {match['route']!r}"
     used = {AGI_URL.fullmatch(split_args(a)[0])["route"] for _, a in calls}  # type: ignore[index]
     assert {"askozianum", "userstatus", "setcredit", "paycardpay"} <= used
+    assert {"pause", "unpause", "swstatus"} <= used
 
 
 def test_every_prompt_exists() -> None:
@@ -177,7 +178,8 @@ def test_manager_user_has_least_privilege() -> None:
         if "=" in line
     )
     assert set(settings["read"].split(",")) == {"call", "cdr", "agent", "user"}
-    assert set(settings["write"].split(",")) == {"call", "originate", "message"}
+    # system: ModuleLoad (res_pjsip reload for voice lines); never command, config, dialplan
+    assert set(settings["write"].split(",")) == {"call", "originate", "message", "system"}
     assert settings["permit"].startswith("127.0.0.1")
 
 
@@ -293,3 +295,63 @@ def test_the_campaign_message_is_played_only_when_it_exists() -> None:
     for context in ("pbxbridge-campaign", "pbxbridge-campaign-ivr"):
         args = [a for _, c, _, _, app, a in ROWS if c == context and app == "GotoIf"]
         assert any("STAT(e,${CAMPAIGN_MESSAGE}.wav)" in a for a in args), context
+
+
+# ------------------------------------------------------------------ self-service: pause, equipment
+
+
+def test_the_menu_offers_pause_resume_and_the_equipment_check() -> None:
+    menu = {
+        exten: args
+        for _, c, exten, _, app, args in ROWS
+        if c == "pbxbridge-selfservice" and app == "AGI"
+    }
+    assert menu["4"].startswith("agi://127.0.0.1:4573/pause")
+    assert menu["5"].startswith("agi://127.0.0.1:4573/unpause")
+    assert menu["6"].startswith("agi://127.0.0.1:4573/swstatus")
+    support = [args for _, c, _, _, app, args in ROWS if c == "pbxbridge-support"]
+    assert "agi://127.0.0.1:4573/swstatus" in support  # before the queue
+    # every known caller reaches the menu: active, debtor, frozen
+    inbound = [args for _, c, _, _, app, args in ROWS if c == "pbxbridge-inbound"]
+    assert inbound.count("pbxbridge-selfservice,s,1") == 3
+
+
+def test_the_results_the_dialplan_compares_are_ones_the_routes_set() -> None:
+    from agi.routes.common import PinCheck
+    from billing_client.pause import EquipmentStatus, PauseReason, PauseResult
+
+    said = {
+        "PAUSE_RESULT": {str(v) for v in PauseResult},
+        "PAUSE_REASON": {str(v) for v in PauseReason} | {str(v) for v in PinCheck},
+        "EQUIPMENT_STATUS": {str(v) for v in EquipmentStatus},
+    }
+    compared = re.compile(r'"\$\{(?P<name>[A-Z_]+)\}" !?= "(?P<value>[A-Z_]*)"')
+    seen: dict[str, set[str]] = {}
+    for *_, args in ROWS:
+        for m in compared.finditer(args):
+            if m["name"] in said:
+                seen.setdefault(m["name"], set()).add(m["value"])
+    assert set(seen) == set(said)
+    for name, values in seen.items():
+        assert values <= said[name], name
+    assert {"ALREADY_PAUSED", "NOT_PAUSED", "NO_FREEZE_DAYS", "LOCKED"} <= seen["PAUSE_REASON"]
+
+
+# ------------------------------------------------------------------ voice lines
+
+
+def test_the_line_contexts_exist_and_count_channels() -> None:
+    from lines.settings import LinesSettings
+
+    settings = LinesSettings()
+    contexts = {c for _, c, _, _, _, _ in ROWS}
+    assert {settings.context, settings.suspended_context, "pbxbridge-line-call"} <= contexts
+    for context in (settings.context, "pbxbridge-line-call"):
+        args = " ".join(a for _, c, _, _, _, a in ROWS if c == context)
+        assert "GROUP(pbxbridge-lines)=" in args, context
+        assert "GROUP_COUNT(" in args, context
+        assert "device_state_busy_at" in args, context
+    suspended = [a for _, c, _, _, app, a in ROWS if c == settings.suspended_context]
+    assert "pbxbridge/line-suspended" in suspended
+    call = " ".join(a for _, c, _, _, _, a in ROWS if c == "pbxbridge-line-call")
+    assert f'= "{settings.suspended_context}"' in call

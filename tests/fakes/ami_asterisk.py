@@ -13,6 +13,8 @@ byte, with only the ActionID (and a few values named below) substituted:
 * `Ping` → `Ping: Pong`, `Logoff` → `Goodbye` and a close, `Command`, `Getvar`,
   `UserEvent` (the response, then the UserEvent itself), `Originate` (`successfully
   queued`), `CoreShowChannels` and `QueueStatus` (whole lists, from the captures);
+* `ModuleLoad` with `LoadType: reload` (hand-made from manager.c: `Module reloaded.`,
+  `No such module.`, or `reload_error`), reading `pjsip_file` as res_pjsip would;
 * any other action: the captured `Invalid/unknown command` error with its name;
 * any action before login except Login/Challenge/Logoff: `Permission denied`
   (hand-made: manager.c's text in the captured error shape).
@@ -28,6 +30,9 @@ Quick reference::
     fake.on_action("DongleSendSMS", lambda a: {"Response": "Success",
                    "Message": "[dongle0] SMS queued for send", "ID": "0x1"})
     fake.on_action("Originate", None)         # never answered (None: no reply at all)
+    fake.pjsip_file = path                    # ModuleLoad reload res_pjsip.so reads it:
+    fake.pjsip_loads                          #   what each accepted reload read
+    fake.reload_error = "A reload is in progress"   # every reload refused with that
     fake.fail_action("QueueAdd", "Unable to add interface")
     await fake.send_event({"Event": "Hangup", "Uniqueid": "1.1", "Cause": "16"})
     await fake.send_raw(b"Event: X\\r\\n\\r\\n", split_at=[3, 9])  # three separate writes
@@ -306,6 +311,14 @@ class FakeAmi:
         self.port = port
         self.dongle = dongle
         self.answer_ping = True
+        self.pjsip_file: Path | None = None
+        """The PJSIP config a `ModuleLoad` reload of res_pjsip.so reads (lines.pjsip_file)."""
+        self.pjsip_loads: list[str | None] = []
+        """What each accepted res_pjsip reload read from `pjsip_file` (None: no file)."""
+        self.reload_error: str | None = None
+        """Set: every ModuleLoad reload is refused with this Message (as Asterisk refuses
+        a reload in progress, or a module that failed to initialise)."""
+        self.modules = {"res_pjsip.so", "chan_pjsip.so", "app_queue.so", "res_agi.so"}
         self.actions: list[AmiMessage] = []
         """Every action received, across connections and restarts, in order."""
         self.raw_actions: list[bytes] = []
@@ -600,6 +613,25 @@ class FakeAmi:
 
     async def _default_queuestatus(self, session: _Session, action: AmiMessage) -> None:
         await self._send_all(session, self._template(self._queue, "qs-1", action.action_id))
+
+    async def _default_moduleload(self, session: _Session, action: AmiMessage) -> None:
+        """manager.c's ModuleLoad, reload branch (hand-made: its ack and error texts).
+        An accepted reload of res_pjsip.so reads `pjsip_file` at that moment."""
+        module = action.get("Module") or ""
+        if (action.get("LoadType") or "").lower() != "reload":
+            reply = error("Incomplete ModuleLoad action.")
+        elif module not in self.modules:
+            reply = error("No such module.")
+        elif self.reload_error is not None:
+            reply = error(self.reload_error)
+        else:
+            if module == "res_pjsip.so":
+                path = self.pjsip_file
+                text = path.read_text("utf-8") if path is not None and path.exists() else None
+                self.pjsip_loads.append(text)
+            reply = success(Message="Module reloaded.")
+        await session.write(_as_bytes(reply, action.action_id))
+        await self._notify()
 
     async def _unknown(self, session: _Session, action: AmiMessage) -> None:
         (raw,) = self._template(self._main, "bad-1", action.action_id)

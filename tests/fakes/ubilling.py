@@ -33,6 +33,10 @@ Usage::
         fake.config.userbynum_enabled = False      # alter.ini switches
         fake.config.callmeback_enabled = False     # CALLMEBACK_ENABLED=0 (fake.state.callmeback)
         fake.config.cache_storage = "fake"         # UBCACHE_STORAGE=fake: no caching at all
+        fake.config.freeze_days_charge_enabled = True   # setpause checks frozen_charge_days
+        fake.state.frozen_charge_days["testuser1"] = FreezeDays(amount=30, used=30)
+        fake.state.switch_ports["testuser1"] = "10.0.0.2"  # swstatus: OK
+        fake.state.dead_switches.add("10.0.0.2")           # swstatus: DIE (SWDEAD)
         clock.instant += timedelta(hours=1)        # ages the caches (the fake's clock)
         fake.add_fault(Fault(delay=2.0, when={"param": "setcredit"}))
 
@@ -291,6 +295,15 @@ class CallMeBackRow:
 
 
 @dataclass
+class FreezeDays:
+    """A row of `frozen_charge_days` (FREEZE_DAYS_CHARGE_ENABLED): the freeze days a user
+    may take and has taken."""
+
+    amount: int
+    used: int = 0
+
+
+@dataclass
 class UbillingState:
     users: dict[str, User] = field(default_factory=dict)
     tariffs: dict[str, Tariff] = field(default_factory=dict)
@@ -307,6 +320,7 @@ class UbillingState:
     dead_switches: set[str] = field(default_factory=set)
     vservices: dict[str, list[tuple[str, Decimal, str]]] = field(default_factory=dict)
     callmeback: list[CallMeBackRow] = field(default_factory=list)
+    frozen_charge_days: dict[str, FreezeDays] = field(default_factory=dict)  # by login
 
     @classmethod
     def default(cls) -> UbillingState:
@@ -366,6 +380,7 @@ class Config:
     fundsflow_consider_vservices: bool = False
     disabled_calls: frozenset[str] = frozenset()  # REMOTEAPI_DISABLE_CALLS
     callmeback_enabled: bool = True  # CALLMEBACK_ENABLED
+    freeze_days_charge_enabled: bool = False  # FREEZE_DAYS_CHARGE_ENABLED
     cache_storage: str = "redis"  # UBCACHE_STORAGE: redis and files keep, fake keeps nothing
 
 
@@ -1109,26 +1124,41 @@ class FakeUbilling:
         return "ASTERISK PAYCARD PAYMENT SUCCESSFUL"
 
     def _setpause(self, user: User | None, login: str) -> str:
+        """case 'setpause': `$userdata['Passive']` of an unknown login is null, so an
+        unknown (or missing) login is paused "successfully" and nothing changes."""
         if user is not None and user.passive:
+            self._log("ASTERISK SET PAUSE UNSUCCESSFUL: PAUSE IS CURRENTLY ACTIVE")
             return "ASTERISK SET PAUSE UNSUCCESSFUL: PAUSE IS CURRENTLY ACTIVE"
+        if self.config.freeze_days_charge_enabled:
+            days = self.state.frozen_charge_days.get(login)
+            if days is not None and days.used >= days.amount:
+                self._log("ASTERISK SET PAUSE UNSUCCESSFUL: NO AVAILABLE FREEZE DAYS LEFT")
+                return "ASTERISK SET PAUSE UNSUCCESSFUL: NO AVAILABLE FREEZE DAYS LEFT"
 
         def pause(u: User) -> None:
             u.passive = 1
 
         self._sgconf(login, pause)
+        self._log(f"ASTERISK SET PAUSE SUCCESSFUL FOR  {login}")
         return f"ASTERISK SET PAUSE SUCCESSFUL FOR  {login}"
 
     def _setunpause(self, user: User | None, login: str, number: str) -> str:
+        """case 'setunpause': the number is only echoed; Passive read from the users row
+        (null for an unknown login: "not active")."""
         if user is not None and user.passive:
 
             def unpause(u: User) -> None:
                 u.passive = 0
 
             self._sgconf(login, unpause)
-            return f"ASTERISK UNPAUSE SUCCESSFUL FOR  {login} FROM MOBILE: {number}"
-        return (
-            f"ASTERISK UNPAUSE UNSUCCESSFUL FOR  {login} FROM MOBILE: {number}: PAUSE IS NOT ACTIVE"
-        )
+            text = f"ASTERISK UNPAUSE SUCCESSFUL FOR  {login} FROM MOBILE: {number}"
+        else:
+            text = (
+                f"ASTERISK UNPAUSE UNSUCCESSFUL FOR  {login} FROM MOBILE: {number}: "
+                "PAUSE IS NOT ACTIVE"
+            )
+        self._log(text)
+        return text
 
     # -------------------------------------------------------------- FundsFlow and friends
 

@@ -168,20 +168,21 @@ def test_config_init_writes_the_example_with_local_folders(tmp_path: Path, syste
     assert settings.spool.dir == var / "spool" / "asterisk"
     assert settings.spool.sounds_dir == var / "lib" / "asterisk" / "sounds" / "pbxbridge-campaigns"
     assert settings.database.url == f"sqlite+aiosqlite:///{var / 'pbxbridge.db'}"
+    assert settings.lines.pjsip_file == var / "etc" / "asterisk" / "pjsip_pbxbridge.conf"
 
     # Everything else is the example's: same keys, same values, same comments.
     written = target.read_text("utf-8").splitlines()
     example = render().splitlines()
-    changed = {line for line in written if line.startswith(("dir =", "sounds_dir ="))}
+    local_keys = ("dir =", "sounds_dir =", "pjsip_file =")
+    changed = {line for line in written if line.startswith(local_keys)}
     assert changed == {
         'dir = "var/spool/asterisk"',
         'sounds_dir = "var/lib/asterisk/sounds/pbxbridge-campaigns"',
+        'pjsip_file = "var/etc/asterisk/pjsip_pbxbridge.conf"',
     }
     body = [line for line in written if not line.startswith("#") and line not in changed]
     example_body = [
-        line
-        for line in example
-        if not line.startswith("#") and not line.startswith(("dir =", "sounds_dir ="))
+        line for line in example if not line.startswith("#") and not line.startswith(local_keys)
     ]
     assert body == example_body
 

@@ -1,0 +1,3 @@
+from pathlib import Path
+
+VERSIONS = Path(__file__).with_name("versions")
