@@ -21,8 +21,10 @@ from pbxbridge.health import (
 from pbxbridge.metrics import AgiCollector, AmiCollector, BillingCollector
 from web.api.deps import ApiDeps
 from web.app import WebParts, build_app
+from web.callback_form import CallbackForm
 from web.health import HealthChecks
 from web.metrics import Metrics
+from web.rate_limits import RateLimits
 from web.server import WebServer
 from web.tokens import TokenStore
 
@@ -62,4 +64,7 @@ def web_parts(service: Service) -> WebParts:
         tokens=TokenStore(core.sessions, core.clock, core.audit),
         billing=core.billing,
     )
-    return WebParts(settings, api, health, metrics)
+    form = None
+    if core.settings.callback.enabled:
+        form = CallbackForm(service.callbacks, RateLimits(core.sessions, core.clock), settings)
+    return WebParts(settings, api, health, metrics, callback=form.mount if form else None)
