@@ -426,7 +426,7 @@ async def test_the_form_may_be_framed_by_the_configured_sites_only(
 def test_every_message_has_its_ukrainian() -> None:
     env = jinja2.Environment(autoescape=True)
     messages = set(ANSWERS.values())
-    for template in TEMPLATES.glob("*.html"):
+    for template in TEMPLATES.rglob("*.html"):
         tree = env.parse(template.read_text(encoding="utf-8"))
         messages |= {m for _line, _fn, m in extract_from_ast(tree) if isinstance(m, str)}
     assert len(messages) > 20
