@@ -25,6 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, func, select
@@ -75,6 +76,8 @@ WINDOW = timedelta(hours=1)
 MAX_NAME = 80
 MAX_COMMENT = 500
 MAX_SOURCE = 64
+MAX_CLIENT_IP = 45
+"""The longest textual IPv6 address (an IPv4-mapped one: ffff:ffff:…:255.255.255.255)."""
 
 
 class CallbackError(Exception):
@@ -91,6 +94,8 @@ class CallbackRequest(Base):
     name: Mapped[str | None] = mapped_column(String(MAX_NAME), nullable=True)
     comment: Mapped[str | None] = mapped_column(String(MAX_COMMENT), nullable=True)
     source: Mapped[str] = mapped_column(String(MAX_SOURCE))
+    client_ip: Mapped[str | None] = mapped_column(String(MAX_CLIENT_IP), nullable=True)
+    """Who asked, for requests from the web (the form; the address behind trusted proxies)."""
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(255), default="")
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -113,6 +118,17 @@ UBILLING_SENT = "sent"
 UBILLING_FAILED = "failed"
 
 
+class Refusal(StrEnum):
+    """Why a request was refused, for callers that answer each case in their own words
+    (the web form in the visitor's language); `CallbackResult.reason` says it in English."""
+
+    DO_NOT_CALL = "do_not_call"
+    UNDER_WAY = "under_way"
+    """A callback to the number is still being dialled (or paused)."""
+    TOO_MANY = "too_many"
+    """callback.max_per_hour reached for the number."""
+
+
 @dataclass(frozen=True, slots=True)
 class CallbackResult:
     """What became of a request (the bot and the web form show `describe()`)."""
@@ -130,6 +146,8 @@ class CallbackResult:
     """`sent`, `failed`, or None when not sent (no Ubilling, or refused)."""
     ubilling_error: str = ""
     not_before: datetime | None = None
+    refusal: Refusal | None = None
+    """Why it was refused, as a code (None when accepted)."""
 
     def describe(self) -> str:
         if not self.accepted:
@@ -168,6 +186,7 @@ class CallbackInfo:
     """The number's status in its callback: pending, calling, answered, given_up, dnc."""
     attempts: int
     last_outcome: str | None
+    client_ip: str | None = None
 
 
 def _text(value: str | None, limit: int) -> str | None:
@@ -218,9 +237,11 @@ class CallbackService:
         comment: str | None = None,
         source: str,
         at: datetime | None = None,
+        client_ip: str | None = None,
     ) -> CallbackResult:
         """Record a request and, when it passes the checks, queue its call (at `at`, an
-        aware datetime, or now). Raises CallbackError only when nothing can be recorded."""
+        aware datetime, or now). `client_ip`: the address a web request came from.
+        Raises CallbackError only when nothing can be recorded."""
         if at is not None and at.tzinfo is None:
             raise CallbackError("the time of a callback must carry its timezone")
         if not self.settings.enabled:
@@ -231,12 +252,13 @@ class CallbackService:
         now = self.clock.now()
         not_before = max(at.astimezone(UTC), now) if at is not None else now
         async with self._lock, self.sessions.begin() as session:
-            refusal = await self._refusal(session, e164, now)
+            code, refusal = await self._refusal(session, e164, now)
             row = CallbackRequest(
                 number=e164,
                 name=_text(name, MAX_NAME),
                 comment=_text(comment, MAX_COMMENT),
                 source=(_text(source, MAX_SOURCE) or "unknown"),
+                client_ip=_text(client_ip, MAX_CLIENT_IP),
                 status=REFUSED if refusal else QUEUED,
                 reason=refusal,
                 requested_at=now,
@@ -253,15 +275,20 @@ class CallbackService:
             request_id = row.id
         if refusal:
             log.info("callback to %s refused: %s", e164, refusal)
-            return CallbackResult(request_id, e164, False, refusal, None, not_before=not_before)
+            return CallbackResult(
+                request_id, e164, False, refusal, None, not_before=not_before, refusal=code
+            )
         log.info("callback #%d to %s queued (%s)", request_id, e164, self.settings.mode)
         if self.wake is not None:
             self.wake()
         return await self._follow_up(request_id, e164, campaign_name, not_before)
 
-    async def _refusal(self, session: AsyncSession, number: str, now: datetime) -> str:
+    async def _refusal(
+        self, session: AsyncSession, number: str, now: datetime
+    ) -> tuple[Refusal | None, str]:
+        """Why the request must be refused (a code and the words), or (None, "")."""
         if await session.get(DoNotCall, number) is not None:
-            return "the number is on the do-not-call list"
+            return Refusal.DO_NOT_CALL, "the number is on the do-not-call list"
         waiting = await session.scalar(
             select(CallbackRequest.id)
             .join(Campaign, Campaign.id == CallbackRequest.campaign_id)
@@ -272,7 +299,7 @@ class CallbackService:
             .limit(1)
         )
         if waiting is not None:
-            return f"callback #{waiting} to this number is still under way"
+            return Refusal.UNDER_WAY, f"callback #{waiting} to this number is still under way"
         recent = await session.scalar(
             select(func.count())
             .select_from(CallbackRequest)
@@ -283,11 +310,11 @@ class CallbackService:
             )
         )
         if recent is not None and recent >= self.settings.max_per_hour:
-            return (
+            return Refusal.TOO_MANY, (
                 f"{recent} callback(s) to this number within the hour already "
                 f"(callback.max_per_hour = {self.settings.max_per_hour})"
             )
-        return ""
+        return None, ""
 
     async def _queue(
         self, session: AsyncSession, request: CallbackRequest, name: str, now: datetime
@@ -441,6 +468,7 @@ class CallbackService:
                     call=call,
                     attempts=attempts or 0,
                     last_outcome=outcome,
+                    client_ip=r.client_ip,
                 )
                 for r, call, attempts, outcome in rows
             ]

@@ -4,19 +4,28 @@ Each is an object with `collect()` yielding prometheus_client metric families bu
 counters the part keeps anyway, so the parts do not import prometheus_client and nothing
 is counted on a hot path for Prometheus' sake. A new one: a small class here (or in the
 part, when the part wants to own it) and one `metrics.add(...)` in pbxbridge/webserver.py.
+Figures only the database knows (SMS by state, call attempts by status, missed calls) are
+read by `DatabaseFigures.refresh` before each scrape (`metrics.add_refresh`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics_core import Metric
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agi.server import FastAgiServer
 from ami_listener import AmiClient, AmiHealth
 from billing_client.breaker import BreakerState, CircuitBreaker
 from billing_client.client import BillingClient
+from billing_client.stats import HasRequestStats
+from callfile_spooler.counts import attempt_counts
+from missed_calls.counts import MissedCounts, missed_counts
+from sms.counts import SmsCounts, sms_counts
+from web.callback_form import FormStats
 
 AGI_CONNECTION_COUNTERS = {
     "accepted": "accepted",
@@ -104,6 +113,7 @@ class BillingCollector:
             "Numbers the stale cache could answer for while the billing fails.",
             value=self._billing.stale_answers,
         )
+        yield from self._requests()
         breaker = getattr(self._billing.backend, "breaker", None)
         if not isinstance(breaker, CircuitBreaker):
             return  # the embedded billing has no breaker
@@ -121,3 +131,111 @@ class BillingCollector:
             "Billing requests failed in a row (0 after a success).",
             value=breaker.consecutive_failures,
         )
+
+    def _requests(self) -> Iterator[Metric]:
+        backend = self._billing.backend
+        if not isinstance(backend, HasRequestStats):
+            return
+        stats = backend.stats
+        requests = CounterMetricFamily(
+            "pbxbridge_billing_requests",
+            "Requests to the billing by backend and kind (Ubilling: the remoteapi request; "
+            "embedded: the lookup), those refused by the breaker included.",
+            labels=["backend", "kind"],
+        )
+        for kind, count in sorted(stats.requests.items()):
+            requests.add_metric([backend.name, kind], count)
+        yield requests
+        errors = CounterMetricFamily(
+            "pbxbridge_billing_errors",
+            "Billing requests that got no answer, by backend, kind and error (breaker_open, "
+            "not_sent, fate_unknown, http_status, abandoned, database).",
+            labels=["backend", "kind", "error"],
+        )
+        for (kind, error), count in sorted(stats.errors.items()):
+            errors.add_metric([backend.name, kind, error], count)
+        yield errors
+
+
+@dataclass(frozen=True, slots=True)
+class _Figures:
+    sms: SmsCounts
+    attempts: dict[str, int]
+    missed: MissedCounts
+
+
+class DatabaseFigures:
+    """SMS by state, call attempts by status, missed and recalled calls: `refresh` reads
+    them (registered with `metrics.add_refresh`, so it runs, bounded in time, before each
+    scrape) and `collect` yields what it read. A refresh that fails leaves nothing to
+    yield: a gap in the graphs, not old figures shown as new."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._figures: _Figures | None = None
+
+    async def refresh(self) -> None:
+        self._figures = None
+        self._figures = _Figures(
+            sms=await sms_counts(self._sessions),
+            attempts=await attempt_counts(self._sessions),
+            missed=await missed_counts(self._sessions),
+        )
+
+    def __repr__(self) -> str:
+        return "DatabaseFigures (SMS, call attempts, missed calls)"
+
+    def collect(self) -> Iterator[Metric]:
+        figures = self._figures
+        if figures is None:
+            return
+        outbox = GaugeMetricFamily(
+            "pbxbridge_sms_outbox_messages",
+            "SMS in the outbox by state (queued, sending, sent, delivered, failed, unknown).",
+            labels=["state"],
+        )
+        for state, count in figures.sms.outbox.items():
+            outbox.add_metric([state], count)
+        yield outbox
+        inbox = GaugeMetricFamily(
+            "pbxbridge_sms_inbox_messages",
+            "SMS received, by stage (stored: sender lookup and auto-reply not settled yet).",
+            labels=["stage"],
+        )
+        for stage, count in figures.sms.inbox.items():
+            inbox.add_metric([stage], count)
+        yield inbox
+        attempts = GaugeMetricFamily(
+            "pbxbridge_spool_attempts",
+            "Call-file attempts (campaigns and callbacks) by status: queued, spooled and "
+            "dialing are waiting or under way, the others are outcomes.",
+            labels=["status"],
+        )
+        for status, count in figures.attempts.items():
+            attempts.add_metric([status], count)
+        yield attempts
+        yield CounterMetricFamily(
+            "pbxbridge_missed_calls",
+            "Missed inbound calls recorded.",
+            value=figures.missed.missed,
+        )
+        yield CounterMetricFamily(
+            "pbxbridge_missed_calls_recalled",
+            "Missed calls since called back (by staff, a callback, or the caller again).",
+            value=figures.missed.recalled,
+        )
+
+
+class CallbackFormCollector:
+    def __init__(self, stats: FormStats) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        submissions = CounterMetricFamily(
+            "pbxbridge_callback_form_submissions",
+            "Callback form submissions by outcome (accepted, honeypot, limited_ip …).",
+            labels=["outcome"],
+        )
+        for outcome, count in self._stats.outcomes.items():
+            submissions.add_metric([outcome.value], count)
+        yield submissions

@@ -18,11 +18,19 @@ from pbxbridge.health import (
     SpoolCheck,
     TelegramCheck,
 )
-from pbxbridge.metrics import AgiCollector, AmiCollector, BillingCollector
+from pbxbridge.metrics import (
+    AgiCollector,
+    AmiCollector,
+    BillingCollector,
+    CallbackFormCollector,
+    DatabaseFigures,
+)
 from web.api.deps import ApiDeps
 from web.app import WebParts, build_app
+from web.callback_form import CallbackForm
 from web.health import HealthChecks
 from web.metrics import Metrics
+from web.rate_limits import RateLimits
 from web.server import WebServer
 from web.tokens import TokenStore
 
@@ -56,10 +64,17 @@ def web_parts(service: Service) -> WebParts:
     metrics.add(BillingCollector(core.billing))
     if service.ami is not None:
         metrics.add(AmiCollector(service.ami))
+    figures = DatabaseFigures(core.sessions)
+    metrics.add(figures)
+    metrics.add_refresh(figures.refresh)
 
     api = ApiDeps(
         clock=core.clock,
         tokens=TokenStore(core.sessions, core.clock, core.audit),
         billing=core.billing,
     )
-    return WebParts(settings, api, health, metrics)
+    form = None
+    if core.settings.callback.enabled:
+        form = CallbackForm(service.callbacks, RateLimits(core.sessions, core.clock), settings)
+        metrics.add(CallbackFormCollector(form.stats))
+    return WebParts(settings, api, health, metrics, callback=form.mount if form else None)

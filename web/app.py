@@ -5,6 +5,7 @@
     /healthz                every part's health (web/health.py)     public
     /metrics                Prometheus (web/metrics.py)             http.metrics_allow
     /callback               the callback form                       public; `callback` hook
+    /static/                the pages' stylesheet (web/pages.py)    public
     /, /billing/, /status_cdr.php, /external_get_info.php
                             Ubilling/Askozia faces (askozia_api/)   their own key / Basic
     /admin/                 staff pages (next)                      their own login
@@ -30,6 +31,7 @@ from web.api.routing import RouteTable
 from web.health import HEALTH, HealthChecks, healthz_handler
 from web.metrics import METRICS, METRICS_ALLOW, Metrics, metrics_handler
 from web.middlewares import limit_body, observe, security_headers
+from web.pages import setup_pages
 from web.settings import HttpSettings, parse_networks
 
 Mount = Callable[[web.Application], None]
@@ -66,6 +68,7 @@ def build_app(parts: WebParts) -> web.Application:
     app[METRICS_ALLOW] = parse_networks(settings.metrics_allow)
     app[HEALTH] = parts.health
     app.on_response_prepare.append(security_headers(settings))
+    setup_pages(app, settings.language)
     app.router.add_get("/healthz", healthz_handler)
     app.router.add_get("/metrics", metrics_handler)
     if parts.callback is not None:

@@ -6,6 +6,8 @@ import ipaddress
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from web.i18n import Language
+
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MIB = 1024 * 1024
@@ -61,6 +63,33 @@ class HttpSettings(BaseModel):
             "Sites allowed to show the /callback form in a frame (CSP frame-ancestors, e.g. "
             "'https://isp.example'); empty: only pages of pbxbridge itself. Every other page "
             "may be framed by no one."
+        ),
+    )
+    callback_ip_per_hour: int = Field(
+        default=5,
+        ge=1,
+        le=10_000,
+        description=(
+            "Callback form: requests one client address may send within an hour (an IPv6 "
+            "client counts by its /64); more get 429. Counted in the database, so every "
+            "instance shares the count."
+        ),
+    )
+    callback_number_per_day: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description=(
+            "Callback form: requests for one phone number within a day, whoever sends them "
+            "(so nobody can make the ISP call a stranger all day); more get 429. "
+            "callback.max_per_hour and the do-not-call list apply as well."
+        ),
+    )
+    language: Language = Field(
+        default="uk",
+        description=(
+            "Language of the web pages (the callback form) for a browser that asks for none "
+            'of pbxbridge\'s: "uk" or "en". A page offers a link to the other one.'
         ),
     )
     max_body_bytes: int = Field(

@@ -41,6 +41,7 @@ from billing_client.pause import (
     PauseReason,
     PauseResult,
 )
+from billing_client.stats import DATABASE, RequestStats
 from primitives.clock import Clock
 
 
@@ -80,6 +81,8 @@ class LocalBackend:
         self._credit_amount = credit_amount
         self._calls = calls
         self._on_flags = on_flags
+        self.stats = RequestStats()
+        """Lookups by kind, and those the database failed (/metrics reads them)."""
 
     async def lookup_call(
         self,
@@ -91,21 +94,32 @@ class LocalBackend:
     ) -> Lookup:
         """One query answers everything, details or not: `details` changes nothing here."""
         if self._calls is None:
-            return await self.lookup_number(number)
-        return await self._calls.find(number)
+            return await self._lookup("lookup_call", self._by_number(number))
+        self.stats.asked("lookup_call")
+        try:
+            return await self._calls.find(number)
+        except BillingError:
+            self.stats.failed("lookup_call", DATABASE)
+            raise
 
     async def lookup_number(self, number: str) -> Lookup:
-        stmt = (
+        return await self._lookup("lookup_number", self._by_number(number))
+
+    async def lookup_login(self, login: str) -> Lookup:
+        return await self._lookup(
+            "lookup_login", select(Subscriber).where(Subscriber.login == login)
+        )
+
+    @staticmethod
+    def _by_number(number: str) -> object:
+        return (
             select(Subscriber)
             .join(SubscriberPhone, SubscriberPhone.subscriber_id == Subscriber.id)
             .where(SubscriberPhone.phone == number)
         )
-        return await self._lookup(stmt)
 
-    async def lookup_login(self, login: str) -> Lookup:
-        return await self._lookup(select(Subscriber).where(Subscriber.login == login))
-
-    async def _lookup(self, stmt: object) -> Lookup:
+    async def _lookup(self, kind: str, stmt: object) -> Lookup:
+        self.stats.asked(kind)
         try:
             async with self._sessions() as session:
                 row = await session.scalar(stmt)  # type: ignore[call-overload]
@@ -113,6 +127,7 @@ class LocalBackend:
                     return Lookup.not_found()
                 return Lookup.found(subscriber_info(row, self._clock.today()))
         except SQLAlchemyError as exc:
+            self.stats.failed(kind, DATABASE)
             raise BillingError(f"database error: {type(exc).__name__}") from exc
 
     async def login_for_money(self, number: str) -> tuple[LoginMatch, str | None]:

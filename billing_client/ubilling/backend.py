@@ -110,6 +110,7 @@ class UbillingBackend:
         self._outage = OutageAlerts("Ubilling", alert)
         self.breaker.watch(self._outage.changed)
         self._http = UbillingHttp(settings, self.breaker)
+        self.stats = self._http.stats
         self._secret = settings.key.get_secret_value()
         self._money = PauseMoves(
             settings, self._http, audit, clock=clock, read=self._by_login, alert=alert

@@ -26,6 +26,14 @@ from yarl import URL
 from billing_client.breaker import CircuitBreaker
 from billing_client.errors import BillingError, BillingUnavailable
 from billing_client.settings import BillingSettings
+from billing_client.stats import (
+    ABANDONED,
+    BREAKER_OPEN,
+    FATE_UNKNOWN,
+    HTTP_STATUS,
+    NOT_SENT,
+    RequestStats,
+)
 
 log = logging.getLogger("pbxbridge.billing.ubilling")
 
@@ -84,6 +92,8 @@ class UbillingHttp:
     def __init__(self, settings: BillingSettings, breaker: CircuitBreaker) -> None:
         self._settings = settings
         self._breaker = breaker
+        self.stats = RequestStats()
+        """Requests by `what`, failures by `what` and why (/metrics reads them)."""
         self._base = base_url(settings.url) if settings.url else ""
         self._session: aiohttp.ClientSession | None = None
 
@@ -121,11 +131,17 @@ class UbillingHttp:
         self, what: str, action: str, params: Sequence[tuple[str, str]], *, money: bool = False
     ) -> Reply:
         """Send one GET; `money` bounds it by money_timeout alone instead of the read timeout."""
-        url = self.url(action, params)
+        self.stats.asked(what)
+        try:
+            url = self.url(action, params)
+        except RequestNotSent:
+            self.stats.failed(what, NOT_SENT)
+            raise
         shown = redact(str(url))
         try:
             trial = self._breaker.acquire()
         except BillingUnavailable as exc:
+            self.stats.failed(what, BREAKER_OPEN)
             raise RequestNotSent(f"{what}: {exc}") from None
         limits = (
             aiohttp.ClientTimeout(
@@ -144,13 +160,17 @@ class UbillingHttp:
             healthy = True
         except BillingUnavailable as exc:
             self._breaker.failure(trial, str(exc))
+            self.stats.failed(what, NOT_SENT if isinstance(exc, RequestNotSent) else FATE_UNKNOWN)
             raise
         except asyncio.CancelledError:
             # Abandoned while waiting (a caller's deadline): for the breaker, a timeout.
             self._breaker.failure(trial, f"{what}: no answer within the caller's deadline")
+            self.stats.failed(what, ABANDONED)
             raise
-        except BaseException:
+        except BaseException as exc:
             self._breaker.release(trial)
+            if isinstance(exc, BillingError):
+                self.stats.failed(what, HTTP_STATUS)
             raise
         finally:
             if healthy:

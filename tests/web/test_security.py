@@ -18,8 +18,11 @@ from tests.web.conftest import OWNER, web_rig
 from web.addresses import resolve_client
 from web.settings import parse_networks
 
-PUBLIC = {"/healthz", "/metrics", "/api/v1/openapi.json", "/callback"}
+PUBLIC = {"/healthz", "/metrics", "/api/v1/openapi.json", "/callback", "/static"}
 """Everything else answers an anonymous request with 401 (or 404 where a face is off)."""
+
+STATIC_FILE = "/static/pbxbridge.css"
+"""What the walk asks of /static (a folder of public files): one of them."""
 
 FACE_PATHS = ["/", "/billing/", "/status_cdr.php", "/external_get_info.php", "/admin/"]
 """Where the Ubilling/Askozia faces and the admin pages will be: off today, so 404."""
@@ -27,6 +30,8 @@ FACE_PATHS = ["/", "/billing/", "/status_cdr.php", "/external_get_info.php", "/a
 
 def concrete(path: str) -> str:
     """A URL for a route's canonical path: every {parameter} filled in."""
+    if path == "/static":
+        return STATIC_FILE
     return re.sub(r"\{[^}]+\}", "0501110001", path)
 
 

@@ -1,0 +1,281 @@
+"""The public callback form: `GET /callback` shows it, `POST /callback` asks for a call.
+
+Public and without a CSRF token on purpose: the ISP's own site posts to it, often from a
+page it already has (Ubilling's docs/callmeback form: field `callmebackmobile`, honeypot
+`lastname`, taken as they are). What a stranger can do with it is make the ISP call a
+number, so the abuse is the threat, and every request goes through, in order:
+
+1. the honeypot (`website`, or Ubilling's `lastname`): a field people never see; filled
+   in, the request is dropped and answered with the same confirmation as a real one, so a
+   bot learns nothing. Drops are logged once per interval, not per request;
+2. the number (the one normaliser, primitives.phones): missing or not a phone → 422;
+3. the client address's limit (`http.callback_ip_per_hour`; an IPv6 client by its /64)
+   → 429; then the number's (`http.callback_number_per_day`, whoever asks) → 429. Both
+   are counted in the database (web/rate_limits.py), shared by every instance;
+4. the callbacks service itself (callfile_spooler/callbacks.py), which records the request
+   with source `web` and the client's address, and refuses a number on the do-not-call
+   list (403), one over `callback.max_per_hour` (429) and one whose callback is still
+   under way (answered as received: it is).
+
+Pages are server-rendered (web/pages.py) in Ukrainian or English (web/i18n.py), with no
+script at all. The field names are an interface (the ISP's pages, the browser test):
+`number`, `name`, `comment`, honeypot `website`; `callmebackmobile` and `lastname` too.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Final
+
+from aiohttp import hdrs, web
+from multidict import MultiMapping
+
+from callfile_spooler.callbacks import CallbackError, CallbackService, Refusal
+from web.addresses import client_ip
+from web.i18n import Language, translator
+from web.pages import page_language, render
+from web.rate_limits import Limit, RateLimits, Verdict, ip_subject
+from web.settings import HttpSettings
+
+log = logging.getLogger("pbxbridge.web.callback")
+
+PATH = "/callback"
+TEMPLATE = "callback.html"
+SOURCE = "web"
+
+NUMBER_FIELDS = ("number", "callmebackmobile")
+"""Where the number may come: our form's field, then Ubilling's."""
+HONEYPOTS = ("website", "lastname")
+"""Fields people never fill in: ours, and the one Ubilling's form hides."""
+MAX_NUMBER = 40
+MAX_NAME = 80
+MAX_COMMENT = 500
+"""Longest values shown back in the form (the service keeps its own limits)."""
+
+LOG_EVERY = 300.0
+"""Seconds between two log lines about dropped or refused requests."""
+
+
+class Outcome(StrEnum):
+    """What became of a submission (counted, and a metric label)."""
+
+    ACCEPTED = "accepted"
+    ALREADY = "already_requested"
+    HONEYPOT = "honeypot"
+    MISSING = "missing_number"
+    INVALID = "invalid_number"
+    LIMITED_IP = "limited_ip"
+    LIMITED_NUMBER = "limited_number"
+    TOO_MANY = "too_many"
+    DO_NOT_CALL = "do_not_call"
+    OFF = "off"
+
+
+ANSWERS: Final[Mapping[Outcome, str]] = {
+    Outcome.ACCEPTED: "We will call you back at %(number)s shortly.",
+    Outcome.ALREADY: "We already have your request and will call %(number)s soon.",
+    Outcome.HONEYPOT: "We will call you back at %(number)s shortly.",
+    Outcome.MISSING: "Please enter your phone number.",
+    Outcome.INVALID: "%(number)s is not a phone number we can call. Please check it.",
+    Outcome.LIMITED_IP: "Too many requests from your network. Please try again later.",
+    Outcome.LIMITED_NUMBER: (
+        "Too many requests for this number today. Please try again tomorrow or call us."
+    ),
+    Outcome.TOO_MANY: (
+        "Too many requests for this number today. Please try again tomorrow or call us."
+    ),
+    Outcome.DO_NOT_CALL: "We cannot call this number back. Please call us.",
+    Outcome.OFF: "Callback requests are not taken at the moment. Please call us.",
+}
+"""What the visitor reads, in English (the message ids of web/i18n.py's catalogs)."""
+
+STATUS: Final[Mapping[Outcome, int]] = {
+    Outcome.ACCEPTED: 200,
+    Outcome.ALREADY: 200,
+    Outcome.HONEYPOT: 200,
+    Outcome.MISSING: 422,
+    Outcome.INVALID: 422,
+    Outcome.LIMITED_IP: 429,
+    Outcome.LIMITED_NUMBER: 429,
+    Outcome.TOO_MANY: 429,
+    Outcome.DO_NOT_CALL: 403,
+    Outcome.OFF: 503,
+}
+DONE = frozenset({Outcome.ACCEPTED, Outcome.ALREADY, Outcome.HONEYPOT})
+"""Answered with the confirmation."""
+FORM_AGAIN = frozenset({Outcome.MISSING, Outcome.INVALID})
+"""Answered with the form, the values kept, to correct them."""
+
+REFUSALS: Final[Mapping[Refusal, Outcome]] = {
+    Refusal.DO_NOT_CALL: Outcome.DO_NOT_CALL,
+    Refusal.UNDER_WAY: Outcome.ALREADY,
+    Refusal.TOO_MANY: Outcome.TOO_MANY,
+}
+
+
+class Tally:
+    """Events of one kind, logged at most once per `every` seconds: the first at once,
+    then how many came since, with the latest one's detail."""
+
+    def __init__(
+        self, what: str, every: float = LOG_EVERY, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._what = what
+        self._every = every
+        self._monotonic = monotonic
+        self._count = 0
+        self._logged_at: float | None = None
+
+    def note(self, detail: str) -> None:
+        self._count += 1
+        now = self._monotonic()
+        if self._logged_at is not None and now - self._logged_at < self._every:
+            return
+        since = "" if self._logged_at is None else f" in the last {now - self._logged_at:.0f} s"
+        log.warning("callback form: %d %s%s (latest: %s)", self._count, self._what, since, detail)
+        self._logged_at = now
+        self._count = 0
+
+
+@dataclass
+class FormStats:
+    """Submissions by outcome since the start (read by the metrics collector)."""
+
+    outcomes: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
+
+
+def _field(form: MultiMapping[object], *names: str) -> str:
+    """The first non-blank text value among `names` ("" when none: a file is no value)."""
+    for name in names:
+        for value in form.getall(name, []):
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    return ""
+
+
+class CallbackForm:
+    """The form's handlers; `mount` is the `WebParts.callback` hook (web/app.py)."""
+
+    def __init__(
+        self,
+        callbacks: CallbackService,
+        limits: RateLimits,
+        settings: HttpSettings,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        log_every: float = LOG_EVERY,
+    ) -> None:
+        self._callbacks = callbacks
+        self._limits = limits
+        self._per_ip = Limit("form-ip", settings.callback_ip_per_hour, timedelta(hours=1))
+        self._per_number = Limit("form-number", settings.callback_number_per_day, timedelta(days=1))
+        self.stats = FormStats()
+        self._dropped = Tally("honeypot submission(s) dropped", log_every, monotonic)
+        self._limited = Tally("request(s) over a limit refused", log_every, monotonic)
+
+    def mount(self, app: web.Application) -> None:
+        app.router.add_get(PATH, self.show)
+        app.router.add_post(PATH, self.submit)
+
+    async def show(self, request: web.Request) -> web.Response:
+        return self._page(request, page_language(request), form=True)
+
+    async def submit(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        language = page_language(request, chosen=_field(form, "lang"))
+        number = _field(form, *NUMBER_FIELDS)
+        values = {
+            "number": number[:MAX_NUMBER],
+            "name": _field(form, "name")[:MAX_NAME],
+            "comment": _field(form, "comment")[:MAX_COMMENT],
+        }
+        ip = client_ip(request)
+        e164 = self._callbacks.phones.normalise(number) if number else None
+        if _field(form, *HONEYPOTS):
+            self._dropped.note(f"from {ip}")
+            # Word for word what a real request gets, the number as it would show it.
+            values["number"] = e164 or values["number"]
+            return self._answer(request, language, Outcome.HONEYPOT, values)
+        if not number:
+            return self._answer(request, language, Outcome.MISSING, values)
+        if e164 is None:
+            return self._answer(request, language, Outcome.INVALID, values)
+        values["number"] = e164
+        verdict = await self._limits.hit(self._per_ip, ip_subject(ip))
+        if not verdict.allowed:
+            self._limited.note(f"{ip}: over http.callback_ip_per_hour")
+            return self._answer(request, language, Outcome.LIMITED_IP, values, verdict)
+        verdict = await self._limits.hit(self._per_number, e164)
+        if not verdict.allowed:
+            self._limited.note(f"{e164} from {ip}: over http.callback_number_per_day")
+            return self._answer(request, language, Outcome.LIMITED_NUMBER, values, verdict)
+        try:
+            result = await self._callbacks.request(
+                e164,
+                name=values["name"] or None,
+                comment=values["comment"] or None,
+                source=SOURCE,
+                client_ip=ip,
+            )
+        except CallbackError as exc:
+            log.warning("callback form: request from %s not recorded: %s", ip, exc)
+            return self._answer(request, language, Outcome.OFF, values)
+        if result.accepted:
+            return self._answer(request, language, Outcome.ACCEPTED, values)
+        outcome = REFUSALS.get(result.refusal) if result.refusal else None
+        if outcome is None:
+            log.warning("callback form: request refused for an unknown reason: %s", result.reason)
+            outcome = Outcome.OFF
+        return self._answer(request, language, outcome, values)
+
+    def _answer(
+        self,
+        request: web.Request,
+        language: Language,
+        outcome: Outcome,
+        values: Mapping[str, str],
+        verdict: Verdict | None = None,
+    ) -> web.Response:
+        self.stats.outcomes[outcome] += 1
+        message = translator(language)(ANSWERS[outcome], number=values["number"])
+        headers: dict[str, str] = {}
+        if verdict is not None and not verdict.allowed:
+            headers[hdrs.RETRY_AFTER] = str(verdict.retry_after)
+        if outcome in DONE:
+            return self._page(request, language, done=True, message=message, headers=headers)
+        return self._page(
+            request,
+            language,
+            form=outcome in FORM_AGAIN,
+            error=message,
+            values=values,
+            status=STATUS[outcome],
+            headers=headers,
+        )
+
+    @staticmethod
+    def _page(
+        request: web.Request,
+        language: Language,
+        *,
+        form: bool = False,
+        done: bool = False,
+        message: str = "",
+        error: str = "",
+        values: Mapping[str, str] | None = None,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> web.Response:
+        context = {
+            "form": form,
+            "done": done,
+            "message": message,
+            "error": error,
+            "values": values or {"number": "", "name": "", "comment": ""},
+        }
+        return render(request, TEMPLATE, context, language=language, status=status, headers=headers)

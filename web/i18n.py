@@ -1,0 +1,144 @@
+"""The languages of the HTML pages (the callback form, the admin pages): which one a
+request gets, and the words in each.
+
+A message is written in English in the template or the code (`_("Call me back")`); the
+English text is its key in the catalog of every other language, gettext's way, without
+gettext's files: the catalog is a dict here, small enough to read, and a test checks that
+every message of every template and every message the code declares has its Ukrainian.
+A message with `%(name)s` placeholders is formatted after translation; the result is plain
+text, escaped by the template like any other value (translations hold no HTML).
+
+Which language: `?lang=` when it names one we have (the switch link on every page), else
+the best of the browser's Accept-Language we have (q-values honoured), else
+`http.language`. There is no cookie: the page carries the choice in its links and forms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Final, Literal, get_args
+
+from aiohttp import hdrs, web
+
+Language = Literal["uk", "en"]
+LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
+SOURCE_LANGUAGE: Final[Language] = "en"
+"""The language messages are written in: it needs no catalog."""
+
+NAMES: Final[Mapping[Language, str]] = {"uk": "Українська", "en": "English"}
+"""Each language in its own words, for the switch link."""
+
+MAX_RANGES = 32
+"""Accept-Language entries read; the rest of an absurdly long header is ignored."""
+
+Translate = Callable[..., str]
+"""`_(message, **values)`: the message in the page's language, `%(name)s` filled in."""
+
+
+UK: Final[Mapping[str, str]] = {
+    # the page around every form
+    "Language": "Мова",
+    # the callback form
+    "Call me back": "Передзвоніть мені",
+    "Leave your number and we will call you back.": "Залиште свій номер, і ми вам передзвонимо.",
+    "Phone number": "Номер телефону",
+    "For example 050 123 45 67": "Наприклад, 050 123 45 67",
+    "Your name": "Ваше імʼя",
+    "optional": "необовʼязково",
+    "Comment": "Коментар",
+    "What is it about?": "Щодо чого дзвінок?",
+    "Leave this field empty": "Залиште це поле порожнім",
+    "Request a call": "Замовити дзвінок",
+    # answers
+    "Thank you!": "Дякуємо!",
+    "We will call you back at %(number)s shortly.": (
+        "Ми невдовзі передзвонимо вам на номер %(number)s."
+    ),
+    "We already have your request and will call %(number)s soon.": (
+        "Ваш запит уже прийнято: ми невдовзі зателефонуємо на номер %(number)s."
+    ),
+    "Request another call": "Замовити ще один дзвінок",
+    "Please enter your phone number.": "Будь ласка, вкажіть номер телефону.",
+    "%(number)s is not a phone number we can call. Please check it.": (
+        "%(number)s — не номер телефону, на який ми можемо подзвонити. Перевірте його, будь ласка."
+    ),
+    "Too many requests from your network. Please try again later.": (
+        "Забагато запитів з вашої мережі. Спробуйте, будь ласка, пізніше."
+    ),
+    "Too many requests for this number today. Please try again tomorrow or call us.": (
+        "Сьогодні для цього номера вже забагато запитів. Спробуйте завтра або зателефонуйте нам."
+    ),
+    "We cannot call this number back. Please call us.": (
+        "Ми не можемо передзвонити на цей номер. Зателефонуйте нам, будь ласка."
+    ),
+    "Callback requests are not taken at the moment. Please call us.": (
+        "Зараз ми не приймаємо запити на дзвінок. Зателефонуйте нам, будь ласка."
+    ),
+    "Your request was not sent": "Запит не надіслано",
+}
+
+CATALOGS: Final[Mapping[Language, Mapping[str, str]]] = {"uk": UK, "en": {}}
+
+
+def translator(language: Language) -> Translate:
+    """`_` for one language. A message missing from the catalog stays in English (the
+    catalog test catches that before a release, the visitor still reads something)."""
+    catalog = CATALOGS[language]
+
+    def translate(message: str, /, **values: object) -> str:
+        text = catalog.get(message, message)
+        return text % values if values else text
+
+    return translate
+
+
+def _quality(params: str) -> float | None:
+    """The q of `;q=0.8` (1 when absent); None when it is not a number from 0 to 1."""
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() != "q":
+            continue
+        try:
+            q = float(value.strip())
+        except ValueError:
+            return None
+        return q if 0 <= q <= 1 else None
+    return 1.0
+
+
+def negotiate(header: str | None) -> Language | None:
+    """The language of ours the browser prefers most (`uk-UA,uk;q=0.9,en;q=0.8` → uk),
+    None when it accepts none of them. Only the primary tag counts: en-GB is en."""
+    if not header:
+        return None
+    best: Language | None = None
+    best_q = 0.0
+    for entry in header.split(",")[:MAX_RANGES]:
+        tag, _, params = entry.partition(";")
+        primary = tag.strip().lower().split("-", 1)[0]
+        q = _quality(params)
+        if q is None or q <= best_q:
+            continue  # equal q: the earlier entry stays, as the browser listed them
+        for language in LANGUAGES:
+            if primary == language:
+                best, best_q = language, q
+    return best
+
+
+def as_language(value: str | None) -> Language | None:
+    """`value` when it names a language we have, else None."""
+    for language in LANGUAGES:
+        if value == language:
+            return language
+    return None
+
+
+def choose(request: web.Request, default: Language, *, chosen: str | None = None) -> Language:
+    """The page's language: `chosen` (a form's `lang` field), `?lang=`, Accept-Language,
+    then `default` (http.language)."""
+    return (
+        as_language(chosen)
+        or as_language(request.query.get("lang"))
+        or negotiate(request.headers.get(hdrs.ACCEPT_LANGUAGE))
+        or default
+    )
