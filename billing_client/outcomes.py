@@ -100,11 +100,12 @@ class PaycardOutcome:
 @dataclass(frozen=True, slots=True)
 class MoneySource:
     """Who asked for a money move (or an unlock): a call (number and uniqueid), a person at
-    the CLI, in the staff bot (`telegram`, user `telegram:<chat id>`) or an API, an import.
+    the CLI, in the staff bot (`telegram`, user `telegram:<chat id>`) or an API, an import,
+    or a client of the Ubilling-compatible remoteapi face (`remoteapi`, user = its address).
     Stored as text in the audit journal's `source` (no constraint: a new kind needs no
     migration)."""
 
-    kind: Literal["call", "cli", "telegram", "api", "import"]
+    kind: Literal["call", "cli", "telegram", "api", "import", "remoteapi"]
     number: str | None = None
     uniqueid: str | None = None
     user: str | None = None
@@ -112,4 +113,6 @@ class MoneySource:
     def describe(self) -> str:
         if self.kind == "call":
             return f"call from {self.number or '?'} uniqueid {self.uniqueid or '?'}"
+        if self.kind == "remoteapi":
+            return f"remoteapi from {self.user or '?'}"
         return f"{self.kind} user {self.user or '?'}"

@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from agi.settings import AgiSettings
 from ami_listener.settings import AmiSettings
+from askozia_api.settings import AskoziaSettings
 from billing_client.settings import BillingSettings
 from callfile_spooler.settings import CallbackSettings, SpoolSettings
 from missed_calls.settings import MissedCallSettings
@@ -91,6 +92,7 @@ class Settings(BaseSettings):
     spool: SpoolSettings = SpoolSettings()
     callback: CallbackSettings = CallbackSettings()
     http: HttpSettings = HttpSettings()
+    askozia: AskoziaSettings = AskoziaSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("timezone")
@@ -130,6 +132,7 @@ class Settings(BaseSettings):
             self.ami.secret.get_secret_value(),
             self.telegram.token.get_secret_value(),
             self.http.remoteapi_key.get_secret_value(),
+            self.askozia.password.get_secret_value(),
         )
         return [s for s in values if s]
 

@@ -177,7 +177,8 @@ def test_manager_user_has_least_privilege() -> None:
         if "=" in line
     )
     assert set(settings["read"].split(",")) == {"call", "cdr", "agent", "user"}
-    assert set(settings["write"].split(",")) == {"call", "originate", "message"}
+    # reporting: the read-only CoreShowChannels/CoreStatus of the Askozia status line
+    assert set(settings["write"].split(",")) == {"call", "originate", "message", "reporting"}
     assert settings["permit"].startswith("127.0.0.1")
 
 
