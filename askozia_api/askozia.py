@@ -74,8 +74,10 @@ class AskoziaFace:
         self._password = _digest(deps.settings.password.get_secret_value().encode())
 
     def mount(self, app: web.Application) -> None:
-        app.router.add_post("/status_cdr.php", self.status_cdr)
-        app.router.add_get("/external_get_info.php", self.external_get_info)
+        # Any method reaches the handler, which asks for credentials first: the anonymous
+        # get 401, never a 405 telling them what is here.
+        app.router.add_route("*", "/status_cdr.php", self.status_cdr)
+        app.router.add_route("*", "/external_get_info.php", self.external_get_info)
 
     # ------------------------------------------------------------------ Basic auth
 
@@ -107,6 +109,8 @@ class AskoziaFace:
 
     async def status_cdr(self, request: web.Request) -> web.StreamResponse:
         self._authorised(request)
+        if request.method != hdrs.METH_POST:
+            raise web.HTTPMethodNotAllowed(request.method, [hdrs.METH_POST])
         form = await request.post()
 
         def value(name: str, default: str = "") -> str:
@@ -160,6 +164,8 @@ class AskoziaFace:
 
     async def external_get_info(self, request: web.Request) -> web.Response:
         self._authorised(request)
+        if request.method not in {hdrs.METH_GET, hdrs.METH_HEAD}:
+            raise web.HTTPMethodNotAllowed(request.method, [hdrs.METH_GET])
         data = request.rel_url.query.get("data", "")
         if data != "main":
             return _plain("only data=main is served", 400)

@@ -149,7 +149,8 @@ class RemoteApi:
 
     def mount(self, app: web.Application) -> None:
         for path in PATHS:
-            app.router.add_get(path, self.handle)
+            # PHP reads $_GET whatever the method: a POST with the query string works too
+            app.router.add_route("*", path, self.handle)
 
     # ------------------------------------------------------------------ the envelope
 

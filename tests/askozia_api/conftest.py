@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 from pbxbridge.app import Core
+from pbxbridge.settings import Settings
+from tests.conftest import Database
 from tests.fakes.ubilling import SERIAL, UbillingState
 
 KEY = SERIAL
@@ -53,5 +56,15 @@ async def reference_billing(core: Core) -> UbillingState:
     return state
 
 
-def money(value: str) -> Decimal:
-    return Decimal(value)
+def settings_with(
+    database: Database, folder: Path, *, askozia: dict[str, Any], **http: Any
+) -> Settings:
+    """The web rig's settings (tests/web/conftest.py `settings_for`) with an [askozia]."""
+    return Settings(
+        database={"url": database.url},
+        agi={"port": 0},
+        ami={"enabled": False},
+        http={"port": 0, **http},
+        askozia=askozia,
+        spool={"dir": folder / "spool", "sounds_dir": folder / "sounds"},
+    )
