@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from billing_client.outcomes import (
     BillingResult,
     CreditResult,
@@ -147,3 +149,30 @@ async def test_pbxbridges_ubilling_backend_works_against_the_face(
         after = await a.core.billing.by_login("testuser2")
         assert after.subscriber is not None
         assert after.subscriber.status == Status.ACTIVE
+
+
+async def test_money_off_at_the_face_is_a_refusal_not_a_move_of_unknown_fate(
+    sqlite_database: Database, clock: FixedClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A's face has money moves off: B's client must read that as "nothing was done" (audit
+    `error`), not as an answer it cannot place (audit `unknown` and an alert to staff)."""
+    async with web_rig(sqlite_database, clock, tmp_path, remoteapi_key=KEY) as a:
+        await reference_billing(a.core)
+        server = WebServer(a.core.settings.http, a.app)
+        await server.start()
+        try:
+            url = f"http://127.0.0.1:{server.port}/"
+            async with ubilling_client_of(url, tmp_path, clock) as b:
+                credit = await b.billing.set_credit(login="testuser2", source=STAFF)
+                card = await b.billing.pay_card("1111222233334444", login="testuser1", source=STAFF)
+                journal = await b.audit.records()
+        finally:
+            await server.stop()
+    assert credit.result == CreditResult.ERROR
+    assert card.result == PaycardResult.ERROR
+    assert "http.remoteapi_money" in (credit.error or "")
+    assert [(r.kind, r.outcome) for r in reversed(journal)] == [
+        ("credit", "error"),
+        ("paycard", "error"),
+    ]
+    assert "fate unknown" not in caplog.text
