@@ -70,6 +70,10 @@ INTROS = {
         "The HTTP server: REST API (tokens: pbxbridge tokens create), the callback form, the "
         "Ubilling and Askozia faces, /healthz and /metrics. Loopback by default."
     ),
+    "askozia": (
+        "The Askozia PBX face for Ubilling before 1.5.9 (POST /status_cdr.php, GET "
+        "/external_get_info.php), with HTTP Basic auth: set a password to switch it on."
+    ),
     "logging": "Log lines on stderr (journald keeps them under systemd).",
 }
 

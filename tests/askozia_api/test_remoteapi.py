@@ -417,3 +417,21 @@ def test_secretstr_in_settings_secrets() -> None:
         http={"remoteapi_key": KEY}, askozia={"password": SecretStr("basic-secret")}
     )
     assert {KEY, "basic-secret"} <= set(settings.secrets())
+
+
+def test_a_key_the_face_could_never_match_is_refused_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ubilling's vf() strips `-` (and ~@+?%/;=*><"') from the key a client sends: a key
+    holding one could never be matched, so the settings refuse it, saying why, not what."""
+    from pbxbridge.settings import SettingsError, load_settings
+
+    for bad in (f"{KEY[:10]}-{KEY[10:]}", "short-key", f"{KEY} x"):
+        monkeypatch.setenv("PBXBRIDGE_HTTP__REMOTEAPI_KEY", bad)
+        with pytest.raises(SettingsError) as refused:
+            load_settings()
+        assert "remoteapi_key: at least 16 characters" in str(refused.value)
+        assert bad not in str(refused.value)
+    monkeypatch.setenv("PBXBRIDGE_HTTP__REMOTEAPI_KEY", KEY)
+    settings, _ = load_settings()
+    assert settings.http.remoteapi_key.get_secret_value() == KEY
