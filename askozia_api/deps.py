@@ -8,7 +8,7 @@ waited for at shutdown like the IVR's.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -57,5 +57,3 @@ class RemoteApiDeps:
     callbacks: CallbackService | None = None
     """Where `action=callmeback` puts requests (None: callbacks are off)."""
 
-
-Alert = Callable[[str], Awaitable[None]]
