@@ -56,4 +56,3 @@ class RemoteApiDeps:
     run_move: MoveRunner = run_here
     callbacks: CallbackService | None = None
     """Where `action=callmeback` puts requests (None: callbacks are off)."""
-
