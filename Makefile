@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python bench/ami_bench.py
 	$(BIN)/python bench/spool_bench.py
 	$(BIN)/python bench/fee_bench.py
+	$(BIN)/python bench/remoteapi_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -126,6 +126,26 @@ class BillingClient:
         except BillingError as exc:
             return Lookup.failed(str(exc))
 
+    async def by_number(self, raw_number: str | None) -> Lookup:
+        """Who owns a phone number, asked as a lookup that is not a call (nothing is logged
+        in the billing's call history); a text that is no phone number is NOTFOUND unasked."""
+        number = self.phones.normalise(raw_number)
+        if number is None:
+            return Lookup.unasked()
+        try:
+            return await self.backend.lookup_number(number)
+        except BillingError as exc:
+            return Lookup.failed(str(exc))
+
+    async def by_login(self, login: str) -> Lookup:
+        """The subscriber with this login (never tried as a phone number)."""
+        if not _LOGIN.fullmatch(login):
+            return Lookup.unasked()
+        try:
+            return await self.backend.lookup_login(login)
+        except BillingError as exc:
+            return Lookup.failed(str(exc))
+
     async def login_for_money(self, raw_number: str | None) -> tuple[LoginMatch, str | None]:
         number = self.phones.normalise(raw_number)
         if number is None:

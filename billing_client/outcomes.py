@@ -101,10 +101,11 @@ class PaycardOutcome:
 class MoneySource:
     """Who asked for a money move (or an unlock): a call (number and uniqueid), a person at
     the CLI, in the staff bot (`telegram`, user `telegram:<chat id>`) or an API, an import,
-    or a periodic job (`job`, user the job's name). Stored as text in the audit journal's
-    `source` (no constraint: a new kind needs no migration)."""
+    or a periodic job (`job`, user the job's name), or a client of the Ubilling-compatible
+    remoteapi face (`remoteapi`, user = its address). Stored as text in the audit
+    journal's `source` (no constraint: a new kind needs no migration)."""
 
-    kind: Literal["call", "cli", "telegram", "api", "import", "job"]
+    kind: Literal["call", "cli", "telegram", "api", "import", "job", "remoteapi"]
     number: str | None = None
     uniqueid: str | None = None
     user: str | None = None
@@ -114,4 +115,6 @@ class MoneySource:
             return f"call from {self.number or '?'} uniqueid {self.uniqueid or '?'}"
         if self.kind == "job":
             return f"job {self.user or '?'}"
+        if self.kind == "remoteapi":
+            return f"remoteapi from {self.user or '?'}"
         return f"{self.kind} user {self.user or '?'}"

@@ -83,6 +83,10 @@ INTROS = {
         "Voice lines a hosting billing sells (BILLmanager's ShellScripts: `pbxbridge line "
         "…`, deploy/billmanager/): PJSIP endpoints in an include file, reloaded over AMI."
     ),
+    "askozia": (
+        "The Askozia PBX face for Ubilling before 1.5.9 (POST /status_cdr.php, GET "
+        "/external_get_info.php), with HTTP Basic auth: set a password to switch it on."
+    ),
     "logging": "Log lines on stderr (journald keeps them under systemd).",
 }
 

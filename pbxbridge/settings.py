@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from agi.settings import AgiSettings
 from ami_listener.settings import AmiSettings
+from askozia_api.settings import AskoziaSettings
 from billing_client.settings import BillingSettings
 from callfile_spooler.settings import CallbackSettings, SpoolSettings
 from lines.settings import LinesSettings
@@ -95,6 +96,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     retention: RetentionSettings = RetentionSettings()
     lines: LinesSettings = LinesSettings()
+    askozia: AskoziaSettings = AskoziaSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("timezone")
@@ -134,6 +136,7 @@ class Settings(BaseSettings):
             self.ami.secret.get_secret_value(),
             self.telegram.token.get_secret_value(),
             self.http.remoteapi_key.get_secret_value(),
+            self.askozia.password.get_secret_value(),
         )
         return [s for s in values if s]
 

@@ -3,13 +3,22 @@
 The Service calls `build_web(self)` once its parts exist; this is the one place that
 knows which part answers which health check, which counters become metrics and what the
 API's handlers are given. A new API resource adds its part to `ApiDeps` here; a face
-(askozia_api, the admin pages) adds its `Mount` to `faces`.
+(askozia_api, the admin pages) adds its `Mount` to `faces`: a face that is off in the
+settings is not mounted at all (its paths answer 404).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from askozia_api.askozia import AskoziaDeps, askozia_face
+from askozia_api.auth_log import AuthFailures
+from askozia_api.deps import RemoteApiDeps
+from askozia_api.missed_cdr import MissedCallsCdrSource
+from askozia_api.remoteapi import remoteapi_face
+from askozia_api.status import StatusProbe
+from missed_calls.store import MissedCallStore
 from pbxbridge.health import (
     AgiCheck,
     AmiCheck,
@@ -25,8 +34,9 @@ from pbxbridge.metrics import (
     CallbackFormCollector,
     DatabaseFigures,
 )
+from storage.engine import sqlite_path
 from web.api.deps import ApiDeps
-from web.app import WebParts, build_app
+from web.app import Mount, WebParts, build_app
 from web.callback_form import CallbackForm
 from web.health import HealthChecks
 from web.metrics import Metrics
@@ -77,4 +87,46 @@ def web_parts(service: Service) -> WebParts:
     if core.settings.callback.enabled:
         form = CallbackForm(service.callbacks, RateLimits(core.sessions, core.clock), settings)
         metrics.add(CallbackFormCollector(form.stats))
-    return WebParts(settings, api, health, metrics, callback=form.mount if form else None)
+    return WebParts(
+        settings,
+        api,
+        health,
+        metrics,
+        callback=form.mount if form else None,
+        faces=faces(service),
+    )
+
+
+def faces(service: Service) -> list[Mount]:
+    """The Ubilling remoteapi face (on while http.remoteapi_key is set) and the Askozia PBX
+    face (on while askozia.password is set), with what they answer from."""
+    core = service.core
+    s = core.settings
+    failures = AuthFailures(core.clock)
+    mounts: list[Mount] = []
+    key = s.http.remoteapi_key.get_secret_value()
+    if key:
+        remote = RemoteApiDeps(
+            key=key,
+            billing=core.billing,
+            clock=core.clock,
+            failures=failures,
+            money=s.http.remoteapi_money,
+            credit_amount=s.billing.credit_amount,
+            guard=service.routes.lockout,
+            run_move=service.routes.money_move,
+            callbacks=service.callbacks if s.callback.enabled else None,
+        )
+        mounts.append(remoteapi_face(remote))
+    if s.askozia.enabled:
+        calls = MissedCallsCdrSource(MissedCallStore(core.sessions, core.clock))
+        database = sqlite_path(s.database.url)
+        status = StatusProbe(
+            core.clock,
+            ami=service.ami,
+            disk=database.parent if database is not None else Path(s.spool.dir),
+            calls=calls,
+            timeout=s.askozia.status_timeout,
+        )
+        mounts.append(askozia_face(AskoziaDeps(s.askozia, core.clock, calls, status, failures)))
+    return mounts

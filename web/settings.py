@@ -11,6 +11,7 @@ from web.i18n import Language
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MIB = 1024 * 1024
+REMOTEAPI_KEY_FORBIDDEN = frozenset("~@+?%/;=*><\"'-&#")
 
 
 def _check_networks(value: list[str]) -> list[str]:
@@ -105,8 +106,9 @@ class HttpSettings(BaseModel):
     remoteapi_key: SecretStr = Field(
         default=SecretStr(""),
         description=(
-            "Key of the Ubilling-compatible remoteapi face (GET /?module=remoteapi&key=…); "
-            "empty: the face is off (404)."
+            "Key of the Ubilling-compatible remoteapi face (GET /?module=remoteapi&key=…, at "
+            "/ and /billing/): at least 16 characters, none that Ubilling strips "
+            "(~@+?%/;=*><\"'-); e.g. your Ubilling's serial. Empty: the face is off (404)."
         ),
     )
     remoteapi_money: bool = Field(
@@ -116,6 +118,22 @@ class HttpSettings(BaseModel):
             "login=, so anyone with the key could): off unless you need it."
         ),
     )
+
+    @field_validator("remoteapi_key")
+    @classmethod
+    def _remoteapi_key(cls, value: SecretStr) -> SecretStr:
+        key = value.get_secret_value()
+        # Ubilling's vf() strips these from the key a client sends before comparing, so a
+        # key holding one could never be matched; & and # would end it in a URL.
+        if key and (
+            len(key) < 16
+            or any(c in REMOTEAPI_KEY_FORBIDDEN or not c.isprintable() or c.isspace() for c in key)
+        ):
+            raise ValueError(
+                "remoteapi_key: at least 16 characters, none of ~@+?%/;=*><\"'-&# or spaces "
+                "(a Ubilling serial, UB + 32 hex, is such a key)"
+            )
+        return value
 
     @field_validator("trusted_proxies", "metrics_allow")
     @classmethod

@@ -63,6 +63,9 @@ ENVELOPE_ERRORS: dict[str, str] = {
     "ERROR: NOT HAVE PARAMETR": "Ubilling got no param (ERROR: NOT HAVE PARAMETR)",
     "ERROR: EMPTY NUMBER": "Ubilling got no number (ERROR: EMPTY NUMBER)",
     "ERROR: MISTAKE PARAMETR": "this Ubilling does not know that param (ERROR: MISTAKE PARAMETR)",
+    # pbxbridge's own remoteapi face standing in for Ubilling (askozia_api/remoteapi.py)
+    "ERROR: REMOTEAPI MONEY DISABLED": "the pbxbridge answering as Ubilling moves no money "
+    "(ERROR: REMOTEAPI MONEY DISABLED); set http.remoteapi_money = true there",
 }
 HTML_PAGE = (
     "Ubilling answered its HTML login page (no key, or an action this Ubilling does not have)"

@@ -178,8 +178,15 @@ def test_manager_user_has_least_privilege() -> None:
         if "=" in line
     )
     assert set(settings["read"].split(",")) == {"call", "cdr", "agent", "user"}
-    # system: ModuleLoad (res_pjsip reload for voice lines); never command, config, dialplan
-    assert set(settings["write"].split(",")) == {"call", "originate", "message", "system"}
+    # system: ModuleLoad (res_pjsip reload for voice lines); reporting: the read-only
+    # CoreShowChannels/CoreStatus of the Askozia status line; never command, config, dialplan
+    assert set(settings["write"].split(",")) == {
+        "call",
+        "originate",
+        "message",
+        "system",
+        "reporting",
+    }
     assert settings["permit"].startswith("127.0.0.1")
 
 

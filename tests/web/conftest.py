@@ -62,7 +62,7 @@ async def web_rig(
     folder: Path,
     *,
     tables: Sequence[RouteTable] | None = None,
-    faces: Sequence[Mount] = (),
+    faces: Sequence[Mount] | None = None,
     callback: Mount | None = None,
     settings: Settings | None = None,
     **http: Any,
@@ -75,7 +75,10 @@ async def web_rig(
                 "ivan", name="Ivan", phones=[OWNER], balance=Decimal("12.50"), actor="test"
             )
         service = Service(core)
-        parts = replace(web_parts(service), faces=faces, callback=callback)
+        # faces None: those the settings switch on (none by default), as the service mounts
+        parts = replace(web_parts(service), callback=callback)
+        if faces is not None:
+            parts = replace(parts, faces=faces)
         if tables is not None:
             parts = replace(parts, api_tables=tables)
         app = build_app(parts)

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractRoute
 
+from pbxbridge.settings import Settings
 from primitives.clock import FixedClock
 from tests.conftest import Database
 from tests.web.conftest import OWNER, web_rig
@@ -25,7 +26,8 @@ STATIC_FILE = "/static/pbxbridge.css"
 """What the walk asks of /static (a folder of public files): one of them."""
 
 FACE_PATHS = ["/", "/billing/", "/status_cdr.php", "/external_get_info.php", "/admin/"]
-"""Where the Ubilling/Askozia faces and the admin pages will be: off today, so 404."""
+"""Where the Ubilling/Askozia faces (off here: no key, no password) and the admin pages
+(next) are: 404."""
 
 
 def concrete(path: str) -> str:
@@ -80,6 +82,57 @@ async def test_every_route_is_closed_to_the_anonymous_but_the_public_ones(
         for url in FACE_PATHS:
             assert (await client.get(url)).status == 404, url
         assert (await client.get("/?module=remoteapi&key=x&action=userstatus")).status == 404
+
+
+FACES = {"/", "/billing/", "/status_cdr.php", "/external_get_info.php"}
+"""The Ubilling remoteapi face and the Askozia face, each with its own auth."""
+
+
+async def test_faces_switched_on_answer_the_anonymous_by_their_own_rules(
+    database: Database, clock: FixedClock, tmp_path: Path, aiohttp_client: Any
+) -> None:
+    """The remoteapi face answers as Ubilling does (HTTP 200, ERROR:GET_NO_KEY or
+    ERROR:GET_WRONG_KEY); the Askozia face wants Basic credentials (401); the rest of the
+    application is as closed as with the faces off."""
+    settings = Settings(
+        database={"url": database.url},
+        agi={"port": 0},
+        ami={"enabled": False},
+        http={"port": 0, "remoteapi_key": "UB" + "a" * 32},
+        askozia={"password": "basic-secret"},
+        spool={"dir": tmp_path / "spool", "sounds_dir": tmp_path / "sounds"},
+    )
+    async with web_rig(database, clock, tmp_path, settings=settings) as rig:
+        client = await aiohttp_client(rig.app)
+        seen = set()
+        for route in every_route(rig.app):
+            resource = route.resource
+            assert resource is not None
+            path = resource.canonical
+            seen.add(path)
+            methods = {"GET", "POST", "PUT"} if route.method == "*" else {route.method, "GET"}
+            for method in methods:
+                url = concrete(path)
+                answer = await client.request(method, url)
+                if path in {"/", "/billing/"}:
+                    assert answer.status == 404, (method, path)  # only ?module=remoteapi
+                    for query, body in (
+                        ("?module=remoteapi", "ERROR:GET_NO_KEY"),
+                        ("?module=remoteapi&action=asterisk", "ERROR:GET_NO_KEY"),
+                        ("?module=remoteapi&key=UBx&action=telepony", "ERROR:GET_WRONG_KEY"),
+                    ):
+                        answer = await client.request(method, url + query)
+                        assert answer.status == 200, (method, path, query)
+                        assert await answer.text() == body
+                elif path in FACES:
+                    assert answer.status == 401, (method, path, answer.status)
+                    assert answer.headers["WWW-Authenticate"].startswith("Basic ")
+                elif path in PUBLIC:
+                    assert answer.status in {200, 405, 503}, (method, path, answer.status)
+                else:
+                    assert answer.status == 401, (method, path, answer.status)
+                    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+        assert seen >= FACES
 
 
 async def test_security_headers_on_every_answer(
