@@ -4,6 +4,12 @@
   one for tests.
 - `phones`: the one phone-number normaliser.
 - `errors`: the root of every room's error tree.
+- `backoff`: the one backoff (growing delays with jitter, or computed from a count).
+- `worker`: the one background loop (a step, a wait it chooses, wake-up, bounded stop).
+- `lifecycle`: what a running component is, and the runner that starts a list of them in
+  order and stops them in reverse, each stop bounded.
+- `ami`: the shape of an AMI event consumer (the names it wants, its handler) and of the
+  event it reads, so rooms hear AMI without importing the listener.
 
 Nothing here imports a room; every room may import from here.
 """
