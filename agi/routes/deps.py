@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 from agi.lockout import LockoutGuard
 from agi.settings import AgiSettings
 from billing_client.client import BillingClient
-from sms.types import InboundHandler
 
 T = TypeVar("T")
 
@@ -20,7 +19,6 @@ class RouteDeps:
     billing: BillingClient
     lockout: LockoutGuard
     settings: AgiSettings
-    inbound_sms: InboundHandler | None = None
     _money_moves: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def money_move(self, move: Coroutine[Any, Any, T]) -> T:

@@ -1,4 +1,9 @@
-"""sms_in: an inbound SMS handed over by the dialplan; sets SMS_RESULT OK or ERROR.
+"""sms_in: the FastAGI route of an inbound SMS handed over by the dialplan; sets SMS_RESULT
+OK or ERROR.
+
+The route belongs to sms (it only stores into the inbox); the root registers it on the
+FastAGI server next to agi's own routes (`build_handlers(inbox.receive)`), so agi knows
+nothing of SMS. Classic (process per call) AGI does not serve it: it has no inbox.
 
 Two dialplan sources:
 
@@ -23,15 +28,19 @@ import base64
 import binascii
 import logging
 import re
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from agi.errors import AgiError
 from agi.request import AgiRequest
 from agi.routes.common import leaves_on_error
-from agi.routes.deps import RouteDeps
+from agi.server import Handler
 from agi.session import AgiSession
 from sms.types import InboundHandler, InboundSms
 
 log = logging.getLogger("pbxbridge.agi")
+
+SmsRoute = Callable[[InboundHandler, AgiRequest, AgiSession], Awaitable[None]]
 
 PJSIP_BODY = "${BASE64_ENCODE(${MESSAGE(body)})}"
 PJSIP_FROM = "${MESSAGE(from)}"
@@ -83,8 +92,7 @@ async def _pjsip_sms(request: AgiRequest, session: AgiSession) -> InboundSms | N
 
 
 @leaves_on_error({"SMS_RESULT": "ERROR", "SMS_ID": ""})
-async def sms_in(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
-    handler: InboundHandler | None = deps.inbound_sms
+async def sms_in(receive: InboundHandler, request: AgiRequest, session: AgiSession) -> None:
     result, stored_id = "ERROR", ""
     try:
         encoded = await session.get_variable("SMS_BASE64")
@@ -94,10 +102,8 @@ async def sms_in(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> N
             inbound = await _pjsip_sms(request, session)
         if inbound is None:
             log.warning("AGI %s sms_in: no SMS on this channel", request.uniqueid or "-")
-        elif handler is None:
-            log.error("AGI %s sms_in: SMS storage is not configured", request.uniqueid or "-")
         else:
-            stored = await handler(inbound)
+            stored = await receive(inbound)
             result = "OK"
             stored_id = str(stored.id) if stored is not None else ""
             log.info(
@@ -114,3 +120,11 @@ async def sms_in(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> N
         result = "ERROR"
     await session.set_variable("SMS_RESULT", result)
     await session.set_variable("SMS_ID", stored_id)
+
+
+ROUTES: dict[str, SmsRoute] = {"sms_in": sms_in}
+
+
+def build_handlers(receive: InboundHandler) -> dict[str, Handler]:
+    """The FastAGI handlers of sms's routes, storing through `receive` (`Inbox.receive`)."""
+    return {name: partial(route, receive) for name, route in ROUTES.items()}
