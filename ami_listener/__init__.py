@@ -1,6 +1,7 @@
 """ami_listener: the AMI connection to Asterisk, message framing, events and actions.
 
-`AmiClient(settings)` is the whole public surface most components need: `on_event`,
+`AmiClient(settings)` is the whole public surface most components need: `add_consumer`
+(the one way a component hears events, see `primitives.ami`), `on_event`,
 `action`, `list_action`, `on_health`, `start`, `stop`.
 """
 

@@ -43,7 +43,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from ami_listener.auth import login
-from ami_listener.backoff import Backoff
 from ami_listener.connection import AmiConnection
 from ami_listener.dispatch import EventDispatcher, EventHandler
 from ami_listener.errors import (
@@ -61,6 +60,8 @@ from ami_listener.lists import complete_event
 from ami_listener.message import AmiMessage
 from ami_listener.router import MessageRouter, PendingAction, ProtocolViolation
 from ami_listener.settings import AmiSettings
+from primitives.ami import AmiConsumer
+from primitives.backoff import Backoff
 
 logger = logging.getLogger("pbxbridge.ami")
 
@@ -97,7 +98,10 @@ class AmiClient:
         self._settings = settings
         self._monotonic = monotonic
         self._backoff = Backoff(
-            settings.backoff_initial, settings.backoff_max, settings.backoff_jitter, random
+            settings.backoff_initial,
+            settings.backoff_max,
+            jitter=settings.backoff_jitter,
+            random=random,
         )
         self._health = HealthTracker(monotonic)
         self._dispatcher = EventDispatcher()
@@ -141,6 +145,12 @@ class AmiClient:
         """`callback(event)`, sync or async, for every event called `name` (any case), or
         for every event with "*". Events are handled one at a time in arrival order."""
         self._dispatcher.on_event(name, callback)
+
+    def add_consumer(self, consumer: AmiConsumer) -> None:
+        """`consumer.on_ami_event(event)` for every event named in `consumer.ami_events`:
+        the one way a component hears AMI (see `primitives.ami`)."""
+        for name in consumer.ami_events:
+            self._dispatcher.on_event(name, consumer.on_ami_event)
 
     # Actions
 

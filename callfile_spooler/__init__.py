@@ -1,7 +1,7 @@
 """callfile_spooler: campaigns, schedules, pacing, the call-file writer, outcome reconciliation.
 
-The root builds one `Spooler(sessions, clock, phones, settings)`, registers its `handle`
-for `Spooler.EVENTS` on the AMI client, runs `start()`/`stop()` with the service, and
+The root builds one `Spooler(sessions, clock, phones, settings)`, adds it to the AMI client
+as a consumer (`ami_events`, `on_ami_event`), runs it with the service, and
 adds `callfile_spooler.migrations.VERSIONS` to the migration list. The CLI manages
 campaigns through `CampaignManager` (also `Spooler.campaigns`).
 """

@@ -1,7 +1,7 @@
 """AMI events the spooler listens to, and what each says about an attempt.
 
-The root registers `Spooler.handle` for `EVENTS` on the AMI client. They are read through
-the small `AmiEvent` protocol (what `ami_listener.message.AmiMessage` offers), so this
+The spooler is an AMI consumer (`primitives.ami`): its `ami_events` are `EVENTS`, its
+handler `on_ami_event`, and it reads them through the ground floor's `AmiEvent`, so this
 component does not import the listener.
 
 * `UserEvent` sent by the dialplan (see the `dialplan/` contexts):
@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
 
 from callfile_spooler.dialing import VAR_ATTEMPT, VAR_CAMPAIGN
 from callfile_spooler.outcomes import REASON_ANSWERED, AttemptStatus, status_for_reason
+from primitives.ami import AmiEvent
 from primitives.phones import PhoneNormaliser
 
 EVENTS: tuple[str, ...] = ("UserEvent", "Hangup", "OriginateResponse")
@@ -40,17 +40,6 @@ USER_EVENT_HEADERS = frozenset({"Campaign", "Attempt", "Number", "Reason", "Digi
 """What the dialplan's UserEvents may carry; the spooler reads each of these."""
 ORIGINATE_ACTION_ID = re.compile(r"pbxbridge-(\d+)")
 _DIGITS = re.compile(r"[0-9*#A-Da-d]{1,32}")
-
-
-class AmiEvent(Protocol):
-    """What the spooler reads of an AMI event (`ami_listener.message.AmiMessage` fits)."""
-
-    @property
-    def name(self) -> str: ...
-
-    def get(self, key: str, /) -> str | None: ...
-
-    def chan_variables(self) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,7 +43,7 @@ from callfile_spooler.callfile import ArchivedCallFile
 from callfile_spooler.campaigns import CampaignError, CampaignInfo, CampaignManager
 from callfile_spooler.dialing import Callee, Dialer, Target
 from callfile_spooler.escape import CallFileValueError
-from callfile_spooler.events import EVENTS, AmiEvent, Signal, interpret
+from callfile_spooler.events import EVENTS, Signal, interpret
 from callfile_spooler.ledger import Ledger
 from callfile_spooler.models import Attempt, Campaign, CampaignNumber, DoNotCall
 from callfile_spooler.outcomes import (
@@ -59,8 +58,10 @@ from callfile_spooler.outcomes import (
 from callfile_spooler.pacing import Limits, Pacer
 from callfile_spooler.settings import SpoolSettings
 from callfile_spooler.writer import SpoolError, SpoolFolder, SpoolMissing, file_name
+from primitives.ami import AmiEvent
 from primitives.clock import Clock, as_utc
 from primitives.phones import PhoneNormaliser
+from primitives.worker import Worker
 
 log = logging.getLogger("pbxbridge.spool")
 
@@ -133,10 +134,14 @@ def _signal_for_archive(attempt_id: int, archived: ArchivedCallFile) -> Signal:
 
 
 class Spooler:
-    """Campaigns → paced call files → outcomes. The root builds one, registers `handle` for
-    `EVENTS` on the AMI client, and calls `start()`/`stop()`; the CLI uses `campaigns`."""
+    """Campaigns → paced call files → outcomes. The root builds one, adds it to the AMI
+    client as a consumer (`ami_events`, `on_ami_event`), and calls `start_when_ready()`
+    (or `start()`) and `stop()`; the CLI uses `campaigns`.
 
-    EVENTS: tuple[str, ...] = EVENTS
+    Two workers: the ticker, and before it (while Asterisk's outgoing/ cannot be used) the
+    watcher that looks for the folder every `poll_interval` on the injected `sleep`."""
+
+    ami_events: tuple[str, ...] = EVENTS
 
     def __init__(
         self,
@@ -156,7 +161,6 @@ class Spooler:
         self.phones = phones
         self.settings = settings
         self.alert = alert
-        self._sleep = sleep
         self.campaigns = CampaignManager(sessions, clock, phones)
         self.folder = SpoolFolder(settings)
         self.dialer = dialer or Dialer(settings, phones)
@@ -173,14 +177,21 @@ class Spooler:
         )
         """All campaigns and callbacks together (spool.max_cps)."""
         self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
+        self._ticker = Worker(
+            "spooler tick",
+            self._tick,
+            log=log,
+            retry=settings.poll_interval,
+            on_error=self._stopped_working,
+            on_recovered=self._works_again,
+        )
+        self._watcher = Worker("spool folder watch", self._look, log=log, sleep=sleep)
+        self._waiting_for = ""
+        """Why the folder cannot be used yet, as last warned about."""
         self.started = asyncio.Event()
         """Set once the spooler ticks (at `start()`, or when the folder it waited for came)."""
         self._recovered = False
         self._last_poll: datetime | None = None
-        self._failing = False
         self._warned_done = False
 
     # --- life cycle -------------------------------------------------------------------
@@ -189,8 +200,7 @@ class Spooler:
         """Check the spool folder (SpoolError says what to fix), recover, start ticking."""
         await asyncio.to_thread(self.folder.prepare)
         await self.recover()
-        self._stop.clear()
-        self._task = asyncio.create_task(self._run(), name="callfile-spooler")
+        self._ticker.start()
         self.started.set()
 
     async def start_when_ready(self) -> bool:
@@ -203,10 +213,8 @@ class Spooler:
             await self.start()
         except SpoolError as exc:
             self._warn_waiting(exc)
-            self._stop.clear()
-            self._task = asyncio.create_task(
-                self._wait_for_folder(str(exc)), name="callfile-spooler"
-            )
+            self._waiting_for = str(exc)
+            self._watcher.start(delay=self.settings.poll_interval)
             return False
         return True
 
@@ -220,83 +228,46 @@ class Spooler:
             "spool: %s; looking again every %g s (%s)", what, self.settings.poll_interval, exc
         )
 
-    async def _wait_for_folder(self, reason: str) -> None:
-        """Look again until the folder can be used, then tick. One warning per reason: not
-        one per look (a service started at boot before Asterisk may wait minutes)."""
-        while True:
-            if await self._pause(self.settings.poll_interval):
-                return
-            try:
-                await asyncio.to_thread(self.folder.prepare)
-            except (SpoolError, OSError) as exc:
-                if str(exc) != reason:
-                    reason = str(exc)
-                    self._warn_waiting(exc)
-                continue
-            break
+    async def _look(self) -> float | None:
+        """The watcher's pass: can the folder be used now? Then start ticking (and wait for
+        nothing more); else look again in poll_interval. One warning per reason: not one
+        per look (a service started at boot before Asterisk may wait minutes)."""
+        try:
+            await asyncio.to_thread(self.folder.prepare)
+        except (SpoolError, OSError) as exc:
+            if str(exc) != self._waiting_for:
+                self._waiting_for = str(exc)
+                self._warn_waiting(exc)
+            return self.settings.poll_interval
         # The first tick recovers (`_recovered` is still False); a failure there is a
         # failed tick: alerted once, retried.
         log.info("spool: %s is there: call-file spooler started", self.folder.outgoing)
         self.started.set()
-        await self._run()
-
-    async def _pause(self, seconds: float) -> bool:
-        """The injected sleep, cut short by `stop()`; True when stopping."""
-        stopping = asyncio.ensure_future(self._stop.wait())
-        sleeping = asyncio.ensure_future(self._sleep(seconds))
-        try:
-            await asyncio.wait({stopping, sleeping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopping.cancel()
-            sleeping.cancel()
-            await asyncio.gather(stopping, sleeping, return_exceptions=True)
-        return self._stop.is_set()
+        self._ticker.start()
+        return None
 
     async def stop(self) -> None:
-        """Finish the tick under way and stop. Calls in Asterisk's hands go on; their
-        outcomes are read at the next start."""
-        task, self._task = self._task, None
-        if task is None:
-            return
+        """Finish the tick under way (up to STOP_TIMEOUT) and stop. Calls in Asterisk's
+        hands go on; their outcomes are read at the next start."""
         self.started.clear()
-        self._stop.set()
-        self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT)
-        except TimeoutError:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+        await self._watcher.stop(STOP_TIMEOUT)
+        await self._ticker.stop(STOP_TIMEOUT)
 
     def wake(self) -> None:
         """Tick now (a campaign was started or paused through this process)."""
-        self._wake.set()
+        self._ticker.wake()
 
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                delay = (await self.tick()).next_in
-            except Exception as exc:
-                delay = self.settings.poll_interval
-                if self._failing:  # the traceback once per failing streak, not per tick
-                    log.debug("spooler tick failed again: %s: %s", type(exc).__name__, exc)
-                else:
-                    self._failing = True
-                    log.exception("spooler tick failed")
-                    await self._alert(
-                        f"call-file spooler stopped working (retrying every "
-                        f"{delay:g} s): {type(exc).__name__}: {exc}"
-                    )
-            else:
-                if self._failing:
-                    self._failing = False
-                    log.info("spooler ticks again")
-                    await self._alert("call-file spooler works again")
-            if self._stop.is_set():
-                break
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+    async def _tick(self) -> float:
+        return (await self.tick()).next_in
+
+    async def _stopped_working(self, exc: BaseException) -> None:
+        await self._alert(
+            f"call-file spooler stopped working (retrying every "
+            f"{self.settings.poll_interval:g} s): {type(exc).__name__}: {exc}"
+        )
+
+    async def _works_again(self) -> None:
+        await self._alert("call-file spooler works again")
 
     # --- state in memory ----------------------------------------------------------------
 
@@ -817,7 +788,7 @@ class Spooler:
                         self._warned_done = True
         return len(archived_names)
 
-    async def handle(self, event: AmiEvent) -> None:
+    async def on_ami_event(self, event: AmiEvent) -> None:
         """An AMI event (one of `EVENTS`): record what it says about a campaign call.
 
         Events about other channels return at once; one about a campaign call waits for the
@@ -830,7 +801,7 @@ class Spooler:
         async with self._lock:
             freed = await self._apply([signal], self.clock.now())
         if freed:
-            self._wake.set()
+            self._ticker.wake()
 
     def _find(self, signal: Signal) -> int | None:
         if signal.attempt_id is not None:

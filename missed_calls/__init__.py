@@ -1,7 +1,8 @@
 """missed_calls: missed inbound calls from AMI events, their recalls, and daily statistics.
 
-The root builds one `MissedCallTracker` and registers its `handle` with the AMI client for
-`EVENTS`; the bot and the CLI read through `list()` and `stats()`. Detection rules and the
+The root builds one `MissedCallTracker` and adds it to the AMI client as a consumer (its
+`ami_events` are `EVENTS`, its handler `on_ami_event`); the bot and the CLI read through
+`list()` and `stats()`. Detection rules and the
 moment a call counts as complete are described in `missed_calls.calls`.
 """
 

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ami_listener.message import AmiMessage
 from missed_calls.models import ID_MAX, NUMBER_MAX, QUEUE_MAX
+from primitives.ami import AmiEvent
 
 EVENTS: tuple[str, ...] = (
     "Newchannel",
@@ -27,7 +27,7 @@ EVENTS: tuple[str, ...] = (
     "DialEnd",
     "BridgeEnter",
 )
-"""AMI events `MissedCallTracker.handle` consumes; the root registers it for these.
+"""AMI events the tracker consumes (its `ami_events`; the root adds it to the AMI client).
 
 Classes in manager.conf: call (Newchannel, Hangup, DialEnd, BridgeEnter), cdr (Cdr),
 agent (QueueCaller*, AgentConnect)."""
@@ -140,7 +140,7 @@ class Event:
     """From the event's `Timestamp` header (manager.conf timestampevents = yes), if any."""
 
 
-def _text(message: AmiMessage, key: str, limit: int = _TEXT_MAX) -> str:
+def _text(message: AmiEvent, key: str, limit: int = _TEXT_MAX) -> str:
     """A free-text header: stripped, control characters removed; too long reads as empty."""
     value = message.get(key)
     if value is None:
@@ -149,7 +149,7 @@ def _text(message: AmiMessage, key: str, limit: int = _TEXT_MAX) -> str:
     return value if len(value) <= limit else ""
 
 
-def _ident(message: AmiMessage, key: str) -> str | None:
+def _ident(message: AmiEvent, key: str) -> str | None:
     value = message.get(key)
     if value is None:
         return None
@@ -157,17 +157,17 @@ def _ident(message: AmiMessage, key: str) -> str | None:
     return value if _ID.fullmatch(value) else None
 
 
-def _int(message: AmiMessage, key: str) -> int | None:
+def _int(message: AmiEvent, key: str) -> int | None:
     value = (message.get(key) or "").strip()
     return int(value) if _DIGITS.fullmatch(value) else None
 
 
-def _number(message: AmiMessage, key: str) -> str:
+def _number(message: AmiEvent, key: str) -> str:
     """A caller or dialled number as Asterisk wrote it (`<unknown>` and the like included)."""
     return _text(message, key, NUMBER_MAX)
 
 
-def _instant(message: AmiMessage) -> datetime | None:
+def _instant(message: AmiEvent) -> datetime | None:
     value = (message.get("Timestamp") or "").strip()
     if not _TIMESTAMP.fullmatch(value):
         return None
@@ -177,7 +177,7 @@ def _instant(message: AmiMessage) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def _channel(message: AmiMessage, prefix: str = "", *, required: bool = True) -> Channel | None:
+def _channel(message: AmiEvent, prefix: str = "", *, required: bool = True) -> Channel | None:
     uniqueid = _ident(message, f"{prefix}Uniqueid")
     if uniqueid is None:
         if required:
@@ -192,14 +192,14 @@ def _channel(message: AmiMessage, prefix: str = "", *, required: bool = True) ->
     )
 
 
-def _queue(message: AmiMessage) -> str:
+def _queue(message: AmiEvent) -> str:
     queue = _text(message, "Queue", QUEUE_MAX)
     if not queue:
         raise BadEvent("Queue missing, empty or too long")
     return queue
 
 
-def _cdr(message: AmiMessage) -> CdrRow:
+def _cdr(message: AmiEvent) -> CdrRow:
     uniqueid = _ident(message, "UniqueID")
     if uniqueid is None:
         raise BadEvent("UniqueID missing or malformed")
@@ -220,9 +220,9 @@ def _cdr(message: AmiMessage) -> CdrRow:
     )
 
 
-def parse_event(message: AmiMessage) -> Event | None:
+def parse_event(message: AmiEvent) -> Event | None:
     """The typed event, or None for an event the tracker does not read. Raises BadEvent."""
-    name = message.name.strip().lower() if message.kind == "event" else ""
+    name = message.name.strip().lower()
     body: Parsed
     if name == "cdr":
         body = _cdr(message)
@@ -258,13 +258,13 @@ def parse_event(message: AmiMessage) -> Event | None:
     return Event(body, _instant(message))
 
 
-def _required_channel(message: AmiMessage) -> Channel:
+def _required_channel(message: AmiEvent) -> Channel:
     channel = _channel(message)
     assert channel is not None
     return channel
 
 
-def _channels(message: AmiMessage) -> tuple[Channel, ...]:
+def _channels(message: AmiEvent) -> tuple[Channel, ...]:
     """The caller's and the destination's snapshots; at least one must be there (an
     Originate's DialEnd has only the destination)."""
     found = tuple(

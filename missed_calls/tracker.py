@@ -26,7 +26,6 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ami_listener.message import AmiMessage
 from billing_client.client import BillingClient
 from billing_client.outcomes import BillingResult
 from missed_calls.calls import CallBook, Outcome, decide, number_key
@@ -35,6 +34,7 @@ from missed_calls.models import ID_MAX
 from missed_calls.records import DailyStats, MissedCall
 from missed_calls.settings import MissedCallSettings
 from missed_calls.store import MissedCallStore
+from primitives.ami import AmiEvent
 from primitives.clock import Clock
 from storage.errors import brief
 
@@ -95,7 +95,10 @@ class MissedCallTracker:
 
     # -- events --------------------------------------------------------------------------
 
-    async def handle(self, event: AmiMessage) -> None:
+    ami_events: tuple[str, ...] = EVENTS
+    """The AMI events it consumes (`primitives.ami`): calls, queues, CDRs."""
+
+    async def on_ami_event(self, event: AmiEvent) -> None:
         """Fold one AMI event in. Never raises: a bad event is logged and ignored."""
         if self._closed or not self._settings.enabled:
             return

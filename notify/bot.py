@@ -41,6 +41,7 @@ from notify.notifier import Sleep, no_preview
 from notify.redact import Redactor
 from notify.render import fit
 from notify.settings import TelegramSettings
+from primitives.backoff import Backoff
 
 log = logging.getLogger("pbxbridge.notify.bot")
 
@@ -124,6 +125,7 @@ class StaffBot:
         self._request_callback = request_callback
         self._unlock = unlock
         self._sleep = sleep
+        self._poll_backoff = Backoff(1.0, BACKOFF_MAX)
         self._now = now
         self._stop_timeout = stop_timeout
         self._command_timeout = command_timeout
@@ -341,7 +343,7 @@ class StaffBot:
 
     def _failure_delay(self, exc: Exception, failures: int) -> float:
         """Log a polling failure (scrubbed) and say how long to wait before the next try."""
-        delay = min(2.0 ** min(failures - 1, 16), BACKOFF_MAX)
+        delay = self._poll_backoff.delay_for(failures)
         if isinstance(exc, TelegramUnauthorizedError):
             delay = UNAUTHORIZED_PAUSE
             log.error("telegram: the bot token was rejected (401); check telegram.token")

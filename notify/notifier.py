@@ -45,6 +45,8 @@ from notify.notices import Notice
 from notify.redact import Redactor
 from notify.render import kind_of, render, render_summary
 from notify.settings import TelegramSettings
+from primitives.backoff import Backoff
+from primitives.worker import Worker
 
 log = logging.getLogger("pbxbridge.notify")
 
@@ -119,13 +121,21 @@ class StaffNotifier:
         self._settings = settings
         self._bot = bot
         self._clock = clock
-        self._sleep = sleep
+        self._send_backoff = Backoff(1.0, BACKOFF_MAX)
+        """5xx and network errors: 1, 2, 4, … s per chat (its `failures`), at most BACKOFF_MAX."""
         self._stop_timeout = stop_timeout
         self._redact = Redactor(bot.token)
         self._chats = {chat_id: _Chat(chat_id) for chat_id in dict.fromkeys(settings.staff_chats)}
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = asyncio.Event()  # the sender loop should return
+        self._sender = Worker(
+            "telegram: notifier loop",
+            self._send_due,
+            log=log,
+            retry=1.0,
+            redact=self._redact,
+            monotonic=clock,
+            sleep=sleep,
+        )
+        self._started = False
         self._closed = False  # stop() was called: notify() drops
 
     # ------------------------------------------------------------ public API
@@ -145,17 +155,18 @@ class StaffNotifier:
                     if not chat.overflow:
                         chat.overflow_since = now
                     chat.overflow[kind] += 1
-            self._wake.set()
+            self._sender.wake()
         except Exception:
             log.exception("telegram: could not queue a notice")
 
     async def start(self) -> None:
-        if self._task is not None or self._closed:
+        if self._started or self._closed:
             return
         if not self._chats:
             log.warning("telegram: no staff_chats configured, notifications go nowhere")
             return
-        self._task = asyncio.create_task(self._run(), name="telegram-notifier")
+        self._started = True
+        self._sender.start()
         log.info("telegram: notifier started for %d chat(s)", len(self._chats))
 
     async def stop(self) -> None:
@@ -163,23 +174,16 @@ class StaffNotifier:
         if self._closed:
             return
         self._closed = True
-        self._closing.set()
-        self._wake.set()
-        task = self._task
         try:
             async with asyncio.timeout(self._stop_timeout):
-                if task is not None:
-                    await asyncio.wait({task})  # the loop returns after the send in flight
+                await self._sender.stop()  # the loop returns after the send in flight
                 await self._flush()
         except TimeoutError:
             log.warning("telegram: notifier stop took over %g s, gave up", self._stop_timeout)
         except Exception as exc:
             log.error("telegram: notifier flush failed: %s", self._redact.traceback(exc))
         finally:
-            if task is not None:
-                task.cancel()
-                # return_exceptions: the task's own end is not ours to raise.
-                await asyncio.gather(task, return_exceptions=True)
+            await self._sender.stop(0)  # cut off what the timeout left running
         left = self.queued()
         if left:
             log.warning("telegram: %d notice(s) not sent at shutdown", left)
@@ -190,41 +194,21 @@ class StaffNotifier:
 
     # ------------------------------------------------------------ the sender
 
-    async def _run(self) -> None:
-        while not self._closing.is_set():
-            self._wake.clear()
-            due: float | None = None
-            try:
-                for chat in self._chats.values():
-                    if self._closing.is_set():
-                        return
-                    when = await self._step(chat)
-                    if when is not None:
-                        due = when if due is None else min(due, when)
-            except Exception as exc:
-                # A bug, not Telegram (those are handled in _send): log it, do not spin.
-                log.error("telegram: notifier loop failed: %s", self._redact.traceback(exc))
-                await self._sleep(1.0)
-                continue
-            if self._closing.is_set():
-                return
-            if due is None:
-                await self._wake.wait()
-                continue
-            delay = due - self._clock()
-            if delay > 0:
-                await self._wait(delay)
-
-    async def _wait(self, delay: float) -> None:
-        """Sleep `delay` seconds, or less if notify() or stop() wakes us."""
-        waker = asyncio.ensure_future(self._wake.wait())
-        sleeper = asyncio.ensure_future(self._sleep(delay))
-        try:
-            await asyncio.wait({waker, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waker.cancel()
-            sleeper.cancel()
-            await asyncio.gather(waker, sleeper, return_exceptions=True)
+    async def _send_due(self) -> float | None:
+        """The sender's pass: at most one message per chat; seconds until one next needs
+        attention (None: nothing waits anywhere, sleep until notify()). A failure here is a
+        bug, not Telegram (those are handled in _send): the worker logs it (scrubbed) and
+        tries again a second later."""
+        due: float | None = None
+        for chat in self._chats.values():
+            if self._sender.stopping:
+                return None
+            when = await self._step(chat)
+            if when is not None:
+                due = when if due is None else min(due, when)
+        if due is None:
+            return None
+        return due - self._clock()
 
     async def _step(self, chat: _Chat) -> float | None:
         """Send at most one message to `chat`; say when it next needs attention.
@@ -321,7 +305,7 @@ class StaffNotifier:
                 chat, float(exc.retry_after), f"429, retry after {exc.retry_after} s"
             )
         except (TelegramServerError, TelegramNetworkError, ClientDecodeError) as exc:
-            backoff = min(2.0 ** min(chat.failures, 16), BACKOFF_MAX)
+            backoff = self._send_backoff.delay_for(chat.failures + 1)
             return self._retry(chat, backoff, self._redact.error(exc))
         except TelegramMigrateToChat as exc:
             log.warning(

@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 log = logging.getLogger("pbxbridge")
@@ -57,6 +58,15 @@ class Alerts:
     def detach(self, sink: Alert) -> None:
         if sink in self._sinks:
             self._sinks.remove(sink)
+
+    @asynccontextmanager
+    async def attached(self, sink: Alert) -> AsyncIterator[None]:
+        """`sink` attached while the block runs: a part of the Service's lifecycle."""
+        self.attach(sink)
+        try:
+            yield
+        finally:
+            self.detach(sink)
 
     async def __call__(self, message: str) -> None:
         """Tell `message` unless it was told less than `repeat_after` seconds ago. Never raises."""

@@ -1,10 +1,16 @@
-"""The one place that builds and wires everything. Read top to bottom to see the system."""
+"""The one place that builds and wires everything. Read top to bottom to see the system.
+
+`open_core` opens what every command needs (settings, database, clock, billing client).
+`Service` builds the running parts on it; `Service.parts()` is the list they start in,
+top to bottom, and stop in reverse, each stop bounded (`primitives.lifecycle`). Adding a
+running part is one entry there (and, if it hears AMI, one `add_consumer`).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,6 +20,7 @@ from agi.lockout import LockoutGuard, OnLock
 from agi.routes import ROUTES, RouteDeps, build_handlers
 from agi.server import FastAgiServer
 from ami_listener import AmiClient, AmiHealth
+from ami_listener.client import LOGOFF_TIMEOUT as AMI_LOGOFF_TIMEOUT
 from billing_client.audit import AuditJournal
 from billing_client.backend import BillingBackend
 from billing_client.client import BillingClient
@@ -26,21 +33,23 @@ from billing_client.stale_cache import StaleCache
 from callfile_spooler.audio import CampaignAudio
 from callfile_spooler.callbacks import CallbackService, callmeback_of
 from callfile_spooler.calls import CallDialer
+from callfile_spooler.spooler import STOP_TIMEOUT as SPOOLER_STOP_TIMEOUT
 from callfile_spooler.spooler import Spooler
 from lines import Lines
-from missed_calls.events import EVENTS as MISSED_CALL_EVENTS
 from missed_calls.tracker import MissedCallTracker
 from notify import Notice
 from pbxbridge import line_hooks, recalls, staff
 from pbxbridge.alerts import Alert, Alerts
 from pbxbridge.settings import Settings
+from pbxbridge.staff import Notify
 from primitives.clock import Clock
+from primitives.lifecycle import Hooks, Lifecycle, Part
 from primitives.phones import PhoneNormaliser
-from sms.inbox import Inbox
+from sms.inbox import LOOKUP_TIMEOUT, Inbox
 from sms.outbox import Outbox
-from sms.transports import Ready, build_transport
-from sms.types import InboundHandler
-from sms.wiring import subscribe
+from sms.sms_in import ROUTES as SMS_ROUTES
+from sms.sms_in import build_handlers as build_sms_handlers
+from sms.transports import Ready, SmsTransport, build_transport
 from storage import create_engine, session_factory
 from storage.engine import sqlite_path
 
@@ -169,20 +178,28 @@ def build_lockout(core: Core, on_lock: OnLock | None = None) -> LockoutGuard:
     )
 
 
-def build_route_deps(
-    core: Core, inbound_sms: InboundHandler | None = None, on_lock: OnLock | None = None
-) -> RouteDeps:
+def build_route_deps(core: Core, on_lock: OnLock | None = None) -> RouteDeps:
     return RouteDeps(
         billing=core.billing,
         lockout=build_lockout(core, on_lock),
         settings=core.settings.agi,
-        inbound_sms=inbound_sms,
-        alert=core.alerts,
     )
 
 
+AGI_ROUTES: tuple[str, ...] = (*ROUTES, *SMS_ROUTES)
+"""Every FastAGI route the service serves: agi's own, then the ones other rooms bring."""
+
+STOP_MARGIN = 5.0
+"""Seconds a part gets past its own shutdown bound before the runner cuts it off."""
+WEB_STOP_TIMEOUT = 5.0
+"""The HTTP server's own bound for requests in flight (web.server.STOP_TIMEOUT)."""
+TELEGRAM_STOP = 15.0
+"""The bot's handlers (5 s) and its last confirmation (2 s), then the notifier's flush (5 s)."""
+
+
 class Service:
-    """The long-running parts, started in order and stopped in reverse.
+    """The long-running parts, built on a Core: `parts()` is the order they start in, and
+    they stop in reverse.
 
     The AMI link is optional at run time: while Asterisk cannot be reached the client
     retries with backoff, and the FastAGI server, the outbox queue and the bot go on.
@@ -192,141 +209,76 @@ class Service:
         s = core.settings
         self.core = core
         self.ami = AmiClient(s.ami) if s.ami.enabled else None
-        self.missed = (
-            MissedCallTracker(
-                core.sessions,
-                core.clock,
-                core.billing,
-                s.missed_calls,
-                on_missed=staff.on_missed(self._notify, core.clock),
-                alert=core.alerts,
-            )
-            if s.missed_calls.enabled
-            else None
-        )
-        transport = None
-        ready: Ready | None = None
+        self.missed = build_missed_calls(core, self._notify)
+        self.outbox = build_outbox(core, self.ami, self._notify)
+        self.inbox = build_inbox(core, self.outbox, self._notify)
+        self.spooler = build_spooler(core, self.missed)
+        self.callbacks = build_callbacks(core, self.spooler)
+        self.routes = build_route_deps(core, on_lock=staff.on_lock(self._notify))
+        self.telegram = build_telegram(core, self.missed, self.outbox, self.callbacks, self.routes)
+        sms_routes = build_sms_handlers(self.inbox.receive, core.alerts)
+        self.agi = FastAgiServer(s.agi, build_handlers(self.routes, extra=sms_routes))
         if self.ami is not None:
-            ami = self.ami
-
-            def link_up() -> bool:
-                return ami.health is AmiHealth.CONNECTED
-
-            ready = link_up
-            transport = build_transport(s.sms, ami, ready=ready)
-        self.outbox = Outbox(
-            core.sessions,
-            core.clock,
-            transport,
-            s.sms,
-            on_final=staff.on_sms_final(self._notify),
-            phones=core.phones,
-            ready=ready,
-            alert=core.alerts,
-        )
-        self.inbox = Inbox(
-            core.sessions,
-            core.clock,
-            core.billing,
-            s.sms,
-            outbox=self.outbox,
-            on_stored=staff.on_sms_stored(self._notify, core.clock),
-        )
-        self.spooler = Spooler(
-            core.sessions,
-            core.clock,
-            core.phones,
-            s.spool,
-            alert=core.alerts,
-            dialer=CallDialer(s.spool, core.phones, s.callback),
-            on_answered=recalls.on_answered(self.missed),
-        )
-        self.callbacks = CallbackService(
-            core.sessions,
-            core.clock,
-            core.phones,
-            s.callback,
-            billing=core.billing,
-            callmeback=callmeback_of(core.billing.backend),
-            wake=self.spooler.wake,
-        )
-        self.routes = build_route_deps(
-            core, inbound_sms=self.inbox.receive, on_lock=staff.on_lock(self._notify)
-        )
-        self.telegram: Telegram | None = None
-        if s.telegram.active:
-            # aiogram costs seconds to import: only when Telegram is on
-            from notify.service import Telegram
-
-            self.telegram = Telegram(
-                s.telegram,
-                missed=staff.missed_today(self.missed, core.clock),
-                send_sms=staff.send_sms(self.outbox),
-                whois=staff.whois(core.billing),
-                request_callback=(
-                    staff.request_callback(self.callbacks) if s.callback.enabled else None
-                ),
-                unlock=staff.unlock(self.routes.lockout, core.phones),
-            )
-        self._alert_staff: Alert | None = None
-        if self.telegram is not None:
-            self._alert_staff = staff.on_alert(self._notify)
-            core.alerts.attach(self._alert_staff)
-        if self.ami is not None:
-            subscribe(self.ami, self.inbox, self.outbox)
-            if self.missed is not None:
-                for name in MISSED_CALL_EVENTS:
-                    self.ami.on_event(name, self.missed.handle)
+            # In this order: a Hangup reaches the missed calls before the spooler.
+            for consumer in (self.inbox, self.outbox, self.missed, self.spooler):
+                if consumer is not None:
+                    self.ami.add_consumer(consumer)
             self.ami.on_health(staff.on_ami_health(self._notify))
-        if self.ami is not None:
-            for name in Spooler.EVENTS:
-                self.ami.on_event(name, self.spooler.handle)
             # Line changes made here reload over the link; one AMI missed is sent on connect.
             core.lines.use_reloader(line_hooks.link_reload(self.ami, s.lines))
             self.ami.on_health(line_hooks.on_ami_health(core.lines, core.alerts))
-        self.agi = FastAgiServer(s.agi, build_handlers(self.routes))
-        self.web: WebServer | None = None
-        if s.http.enabled:
-            from pbxbridge.webserver import build_web  # aiohttp's server side: only when on
+        self.web = build_web_server(self)
+        self._lifecycle = Lifecycle(self.parts(), log)
 
-            self.web = build_web(self)
+    def parts(self) -> list[Part]:
+        """Everything that runs, in the order it starts (None: that part is off).
 
-    async def _notify(self, notice: Notice) -> None:
-        if self.telegram is not None:
-            await self.telegram.notify(notice)
+        Stopping goes up the list: stop taking calls, let calls in flight finish, let money
+        moves land, finish the spooler's tick, close the AMI link and let what it delivered
+        be stored (missed calls, SMS), then the SMS workers and Telegram's last messages.
+        """
+        s = self.core.settings
+        spooler = self.spooler
+        return [
+            Part("staff alerts", self._staff_alerts()),
+            Part("telegram", self.telegram, stop_within=TELEGRAM_STOP + STOP_MARGIN),
+            Part("sms outbox", self.outbox, stop_within=s.sms.action_timeout + 1 + STOP_MARGIN),
+            Part("sms inbox", self.inbox, stop_within=LOOKUP_TIMEOUT + STOP_MARGIN),
+            Part("missed calls", self.missed, stop_within=s.agi.lookup_timeout + STOP_MARGIN),
+            Part(
+                "ami",
+                self.ami,
+                stop_within=AMI_LOGOFF_TIMEOUT + 2 * s.ami.action_timeout + STOP_MARGIN,
+            ),
+            Part("voice lines", Hooks(start=self._lines_follow_subscribers)),
+            Part("campaign messages", Hooks(start=self._prune_campaign_messages)),
+            Part(
+                "call-file spooler",
+                Hooks(start=spooler.start_when_ready, stop=spooler.stop),
+                stop_within=2 * SPOOLER_STOP_TIMEOUT + STOP_MARGIN,
+            ),
+            Part(
+                "money moves",
+                Hooks(stop=self.routes.drain),
+                stop_within=s.billing.money_timeout + STOP_MARGIN,
+            ),
+            Part("fastagi", self.agi, stop_within=s.agi.drain_timeout + STOP_MARGIN),
+            Part("http", self.web, stop_within=WEB_STOP_TIMEOUT + STOP_MARGIN),
+        ]
 
     async def start(self) -> None:
-        if self.telegram is not None:
-            await self.telegram.start()
-        await self.outbox.start()
-        await self.inbox.start()
-        if self.ami is not None:
-            await self.ami.start()
-        await self._lines_follow_subscribers()
-        messages = CampaignAudio(self.core.sessions, self.core.clock, self.core.settings.spool)
-        try:
-            # Before the first tick: a message left by a deleted campaign must not be played
-            # to the callees of a new one that got its id.
-            await messages.prune()
-        except OSError as exc:
-            log.warning("campaign messages of deleted campaigns not removed: %s", exc)
-        # Asterisk's outgoing/ may come later (boot order, Asterisk installed after us):
-        # then the spooler warns once and starts by itself when it appears.
-        spooling = await self.spooler.start_when_ready()
-        await self.agi.start()
-        if self.web is not None:
-            await self.web.start()
+        await self._lifecycle.start()
         s = self.core.settings
         log.info(
             "pbxbridge started: FastAGI on %s:%d (routes %s), HTTP %s, AMI %s, Telegram %s, "
             "spool %s, billing=%s, database=%s",
             s.agi.host,
             self.agi.port,
-            ", ".join(ROUTES),
+            ", ".join(AGI_ROUTES),
             ", ".join(self.web.urls) if self.web is not None else "off",
             f"{s.ami.host}:{s.ami.port}" if self.ami is not None else "off",
             "on" if s.telegram.active else "off",
-            s.spool.dir if spooling else "waiting for Asterisk",
+            s.spool.dir if self.spooler.started.is_set() else "waiting for Asterisk",
             s.billing.backend,
             s.database.safe_url(),
         )
@@ -342,21 +294,133 @@ class Service:
             log.warning("voice lines not caught up with their subscribers: %s", exc)
 
     async def stop(self) -> None:
-        """Stop taking calls, let calls in flight finish, wait for money moves to land,
-        then close the AMI link and let what it delivered be stored."""
-        if self.web is not None:
-            await self.web.stop()
-        await self.agi.stop()
-        await self.routes.drain()
-        await self.spooler.stop()
-        if self.ami is not None:
-            await self.ami.stop()
-        if self.missed is not None:
-            await self.missed.aclose()
-        await self.inbox.stop()
-        await self.outbox.stop()
-        if self.telegram is not None:
-            await self.telegram.stop()
-        if self._alert_staff is not None:
-            self.core.alerts.detach(self._alert_staff)
+        await self._lifecycle.stop()
         log.info("pbxbridge stopped")
+
+    async def _notify(self, notice: Notice) -> None:
+        if self.telegram is not None:
+            await self.telegram.notify(notice)
+
+    def _staff_alerts(self) -> AbstractAsyncContextManager[None] | None:
+        """Alerts go to Telegram too while it runs (the log always has them)."""
+        if self.telegram is None:
+            return None
+        return self.core.alerts.attached(staff.on_alert(self._notify))
+
+    async def _prune_campaign_messages(self) -> None:
+        """Before the spooler's first tick: a message left by a deleted campaign must not be
+        played to the callees of a new one that got its id."""
+        core = self.core
+        try:
+            await CampaignAudio(core.sessions, core.clock, core.settings.spool).prune()
+        except OSError as exc:
+            log.warning("campaign messages of deleted campaigns not removed: %s", exc)
+
+
+def build_missed_calls(core: Core, notify: Notify) -> MissedCallTracker | None:
+    s = core.settings
+    if not s.missed_calls.enabled:
+        return None
+    on_missed = staff.on_missed(notify, core.clock)
+    return MissedCallTracker(
+        core.sessions,
+        core.clock,
+        core.billing,
+        s.missed_calls,
+        on_missed=on_missed,
+        alert=core.alerts,
+    )
+
+
+def build_outbox(core: Core, ami: AmiClient | None, notify: Notify) -> Outbox:
+    """Sends through the AMI link, and claims nothing while it is down; without AMI it
+    only queues."""
+    transport: SmsTransport | None = None
+    ready: Ready | None = None
+    if ami is not None:
+        link = ami
+
+        def link_up() -> bool:
+            return link.health is AmiHealth.CONNECTED
+
+        ready = link_up
+        transport = build_transport(core.settings.sms, link, ready=ready)
+    return Outbox(
+        core.sessions,
+        core.clock,
+        transport,
+        core.settings.sms,
+        on_final=staff.on_sms_final(notify),
+        phones=core.phones,
+        ready=ready,
+        alert=core.alerts,
+    )
+
+
+def build_inbox(core: Core, outbox: Outbox, notify: Notify) -> Inbox:
+    return Inbox(
+        core.sessions,
+        core.clock,
+        core.billing,
+        core.settings.sms,
+        outbox=outbox,
+        on_stored=staff.on_sms_stored(notify, core.clock),
+    )
+
+
+def build_spooler(core: Core, missed: MissedCallTracker | None) -> Spooler:
+    s = core.settings
+    return Spooler(
+        core.sessions,
+        core.clock,
+        core.phones,
+        s.spool,
+        alert=core.alerts,
+        dialer=CallDialer(s.spool, core.phones, s.callback),
+        on_answered=recalls.on_answered(missed),
+    )
+
+
+def build_callbacks(core: Core, spooler: Spooler) -> CallbackService:
+    return CallbackService(
+        core.sessions,
+        core.clock,
+        core.phones,
+        core.settings.callback,
+        billing=core.billing,
+        callmeback=callmeback_of(core.billing.backend),
+        wake=spooler.wake,
+    )
+
+
+def build_web_server(service: Service) -> WebServer | None:
+    """The HTTP application (API, callback form, faces, health, metrics), when it is on."""
+    if not service.core.settings.http.enabled:
+        return None
+    from pbxbridge.webserver import build_web  # aiohttp's server side: only when on
+
+    return build_web(service)
+
+
+def build_telegram(
+    core: Core,
+    missed: MissedCallTracker | None,
+    outbox: Outbox,
+    callbacks: CallbackService,
+    routes: RouteDeps,
+) -> Telegram | None:
+    """The staff notifier and bot, when Telegram is on; what the bot can do for staff."""
+    s = core.settings
+    if not s.telegram.active:
+        return None
+    # aiogram costs seconds to import: only when Telegram is on
+    from notify.service import Telegram
+
+    return Telegram(
+        s.telegram,
+        missed=staff.missed_today(missed, core.clock),
+        send_sms=staff.send_sms(outbox),
+        whois=staff.whois(core.billing),
+        request_callback=staff.request_callback(callbacks) if s.callback.enabled else None,
+        unlock=staff.unlock(routes.lockout, core.phones),
+    )

@@ -19,10 +19,10 @@ import base64
 import binascii
 import logging
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from primitives.ami import AmiEvent
 from sms.pdu import PduError, cmgr_pdu, decode_deliver
 from sms.types import Driver, InboundSms
 
@@ -63,23 +63,23 @@ def _kind(name: str) -> str | None:
     return name[len(prefix) :].lower() if prefix is not None else None
 
 
-def inbound_from_event(event: Mapping[str, str], name: str) -> InboundSms | None:
+def inbound_from_event(event: AmiEvent, name: str) -> InboundSms | None:
     """The SMS an inbound event carries; None for a `*NewCMGR` that is not a part (its text
     comes again in `*NewSMS*`) or an event that cannot be read (logged). The driver is
     the event's: a Quectel event's SMS is answered by QuectelSendSMS."""
     kind = _kind(name)
     prefix = _prefix(name)
     driver = DRIVER_OF_PREFIX[prefix] if prefix is not None else None
-    device = event.get("Device", "")
+    device = event.get("Device") or ""
     if kind == "newsmsbase64":
         try:
-            raw = base64.b64decode(event.get("Message", ""), validate=True)
+            raw = base64.b64decode(event.get("Message") or "", validate=True)
         except (binascii.Error, ValueError):
             log.warning("%s from %s on %s: Message is not base64", name, event.get("From"), device)
             return None
         return InboundSms(
             device=device,
-            sender=event.get("From", ""),
+            sender=event.get("From") or "",
             text=raw.decode("utf-8", errors="replace"),
             source="base64",
             driver=driver,
@@ -93,14 +93,14 @@ def inbound_from_event(event: Mapping[str, str], name: str) -> InboundSms | None
         lines.sort()
         return InboundSms(
             device=device,
-            sender=event.get("From", ""),
+            sender=event.get("From") or "",
             text="\n".join(value for _, value in lines),
             source="lines",
             driver=driver,
         )
     if kind == "newcmgr":
         try:
-            deliver = decode_deliver(cmgr_pdu(event.get("Message", "")))
+            deliver = decode_deliver(cmgr_pdu(event.get("Message") or ""))
         except PduError as exc:
             log.debug("%s on %s not read: %s", name, device, exc)
             return None
@@ -117,15 +117,15 @@ def inbound_from_event(event: Mapping[str, str], name: str) -> InboundSms | None
     return None
 
 
-def report_from_event(event: Mapping[str, str], name: str) -> DeliveryReport | None:
+def report_from_event(event: AmiEvent, name: str) -> DeliveryReport | None:
     """The delivery report an event carries; None when it says nothing final."""
     kind = _kind(name)
-    device = event.get("Device", "")
+    device = event.get("Device") or ""
     if kind == "report":
         payload = event.get("Payload") or None
-        success = event.get("Success", "").strip() == "1"
-        report_type = event.get("Type", "").strip()
-        detail = f"type {report_type} success {int(success)} report {event.get('Report', '')!r}"
+        success = (event.get("Success") or "").strip() == "1"
+        report_type = (event.get("Type") or "").strip()
+        detail = f"type {report_type} success {int(success)} report {(event.get('Report') or '')!r}"
         outcome: ReportOutcome
         if report_type == "0":
             outcome = "sent" if success else "failed"
@@ -137,8 +137,8 @@ def report_from_event(event: Mapping[str, str], name: str) -> DeliveryReport | N
             return None
         return DeliveryReport(device, outcome, detail, payload=payload)
     if kind == "smsstatus":
-        status = event.get("Status", "").strip()
-        modem_id = event.get("ID", "").strip() or None
+        status = (event.get("Status") or "").strip()
+        modem_id = (event.get("ID") or "").strip() or None
         word = status.split()[0].lower() if status else ""
         mapped: dict[str, ReportOutcome] = {
             "sent": "sent",

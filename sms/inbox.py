@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -57,13 +56,15 @@ from typing import Any, Protocol
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ami_listener.message import AmiMessage
 from billing_client.outcomes import BillingResult, Lookup
 from billing_client.subscriber import SubscriberInfo
+from primitives.ami import AmiEvent
+from primitives.backoff import Backoff
 from primitives.clock import Clock, as_utc
 from primitives.phones import PhoneNormaliser
+from primitives.worker import Worker
 from sms import text as sms_text
-from sms.events import inbound_from_event
+from sms.events import INBOUND_EVENTS, inbound_from_event
 from sms.models import InboxPartRow, InboxRow
 from sms.outbox import Outbox, SmsRefused
 from sms.replies import reply_for
@@ -147,12 +148,16 @@ class Inbox:
         self._follow_ups: set[asyncio.Task[None]] = set()
         self._retries: dict[int, _Retry] = {}
         self._running: set[int] = set()
-        self._sweeper: asyncio.Task[None] | None = None
+        self._lookup_backoff = Backoff(LOOKUP_RETRY, LOOKUP_RETRY_MAX)
+        self._sweeper = Worker("SMS inbox sweep", self._sweep, log=log, retry=sweep_interval)
 
     # Arrivals
 
-    async def handle_event(self, event: AmiMessage) -> None:
-        """An inbound AMI event (wire this to every name in `sms.events.INBOUND_EVENTS`)."""
+    ami_events: tuple[str, ...] = INBOUND_EVENTS
+    """Inbound SMS, chan_dongle and chan_quectel names alike (`primitives.ami`)."""
+
+    async def on_ami_event(self, event: AmiEvent) -> None:
+        """An inbound AMI event: store the SMS it carries."""
         inbound = inbound_from_event(event, event.name)
         if inbound is not None:
             await self.receive(inbound)
@@ -564,7 +569,7 @@ class Inbox:
         """Schedule the next follow-up of a row (backoff, never past its deadline); when."""
         previous = self._retries.get(row_id)
         failures = previous.failures + 1 if previous is not None else 1
-        delay = min(LOOKUP_RETRY * 2 ** (failures - 1), LOOKUP_RETRY_MAX)
+        delay = self._lookup_backoff.delay_for(failures)
         due = min(self._clock.now() + timedelta(seconds=delay), deadline)
         self._retries[row_id] = _Retry(failures, due, deadline)
         return due
@@ -602,8 +607,7 @@ class Inbox:
         expired multipart groups, and start the sweeper (which also retries failed lookups)."""
         await self.recover()
         await self.flush_expired()
-        if self._sweeper is None:
-            self._sweeper = asyncio.create_task(self._sweep(), name="sms-inbox-sweeper")
+        self._sweeper.start(delay=self._sweep_interval)
 
     async def recover(self) -> builtins.list[int]:
         async with self._sessions() as session:
@@ -619,22 +623,20 @@ class Inbox:
         return ids
 
     async def stop(self) -> None:
-        sweeper, self._sweeper = self._sweeper, None
-        if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+        """Stop the sweeper at once (a sweep cut short is done again at the next start),
+        then let the follow-ups under way finish."""
+        await self._sweeper.stop(0)
         await self.drain()
         self._retries.clear()
 
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(self._sweep_interval)
-            try:
-                await self.flush_expired()
-            except Exception:
-                log.exception("SMS inbox sweep failed")
+    async def _sweep(self) -> float:
+        """The sweeper's pass: expired multipart groups, then the lookups due again (even
+        when the first failed)."""
+        try:
+            await self.flush_expired()
+        finally:
             self.retry_due()
+        return self._sweep_interval
 
     # Reading
 

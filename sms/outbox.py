@@ -26,9 +26,7 @@ messages into `unknown` at start-up.
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-import contextlib
 import logging
 import re
 from collections import deque
@@ -40,11 +38,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ami_listener.message import AmiMessage
+from primitives.ami import AmiEvent
+from primitives.backoff import Backoff
 from primitives.clock import Clock, as_utc
 from primitives.phones import PhoneNormaliser
+from primitives.worker import Worker
 from sms import text as sms_text
-from sms.events import DeliveryReport, report_from_event
+from sms.events import REPORT_EVENTS, DeliveryReport, report_from_event
 from sms.models import OutboxRow, OutboxWorkerRow
 from sms.settings import PJSIP_MAX_BODY, SmsSettings, Transport
 from sms.transports import (
@@ -136,9 +136,16 @@ class Outbox:
         self._on_final = on_final
         self._phones = phones or PhoneNormaliser()
         self._ready = ready
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._retry_backoff = Backoff(settings.retry_backoff, settings.retry_backoff_max)
+        """A refused send waits retry_backoff, doubling per attempt, up to retry_backoff_max."""
+        self._worker = Worker(
+            "SMS outbox worker",
+            self._step,
+            log=log,
+            retry=settings.poll_interval,
+            on_error=self._stopped_sending,
+            on_recovered=self._sends_again,
+        )
         self._orphans: deque[DeliveryReport] = deque(maxlen=_ORPHAN_REPORTS)
         self._beat_at: datetime | None = None
         self._beat_ready: bool | None = None
@@ -331,7 +338,7 @@ class Outbox:
         return new_id
 
     def wake(self) -> None:
-        self._wake.set()
+        self._worker.wake()
 
     # Reading
 
@@ -365,9 +372,8 @@ class Outbox:
         Returns the messages found in flight. Without a transport only the recovery runs.
         """
         recovered = await self.recover()
-        if self._transport is not None and self._task is None:
-            self._stopping = False
-            self._task = asyncio.create_task(self._run(), name="sms-outbox")
+        if self._transport is not None:
+            self._worker.start()
         return recovered
 
     async def recover(self) -> builtins.list[OutboxMessage]:
@@ -396,17 +402,9 @@ class Outbox:
     async def stop(self) -> None:
         """Stop the worker: a send in progress gets up to action_timeout to finish; cut
         off later, its message stays `sending` and becomes `unknown` at the next start."""
-        task, self._task = self._task, None
-        if task is None:
+        if not self._worker.running:
             return
-        self._stopping = True
-        self._wake.set()
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(task), self._settings.action_timeout + 1)
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._worker.stop(self._settings.action_timeout + 1)
         try:
             await self._beat(running=False)
         except SQLAlchemyError as exc:
@@ -467,42 +465,22 @@ class Outbox:
                 session.add(OutboxWorkerRow(id=_WORKER_ROW, **values))
         self._beat_at, self._beat_ready = now, ready
 
-    async def _run(self) -> None:
-        """Send until stopped. A failing round (the database away) is retried every
-        poll_interval: logged with its traceback and told to staff when the streak starts,
-        and once more when a round works again."""
-        failing = False
-        while not self._stopping:
-            delay = self._poll()
-            try:
-                await self._heartbeat()
-                worked = await self.run_once()
-                if not worked and not self._stopping:
-                    self._wake.clear()
-                    delay = await self._idle_delay()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                worked = False
-                self._wake.clear()  # the next try after poll_interval, not at once
-                if failing:
-                    log.debug("SMS outbox worker failed again: %s", brief(exc))
-                else:
-                    failing = True
-                    log.exception("SMS outbox worker failed; retrying every %ss", self._poll())
-                    await self._tell_staff(
-                        f"SMS outbox stopped sending (retrying every {self._poll():g} s): "
-                        f"{brief(exc)}"
-                    )
-            else:
-                if failing:
-                    failing = False
-                    log.info("SMS outbox worker works again")
-                    await self._tell_staff("SMS outbox sends again")
-            if worked or self._stopping:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+    async def _step(self) -> float:
+        """The worker's pass: beat, send one due message; at once again if one went out,
+        else when the next retry falls due (a failure: poll_interval later)."""
+        await self._heartbeat()
+        if await self.run_once():
+            return 0
+        return await self._idle_delay()
+
+    async def _stopped_sending(self, exc: BaseException) -> None:
+        """A failing streak starts (the database away): staff hear it once."""
+        await self._tell_staff(
+            f"SMS outbox stopped sending (retrying every {self._poll():g} s): {brief(exc)}"
+        )
+
+    async def _sends_again(self) -> None:
+        await self._tell_staff("SMS outbox sends again")
 
     async def _tell_staff(self, message: str) -> None:
         """Alert staff (when wired); an alert that fails is logged, never ours."""
@@ -602,10 +580,7 @@ class Outbox:
             values["attempts"] = message.attempts - 1
             values["next_attempt_at"] = now + timedelta(seconds=self._poll())
         elif outcome.kind == "not_sent" and message.attempts < self._settings.max_attempts:
-            delay = min(
-                self._settings.retry_backoff * 2 ** (message.attempts - 1),
-                self._settings.retry_backoff_max,
-            )
+            delay = self._retry_backoff.delay_for(message.attempts)
             values["state"] = OutboxState.QUEUED.value
             values["next_attempt_at"] = now + timedelta(seconds=delay)
         elif outcome.kind in ("not_sent", "rejected"):
@@ -678,8 +653,11 @@ class Outbox:
 
     # Delivery reports
 
-    async def handle_report(self, event: AmiMessage) -> None:
-        """An AMI `*Report` / `*SMSStatus` event (wire this to every name in REPORT_EVENTS)."""
+    ami_events: tuple[str, ...] = REPORT_EVENTS
+    """Delivery reports, chan_dongle and chan_quectel names alike (`primitives.ami`)."""
+
+    async def on_ami_event(self, event: AmiEvent) -> None:
+        """An AMI `*Report` / `*SMSStatus` event: settle the message it reports on."""
         report = report_from_event(event, event.name)
         if report is None:
             return

@@ -136,4 +136,4 @@ class WorkerStatus:
 OnStored = Callable[[StoredSms], Awaitable[None]]
 OnFinal = Callable[[OutboxMessage], Awaitable[None]]
 InboundHandler = Callable[[InboundSms], Awaitable[StoredSms | None]]
-"""What the FastAGI route `sms_in` is given (RouteDeps.inbound_sms): `Inbox.receive`."""
+"""What the FastAGI route `sms_in` stores through (`sms.sms_in.build_handlers`): `Inbox.receive`."""

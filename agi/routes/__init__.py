@@ -1,7 +1,12 @@
-"""The IVR routes, one module each, registered by name (`agi://host/<name>`)."""
+"""The IVR routes, one module each, registered by name (`agi://host/<name>`).
+
+Other rooms may bring routes of their own (sms: `sms_in`); the root adds them through
+`build_handlers(deps, extra)`, so agi imports no room that uses it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 
 from agi.routes.askozianum import askozianum
@@ -12,7 +17,6 @@ from agi.routes.paycardpay import paycardpay
 from agi.routes.ping import ping
 from agi.routes.realname import realname
 from agi.routes.setcredit import setcredit
-from agi.routes.sms_in import sms_in
 from agi.routes.swstatus import swstatus
 from agi.routes.userstatus import userstatus
 from agi.server import Handler
@@ -24,15 +28,23 @@ ROUTES: dict[str, Route] = {
     "paycardpay": paycardpay,
     "realname": realname,
     "ping": ping,
-    "sms_in": sms_in,
     "pause": pause,
     "unpause": unpause,
     "swstatus": swstatus,
 }
 
 
-def build_handlers(deps: RouteDeps) -> dict[str, Handler]:
-    return {name: partial(route, deps) for name, route in ROUTES.items()}
+def build_handlers(
+    deps: RouteDeps, extra: Mapping[str, Handler] | None = None
+) -> dict[str, Handler]:
+    """agi's routes bound to `deps`, and `extra`: routes other rooms bring (the root passes
+    them, e.g. sms's `sms_in`). A name taken twice is a wiring mistake: ValueError."""
+    handlers: dict[str, Handler] = {name: partial(route, deps) for name, route in ROUTES.items()}
+    for name, handler in (extra or {}).items():
+        if name in handlers:
+            raise ValueError(f"AGI route {name!r} registered twice")
+        handlers[name] = handler
+    return handlers
 
 
 __all__ = ["ROUTES", "Route", "RouteDeps", "build_handlers"]

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeVar
 
 from agi.errors import AgiError
 from agi.request import AgiRequest
@@ -52,9 +53,12 @@ async def set_variables(session: AgiSession, variables: Mapping[str, str]) -> No
 
 
 Route = Callable[[RouteDeps, AgiRequest, AgiSession], Awaitable[None]]
+D = TypeVar("D")
+AnyRoute = Callable[[D, AgiRequest, AgiSession], Awaitable[None]]
+"""A route of agi's (given RouteDeps) or of another room (given what it needs)."""
 
 
-def leaves_on_error(variables: Mapping[str, str]) -> Callable[[Route], Route]:
+def leaves_on_error(variables: Mapping[str, str]) -> Callable[[AnyRoute[D]], AnyRoute[D]]:
     """Declare what a route leaves on the channel when it fails unexpectedly.
 
     A bug or a database error inside a route must not send the call on with no variables
@@ -64,9 +68,9 @@ def leaves_on_error(variables: Mapping[str, str]) -> Callable[[Route], Route]:
     channel is gone or out of step and nothing more can be set.
     """
 
-    def decorate(route: Route) -> Route:
+    def decorate(route: AnyRoute[D]) -> AnyRoute[D]:
         @functools.wraps(route)
-        async def guarded(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
+        async def guarded(deps: D, request: AgiRequest, session: AgiSession) -> None:
             try:
                 await route(deps, request, session)
             except AgiError:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from agi.lockout import LockoutGuard
 from agi.settings import AgiSettings
 from billing_client.client import BillingClient
-from sms.types import InboundHandler
 
 T = TypeVar("T")
 
@@ -20,9 +19,6 @@ class RouteDeps:
     billing: BillingClient
     lockout: LockoutGuard
     settings: AgiSettings
-    inbound_sms: InboundHandler | None = None
-    alert: Callable[[str], Awaitable[None]] | None = None
-    """Staff's alerts (the root's Alerts): what a route cannot put right, e.g. an SMS lost."""
     _money_moves: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def money_move(self, move: Coroutine[Any, Any, T]) -> T:

@@ -8,7 +8,7 @@ import click
 
 from agi.probe import probe
 from agi.request import split_script
-from agi.routes import ROUTES
+from pbxbridge.app import AGI_ROUTES
 from pbxbridge.cli.common import state
 
 
@@ -36,8 +36,9 @@ def agi_probe(
     ROUTE may carry a query, e.g. `userstatus?say=1` or `paycardpay?card=1234…`.
     """
     name, _ = split_script(route)
-    if name not in ROUTES:
-        raise click.UsageError(f"unknown route {name!r}; the routes are: {', '.join(ROUTES)}", ctx)
+    if name not in AGI_ROUTES:
+        known = ", ".join(AGI_ROUTES)
+        raise click.UsageError(f"unknown route {name!r}; the routes are: {known}", ctx)
     agi = state(ctx).settings().agi
     wildcard = agi.host in {"0.0.0.0", "::"}  # noqa: S104 - comparing, not binding
     target_host = host or ("127.0.0.1" if wildcard else agi.host)

@@ -10,6 +10,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from agi.escape import quote
+from agi.request import AgiRequest
+from agi.routes import build_handlers
+from agi.session import AgiSession
 from billing_client.models import AuditEntry, Subscriber
 from primitives.clock import FixedClock
 from tests.agi.routes_rig import RouteRig, route_rig
@@ -317,6 +320,21 @@ async def test_unknown_route_says_so_and_the_call_goes_on(
         call = await rig.call("nosuchroute")
     assert call.set_variables == {}
     assert call.verbose == ["pbxbridge: no AGI route 'nosuchroute'"]
+
+
+async def test_the_service_serves_routes_other_rooms_bring(
+    database: Database, clock: FixedClock
+) -> None:
+    """sms_in lives in sms/ and is registered by the root, next to agi's own routes."""
+    async with route_rig(database.url, clock) as rig:
+        call = await rig.call("sms_in")  # a channel with no SMS on it
+        assert call.set_variables == {"SMS_RESULT": "ERROR", "SMS_ID": ""}
+
+        async def other(request: AgiRequest, session: AgiSession) -> None:
+            raise AssertionError("never served")
+
+        with pytest.raises(ValueError, match="'ping' registered twice"):
+            build_handlers(rig.service.routes, extra={"ping": other})
 
 
 # --- a slow or dead billing (Ubilling backend against the fake Ubilling)

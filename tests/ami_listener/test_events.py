@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from ami_listener import AmiHealth, AmiMessage
+from primitives.ami import AmiEvent
 from tests.ami_listener.conftest import MakeClient, until
 from tests.fakes.ami_asterisk import Capture, FakeAmi, dongle_sms_events, encode, parse
 
@@ -75,6 +76,41 @@ async def test_dongle_sms_and_the_event_after_it_both_arrive(
     await until(lambda: len(seen) == 3)
     assert [e.name for e in seen] == ["DongleNewSMS", "DongleNewSMSBase64", "Hangup"]
     assert seen[0].get_all("MessageLine1") == ["Дякую"]  # the empty line was dropped
+
+
+class Consumer:
+    """A component as the root hands it to the client: the names it wants, one handler,
+    reading the event only through the ground floor's AmiEvent."""
+
+    ami_events = ("hangup", "UserEvent")
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str | None]] = []
+
+    async def on_ami_event(self, event: AmiEvent) -> None:
+        self.seen.append((event.name, event.get("Uniqueid") or event.get("Seq")))
+
+
+async def test_a_consumer_gets_the_events_it_declares_in_order(
+    fake: FakeAmi, make_client: MakeClient
+) -> None:
+    client = await make_client()
+    consumer = Consumer()
+    client.add_consumer(consumer)
+    data = (
+        encode({"Event": "Hangup", "Uniqueid": "9.1"})
+        + encode({"Event": "Newchannel", "Uniqueid": "9.2"})
+        + numbered(2)
+        + encode({"Event": "HANGUP", "Uniqueid": "9.3"})
+    )
+    await fake.send_raw(data)
+    await until(lambda: len(consumer.seen) == 4)
+    assert consumer.seen == [
+        ("Hangup", "9.1"),
+        ("UserEvent", "0"),
+        ("UserEvent", "1"),
+        ("HANGUP", "9.3"),
+    ]
 
 
 async def test_names_are_case_insensitive_and_star_gets_everything(

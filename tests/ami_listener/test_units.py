@@ -1,4 +1,4 @@
-"""The small pieces: header escaping, settings, backoff, list terminators, router rules."""
+"""The small pieces: header escaping, settings, list terminators, router rules."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 from pydantic import ValidationError
 
 from ami_listener import AmiSettings, header_name, header_value
-from ami_listener.backoff import Backoff
 from ami_listener.dispatch import EventDispatcher
 from ami_listener.errors import AmiActionError, AmiDisconnected
 from ami_listener.escape import MAX_LINE_BYTES, format_action
@@ -115,28 +114,6 @@ def test_secret_is_hidden_in_repr_and_dumps() -> None:
     assert "hunter2" not in repr(s)
     assert "hunter2" not in str(s.model_dump())
     assert "hunter2" not in s.model_dump_json()
-
-
-# Backoff
-
-
-def test_backoff_doubles_to_the_maximum_and_resets() -> None:
-    backoff = Backoff(1.0, 60.0, 0.2, lambda: 0.5)  # 0.5: no jitter
-    assert [backoff.next_delay() for _ in range(9)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
-    backoff.reset()
-    assert backoff.next_delay() == 1
-
-
-def test_backoff_jitter_spreads_both_ways() -> None:
-    assert Backoff(10.0, 60.0, 0.2, lambda: 0.0).next_delay() == pytest.approx(8.0)
-    assert Backoff(10.0, 60.0, 0.2, lambda: 1.0).next_delay() == pytest.approx(12.0)
-
-
-def test_backoff_survives_a_very_long_outage() -> None:
-    backoff = Backoff(1.0, 60.0, 0.0, lambda: 0.5)
-    for _ in range(10_000):
-        delay = backoff.next_delay()
-    assert delay == 60
 
 
 # List terminators

@@ -347,7 +347,7 @@ async def test_the_missed_calls_store_as_the_source(
         )
         try:
             for message in capture_messages():
-                await tracker.handle(message)
+                await tracker.on_ami_event(message)
             await tracker.flush()
         finally:
             await tracker.aclose()

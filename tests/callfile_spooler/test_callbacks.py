@@ -190,7 +190,7 @@ async def test_operator_first_call_file_and_outcomes_from_the_dialplan(
     # the connect context's `h` extension says so first, and that is the outcome.
     asterisk = FakeAsterisk(rig.spool.dir)
     asterisk.step(rig.clock.now())
-    await rig.spooler.handle(
+    await rig.spooler.on_ami_event(
         user_event("CallFileFailed", Reason="5", Campaign="1", Attempt="1", Number="+380501234567")
     )
     asterisk.finish(rig.clock.now() + timedelta(seconds=5))
@@ -202,7 +202,7 @@ async def test_operator_first_call_file_and_outcomes_from_the_dialplan(
     assert "Setvar: CAMPAIGN_ATTEMPT_ID=2\n" in second[0].read_text()
     # This time the customer answers (Dial's U() gosub reports it).
     asterisk.step(rig.clock.now())
-    await rig.spooler.handle(
+    await rig.spooler.on_ami_event(
         user_event("CampaignAnswered", Campaign="1", Attempt="2", Number="+380501234567")
     )
     asterisk.finish(rig.clock.now() + timedelta(seconds=60))
@@ -222,7 +222,7 @@ async def test_no_operator_taking_a_callback_is_not_the_customer_s_no_answer(
     asterisk = FakeAsterisk(rig.spool.dir, lambda _c: Fate(90, reason=3))
     asterisk.step(rig.clock.now())
     asterisk.finish(rig.clock.now() + timedelta(seconds=90))
-    await rig.spooler.handle(
+    await rig.spooler.on_ami_event(
         user_event(
             "CallFileFailed",
             Reason="3",
@@ -251,7 +251,7 @@ async def test_unanswered_callbacks_are_retried_then_given_up(make_rig: MakeRig)
         asterisk.step(rig.clock.now())
         asterisk.finish(rig.clock.now() + timedelta(seconds=30))
         for message in asterisk.take_events():
-            await rig.spooler.handle(message)
+            await rig.spooler.on_ami_event(message)
         await rig.tick(30)
         await rig.tick(rig.spool.retry_delays.noanswer)
     assert await rig.attempts() == [("callback-1", 1, "noanswer"), ("callback-1", 2, "noanswer")]

@@ -91,7 +91,7 @@ async def test_failed_extension_reason_decides_and_retries_by_reason(
     await spooler.tick()
     asterisk.step(clock.now())
     for message in asterisk.take_events():  # the `failed` extension's UserEvents come first
-        await spooler.handle(message)
+        await spooler.on_ami_event(message)
     assert spooler.alive() == 0  # the events freed the lines before the files were read
     start = clock.now()
     clock.instant += timedelta(seconds=1)
@@ -118,7 +118,7 @@ async def test_failed_extension_reason_decides_and_retries_by_reason(
     assert (await spooler.tick()).spooled == 2  # congestion (30 s) and busy (60 s)
     asterisk.step(clock.now())
     for message in asterisk.take_events():
-        await spooler.handle(message)
+        await spooler.on_ami_event(message)
     clock.instant += timedelta(seconds=1)
     await spooler.tick()
     report = {r.number: r for r in await spooler.campaigns.report("promo")}
@@ -142,7 +142,7 @@ async def test_expired_file_before_the_event_is_refined(
     assert [a.status for a in rows] == ["expired", "queued"]
     expired_retry = rows[1].not_before
     for message in asterisk.take_events():  # then the UserEvent with REASON 5
-        await spooler.handle(message)
+        await spooler.on_ami_event(message)
     rows = await attempts(db)
     assert [(a.status, a.reason) for a in rows] == [("busy", 5), ("queued", None)]
     assert rows[1].not_before < expired_retry  # busy retries sooner than expired
@@ -155,7 +155,7 @@ async def test_hangup_cause_names_the_outcome_without_a_failed_extension(
     await campaign_with(spooler, ["0501110001"])
     await spooler.tick()
     (attempt,) = await attempts(db)
-    await spooler.handle(
+    await spooler.on_ami_event(
         event(
             "Hangup",
             ("Channel", "PJSIP/trunk-00000001"),
@@ -189,9 +189,9 @@ async def test_answer_digit_and_hangup_by_uniqueid(
         ("Campaign", str(campaign_id)),
         ("Number", "0501110001"),
     )
-    await spooler.handle(answered)
+    await spooler.on_ami_event(answered)
     assert spooler.alive() == 1  # answered, still talking
-    await spooler.handle(
+    await spooler.on_ami_event(
         event(
             "UserEvent",
             ("Uniqueid", "1795311406.6"),
@@ -201,7 +201,7 @@ async def test_answer_digit_and_hangup_by_uniqueid(
             ("Digit", "2"),
         )
     )
-    await spooler.handle(event("Hangup", ("Uniqueid", "1795311406.6"), ("Cause", "16")))
+    await spooler.on_ami_event(event("Hangup", ("Uniqueid", "1795311406.6"), ("Cause", "16")))
     assert spooler.alive() == 0
     (attempt,) = await attempts(db)
     assert (attempt.status, attempt.digit, attempt.uniqueid) == ("answered", "2", "1795311406.6")
@@ -214,7 +214,7 @@ async def test_originate_response(db: Database, clock: FixedClock, settings: Spo
     await campaign_with(spooler, ["0501110001", "0501110002"])
     await spooler.tick()
     first, second = await attempts(db)
-    await spooler.handle(
+    await spooler.on_ami_event(
         event(
             "OriginateResponse",
             ("ActionID", f"pbxbridge-{first.id}"),
@@ -223,7 +223,7 @@ async def test_originate_response(db: Database, clock: FixedClock, settings: Spo
             ("Uniqueid", "1.1"),
         )
     )
-    await spooler.handle(
+    await spooler.on_ami_event(
         event(
             "OriginateResponse",
             ("ActionID", f"pbxbridge-{second.id}"),
@@ -250,7 +250,7 @@ async def test_unrelated_events_are_ignored(
         event("OriginateResponse", ("ActionID", "orig-1"), ("Response", "Success")),
         event("Newchannel", ("Uniqueid", "1.2")),
     ):
-        await spooler.handle(message)
+        await spooler.on_ami_event(message)
     assert [a.status for a in await attempts(db)] == ["spooled"]
     assert spooler.alive() == 1
 
@@ -297,8 +297,8 @@ async def test_captured_session_replayed(db: Database, clock: FixedClock, spool_
     raw = (FIXTURES / "asterisk" / "ami-session-originate-callfiles-agi.raw").read_bytes()
     for offset in range(0, len(raw), 1000):
         for message in framer.feed(raw[offset : offset + 1000]):
-            if message.kind == "event" and message.name in Spooler.EVENTS:
-                await spooler.handle(message)
+            if message.kind == "event" and message.name in Spooler.ami_events:
+                await spooler.on_ami_event(message)
     statuses = sorted((a.status, a.reason) for a in await attempts(db) if a.attempt_no == 1)
     assert statuses == [("answered", 4), ("noanswer", 3)]
     assert spooler.alive() == 0  # CampaignAnswered's Uniqueid, then its Hangup

@@ -86,7 +86,7 @@ async def test_ten_thousand_numbers_within_every_limit(
     for _ in range(20_000):
         asterisk.finish(clock.now())
         for message in asterisk.take_events():
-            await spooler.handle(message)
+            await spooler.on_ami_event(message)
         await spooler.tick()
         assert spooler.alive() <= MAX_CONCURRENT
         asterisk.pick_up(clock.now())

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agi.routes import ROUTES
 from agi.routes.common import AND_PROMPT, MINUS_PROMPT
 from agi.settings import AgiSettings
+from pbxbridge.app import AGI_ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 DIALPLAN = ROOT / "dialplan" / "extensions_pbxbridge.conf"
@@ -103,7 +103,7 @@ def test_every_agi_call_names_a_pbxbridge_route() -> None:
     for number, args in calls:
         match = AGI_URL.fullmatch(split_args(args)[0])
         assert match, f"line {number}: not an agi:// URL: {args}"
-        assert match["route"] in ROUTES, f"line {number}: no route {match['route']!r}"
+        assert match["route"] in AGI_ROUTES, f"line {number}: no route {match['route']!r}"
     used = {AGI_URL.fullmatch(split_args(a)[0])["route"] for _, a in calls}  # type: ignore[index]
     assert {"askozianum", "userstatus", "setcredit", "paycardpay"} <= used
     assert {"pause", "unpause", "swstatus"} <= used

@@ -142,7 +142,7 @@ def inbound_call(uid: str, number: str, **row: Any) -> list[AmiMessage]:
 async def feed(tracker: MissedCallTracker, messages: list[AmiMessage]) -> None:
     """Hand `messages` to the tracker and decide every call that is over."""
     for message in messages:
-        await tracker.handle(message)
+        await tracker.on_ami_event(message)
     await tracker.flush()
 
 

@@ -31,7 +31,7 @@ async def test_the_capture_gives_exactly_two_missed_calls(
     seen = Seen()
     tracker = make_tracker(on_missed=seen)
     for message in capture_messages():
-        await tracker.handle(message)
+        await tracker.on_ami_event(message)
     await tracker.flush()
 
     missed = await tracker.list()
@@ -57,13 +57,13 @@ async def test_the_capture_gives_exactly_two_missed_calls(
 async def test_replaying_the_capture_twice_records_nothing_new(make_tracker: MakeTracker) -> None:
     first = make_tracker()
     for message in capture_messages():
-        await first.handle(message)
+        await first.on_ami_event(message)
     await first.flush()
     # a second process (or a restart) sees the same calls again: the linkedid is unique
     seen = Seen()
     second = make_tracker(on_missed=seen)
     for message in capture_messages(chunk=7):
-        await second.handle(message)
+        await second.on_ami_event(message)
     await second.flush()
     assert len(await second.list()) == 2
     assert seen.calls == []
@@ -73,6 +73,6 @@ async def test_the_timer_decides_calls_without_a_flush(make_tracker: MakeTracker
     seen = Seen()
     tracker = make_tracker(on_missed=seen, flush_delay=0.05)
     for message in capture_messages():
-        await tracker.handle(message)
+        await tracker.on_ami_event(message)
     await seen.wait_for(2)
     assert sorted(c.number for c in seen.calls) == ["+380501112233", "+380671234567"]

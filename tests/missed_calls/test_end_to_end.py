@@ -6,7 +6,6 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from ami_listener import AmiClient, AmiSettings
-from missed_calls import EVENTS
 from tests.fakes.ami_asterisk import DEFAULT_SECRET, FakeAmi
 from tests.missed_calls.conftest import ABANDONED_QUEUE, MISSED_DIRECT, MakeTracker, Seen
 
@@ -24,8 +23,7 @@ async def test_the_capture_through_amiclient_and_fake_ami(make_tracker: MakeTrac
                 ping_interval=30,
             )
         )
-        for name in EVENTS:  # what the root does
-            client.on_event(name, tracker.handle)
+        client.add_consumer(tracker)  # what the root does
         await client.start()
         try:
             await fake.wait_for_logins(1)

@@ -100,7 +100,7 @@ async def test_the_call_is_committed_before_the_billing_is_asked(
     flaky.mode = "hang"
     tracker = make_tracker(billing=client(flaky), lookup_timeout=30)
     for message in capture_messages():
-        await tracker.handle(message)
+        await tracker.on_ami_event(message)
     flushing = asyncio.create_task(tracker.flush())
     await asyncio.wait_for(flaky.entered.wait(), 5)
     async with db.sessions() as session:

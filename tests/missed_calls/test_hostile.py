@@ -97,7 +97,7 @@ async def test_a_broken_event_is_logged_and_ignored(
     message: AmiMessage,
 ) -> None:
     with caplog.at_level(logging.WARNING, "pbxbridge.missed_calls"):
-        await offline_tracker.handle(message)
+        await offline_tracker.on_ami_event(message)
     assert "ignored a" in caplog.text, what
     assert len(caplog.text) < 2000  # a 200 kB value is not copied into the log
     assert offline_tracker.calls_in_progress == 0
@@ -138,7 +138,7 @@ async def test_random_headers_for_every_consumed_event(make_tracker: MakeTracker
     tracker = make_tracker()
     for _ in range(3000):
         headers = tuple((rng.choice(keys), rng.choice(values)) for _ in range(rng.randint(0, 8)))
-        await tracker.handle(AmiMessage((("Event", rng.choice(EVENTS)), *headers)))
+        await tracker.on_ami_event(AmiMessage((("Event", rng.choice(EVENTS)), *headers)))
     await tracker.flush(force=True)
     # still working: the capture gives its two misses
     await feed(tracker, capture_messages())
@@ -153,6 +153,6 @@ async def test_newline_free_nonsense_through_the_framer(make_tracker: MakeTracke
     junk = [b"\x00\xff" * 1000, b"Event: Cdr" * 500, b"\r\n\r\n", b"Event: Hangup\r\nUniq"]
     for chunk in junk:
         for message in framer.feed(chunk):
-            await tracker.handle(message)
+            await tracker.on_ami_event(message)
     await tracker.flush(force=True)
     assert await tracker.list() == []

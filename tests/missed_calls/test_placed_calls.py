@@ -84,7 +84,7 @@ async def test_an_operator_first_callback_nobody_takes_is_no_missed_call(
     callback = lose(unanswered_operator_first_callback())
     # the callback rings while the real calls of the capture come and go
     for message in capture_messages()[:40] + callback + capture_messages()[40:]:
-        await tracker.handle(message)
+        await tracker.on_ami_event(message)
     await tracker.flush()
 
     missed = await tracker.list()
@@ -103,7 +103,7 @@ async def test_the_same_call_in_contexts_not_named_outbound_is_missed(
     seen = Seen()
     tracker = make_tracker(on_missed=seen, outbound_contexts=[])
     for message in unanswered_operator_first_callback():
-        await tracker.handle(message)
+        await tracker.on_ami_event(message)
     await tracker.flush()
     assert [(m.linkedid, m.number, m.queue) for m in await tracker.list()] == [
         (CALLBACK, "+380501112233", "support")
@@ -113,7 +113,7 @@ async def test_the_same_call_in_contexts_not_named_outbound_is_missed(
 
 async def replay_capture(tracker: MissedCallTracker) -> None:
     for message in capture_messages():
-        await tracker.handle(message)
+        await tracker.on_ami_event(message)
     await tracker.flush()
 
 
@@ -192,7 +192,7 @@ async def test_an_operator_taking_a_callback_is_no_recall_until_the_customer_ans
     tracker = make_tracker()
     await replay_capture(tracker)
     for message in operator_took_callback(customer_answered=customer_answered):
-        await tracker.handle(message)
+        await tracker.on_ami_event(message)
     await tracker.flush()
 
     calls = {m.linkedid: m for m in await tracker.list()}

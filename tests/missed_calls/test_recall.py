@@ -19,7 +19,7 @@ from tests.missed_calls.conftest import (
 
 async def replay_capture(tracker: MissedCallTracker) -> None:
     for message in capture_messages():
-        await tracker.handle(message)
+        await tracker.on_ami_event(message)
     await tracker.flush()
 
 
@@ -28,9 +28,9 @@ async def outbound(
 ) -> None:
     """Staff dial `number` from extension 101 (Dial(PJSIP/<number>@trunk)); with `legs` > 1 the
     call goes through Local channels and gives one Cdr row per leg."""
-    await tracker.handle(channel_event("Newchannel", uid, uid, Context="from-internal"))
+    await tracker.on_ami_event(channel_event("Newchannel", uid, uid, Context="from-internal"))
     for leg in range(legs):
-        await tracker.handle(
+        await tracker.on_ami_event(
             cdr(
                 f"{uid}{leg}" if leg else uid,
                 src="101",
@@ -41,8 +41,8 @@ async def outbound(
             )
         )
         if leg:  # the Local leg's channel, linked to the call
-            await tracker.handle(channel_event("Hangup", f"{uid}{leg}", uid))
-    await tracker.handle(channel_event("Hangup", uid, uid))
+            await tracker.on_ami_event(channel_event("Hangup", f"{uid}{leg}", uid))
+    await tracker.on_ami_event(channel_event("Hangup", uid, uid))
     await tracker.flush()
 
 
@@ -72,8 +72,8 @@ async def test_the_caller_getting_through_later_recalls_too(
     await replay_capture(tracker)
     clock.instant += timedelta(hours=2)
     uid = "1795500000.5"
-    await tracker.handle(channel_event("Newchannel", uid, uid, CallerIDNum="380501112233"))
-    await tracker.handle(
+    await tracker.on_ami_event(channel_event("Newchannel", uid, uid, CallerIDNum="380501112233"))
+    await tracker.on_ami_event(
         cdr(
             uid,
             src="380501112233",
@@ -84,7 +84,7 @@ async def test_the_caller_getting_through_later_recalls_too(
             dstchannel="PJSIP/101-00000009",
         )
     )
-    await tracker.handle(channel_event("Hangup", uid, uid))
+    await tracker.on_ami_event(channel_event("Hangup", uid, uid))
     await tracker.flush()
     calls = {m.linkedid: m for m in await tracker.list()}
     assert calls[ABANDONED_QUEUE].recalled_by == uid
@@ -101,8 +101,8 @@ async def test_an_ivr_answer_and_another_abandon_are_no_recall(
     await replay_capture(tracker)
     clock.instant += timedelta(minutes=5)
     uid = "1795600000.7"
-    await tracker.handle(channel_event("Newchannel", uid, uid, CallerIDNum="0501112233"))
-    await tracker.handle(
+    await tracker.on_ami_event(channel_event("Newchannel", uid, uid, CallerIDNum="0501112233"))
+    await tracker.on_ami_event(
         channel_event(
             "QueueCallerJoin",
             uid,
@@ -113,7 +113,7 @@ async def test_an_ivr_answer_and_another_abandon_are_no_recall(
             Count="2",
         )
     )
-    await tracker.handle(
+    await tracker.on_ami_event(
         channel_event(
             "QueueCallerAbandon",
             uid,
@@ -125,7 +125,7 @@ async def test_an_ivr_answer_and_another_abandon_are_no_recall(
             HoldTime="41",
         )
     )
-    await tracker.handle(
+    await tracker.on_ami_event(
         cdr(
             uid,
             src="0501112233",
@@ -137,7 +137,7 @@ async def test_an_ivr_answer_and_another_abandon_are_no_recall(
             duration=60,
         )
     )
-    await tracker.handle(channel_event("Hangup", uid, uid))
+    await tracker.on_ami_event(channel_event("Hangup", uid, uid))
     await tracker.flush()
 
     calls = await tracker.list()
@@ -203,7 +203,7 @@ async def test_a_call_does_not_recall_itself(make_tracker: MakeTracker) -> None:
         disposition="ANSWERED",
         dstchannel="PJSIP/101-00000001",
     )
-    await tracker.handle(late)
+    await tracker.on_ami_event(late)
     await tracker.flush()
     assert all(m.recalled_at is None for m in await tracker.list())
 

@@ -45,8 +45,8 @@ async def test_two_trackers_on_one_database_record_the_call_once(
 ) -> None:
     first, second = make_tracker(), make_tracker()
     for message in capture_messages():
-        await first.handle(message)
-        await second.handle(message)
+        await first.on_ami_event(message)
+        await second.on_ami_event(message)
     await asyncio.gather(first.flush(), second.flush())
     assert len(await first.list()) == 2
 
@@ -79,7 +79,7 @@ SCRIPT = textwrap.dedent(
         billing = BillingClient(backend, PhoneNormaliser())
         tracker = MissedCallTracker(sessions, clock, billing, settings)
         for message in capture_messages():
-            await tracker.handle(message)
+            await tracker.on_ami_event(message)
         await tracker.flush()
 
     asyncio.run(main(sys.argv[1], sys.argv[3]))

@@ -4,6 +4,7 @@ per interval, a flood summarised by the notifier; the CLI's stay in the log."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from pbxbridge.settings import Settings
 from primitives.clock import FixedClock
 from tests.ami_listener.conftest import until
 from tests.conftest import Database
+from tests.fakes.agi_asterisk import FakeAsterisk
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.ubilling import FakeUbilling, Fault
 from tests.missed_calls.conftest import capture_messages
@@ -260,7 +262,7 @@ async def test_a_lost_missed_call_reaches_staff(
         async with sqlite_database.engine.begin() as conn:
             await conn.execute(text("ALTER TABLE missed_calls_entries RENAME TO away"))
         for message in capture_messages():
-            await service.missed.handle(message)
+            await service.missed.on_ami_event(message)
         await service.missed.flush()
         told = await told_before_the_marker(service, telegram)
     lost = [t for t in told if "LOST" in t]
@@ -268,14 +270,28 @@ async def test_a_lost_missed_call_reaches_staff(
     assert lost[0].startswith("ALERT: missed calls: LOST the missed call from +380671234567 ")
 
 
-async def test_the_agi_routes_alert_staff_through_the_service_alerts(
+async def test_an_sms_the_service_cannot_store_reaches_staff(
     sqlite_database: Database, clock: FixedClock, tmp_path: Path
 ) -> None:
     """sms_in tells staff of an SMS it could not store (tests/sms/test_sms_in_route.py):
-    through the one Alerts of the process."""
+    through the running service's FastAGI server and the one Alerts of the process."""
     async with (
         FakeTelegram() as telegram,
         FakeUbilling(clock=clock) as ubilling,
         running(sqlite_database, clock, tmp_path, telegram, ubilling) as service,
     ):
-        assert service.routes.alert is service.core.alerts
+        async with sqlite_database.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE sms_inbox RENAME TO sms_inbox_away"))
+        port = service.agi.port
+        env = {
+            "agi_network_script": "sms_in",
+            "agi_request": f"agi://127.0.0.1:{port}/sms_in",
+            "agi_callerid": "+380501110001",
+            "agi_calleridname": "dongle0",
+            "agi_channel": "Local/sms@dongle-incoming-00000001;2",
+        }
+        text_b64 = base64.b64encode("Баланс?".encode()).decode("ascii")
+        call = await FakeAsterisk(port, env=env, variables={"SMS_BASE64": text_b64}).call()
+        assert call.set_variables["SMS_RESULT"] == "ERROR"
+        [told] = await told_before_the_marker(service, telegram)
+    assert told.startswith("ALERT: an SMS from +380501110001 on dongle0 could not be stored")

@@ -165,7 +165,7 @@ async def run_calls(config: Path, clock: FixedClock, reasons: dict[str, int]) ->
         clock.instant += timedelta(seconds=5)
         asterisk.finish(clock.now())
         for event in asterisk.take_events():
-            await spooler.handle(event)
+            await spooler.on_ami_event(event)
         clock.instant += timedelta(seconds=5)
         await spooler.tick()
 

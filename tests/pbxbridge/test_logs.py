@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from ami_listener.message import AmiMessage
 from billing_client.audit import AuditJournal
 from billing_client.client import BillingClient
 from billing_client.local import LocalBackend
@@ -82,7 +83,8 @@ async def test_a_missing_value_is_logged_as_a_dash_not_none(
     billing = BillingClient(LocalBackend(db.sessions, clock, audit), phones)
     refused = await billing.set_credit(login="ivan", source=MoneySource(kind="cli", user="t"))
     assert refused.amount is None
-    inbound_from_event({"Device": "dongle0", "Message": "%%%"}, "DongleNewSMSBase64")
+    event = AmiMessage((("Event", "DongleNewSMSBase64"), ("Device", "dongle0"), ("Message", "%%%")))
+    inbound_from_event(event, "DongleNewSMSBase64")
     outbox = Outbox(db.sessions, clock, None, SmsSettings())
     await outbox.apply_report(DeliveryReport("dongle0", "delivered", "ok", modem_id="7"))
 

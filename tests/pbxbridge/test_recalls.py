@@ -32,7 +32,7 @@ async def test_an_answered_callback_recalls_the_missed_call(
         database.sessions, clock, billing, MissedCallSettings()
     ) as tracker:
         for message in capture_messages():  # +380501112233 abandons the queue
-            await tracker.handle(message)
+            await tracker.on_ami_event(message)
         await tracker.flush()
 
         for sub in ("outgoing", "outgoing_done", "tmp"):
@@ -55,7 +55,7 @@ async def test_an_answered_callback_recalls_the_missed_call(
         asterisk.step(clock.now())
 
         # an operator took it, the customer did not answer: still missed
-        await spooler.handle(
+        await spooler.on_ami_event(
             user_event(
                 "CallFileFailed", Reason="3", Campaign="1", Attempt="1", Number="+380501112233"
             )
@@ -68,7 +68,7 @@ async def test_an_answered_callback_recalls_the_missed_call(
         await spooler.tick()
         asterisk.step(clock.now())
         answered_at = clock.now()
-        await spooler.handle(
+        await spooler.on_ami_event(
             user_event("CampaignAnswered", Campaign="1", Attempt="2", Number="+380501112233")
         )
 

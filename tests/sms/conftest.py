@@ -107,7 +107,7 @@ class Rig:
         """Hand each framed event to the inbox, as the AMI dispatcher would, in order."""
         messages = frame(data, chunk)
         for message in messages:
-            await self.inbox.handle_event(message)
+            await self.inbox.on_ami_event(message)
         await self.inbox.drain()
         return messages
 

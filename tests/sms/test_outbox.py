@@ -25,7 +25,6 @@ from sms.transports import (
     pjsip_body_limit,
 )
 from sms.types import InboundSms, OutboxMessage, OutboxState
-from sms.wiring import subscribe
 from tests.fakes.ami_asterisk import FakeAmi, error, success
 from tests.sms.conftest import MakeRig, Rig, eventually, stream
 
@@ -417,7 +416,7 @@ async def test_bad_messages_are_refused_when_queued(make_sqlite_rig: MakeRig, am
 
 async def test_reports_by_payload_update_the_message(make_rig: MakeRig, ami: Ami) -> None:
     rig = rig_for(make_rig, ami)
-    subscribe(ami.client, None, rig.outbox)
+    ami.client.add_consumer(rig.outbox)
     delivered = await rig.outbox.queue("0501110001", "one", actor="test")
     failed = await rig.outbox.queue("0501110002", "two", actor="test")
     while await rig.outbox.run_once():
@@ -438,7 +437,7 @@ async def test_reports_by_payload_update_the_message(make_rig: MakeRig, ami: Ami
 
 async def test_late_report_settles_an_unknown_message(make_rig: MakeRig, ami: Ami) -> None:
     rig = rig_for(make_rig, ami, action_timeout=0.2, transport="quectel", device="quectel0")
-    subscribe(ami.client, None, rig.outbox)
+    ami.client.add_consumer(rig.outbox)
     ami.fake.on_action("QuectelSendSMS", None)
     message_id = await rig.outbox.queue("0501110001", "one", actor="test")
     await rig.outbox.run_once()
@@ -452,7 +451,7 @@ async def test_bg111_status_by_id_even_before_the_response_is_recorded(
     make_rig: MakeRig, ami: Ami
 ) -> None:
     rig = rig_for(make_rig, ami)
-    subscribe(ami.client, None, rig.outbox)
+    ami.client.add_consumer(rig.outbox)
     sent_id = await rig.outbox.queue("0501110001", "one", actor="test")
     await rig.outbox.run_once()
     modem_id = (await message(rig, sent_id)).modem_id
@@ -469,7 +468,7 @@ async def test_bg111_status_by_id_even_before_the_response_is_recorded(
     event = AmiMessage(
         (("Event", "DongleSMSStatus"), ("Device", "dongle0"), ("ID", "0xfeed"), ("Status", "Sent"))
     )
-    await rig.outbox.handle_report(event)
+    await rig.outbox.on_ami_event(event)
     assert (await message(rig, early_id)).state == OutboxState.SENDING
     await rig.outbox.settle(claimed, SendOutcome("accepted", "queued", modem_id="0xfeed"))
     assert (await message(rig, early_id)).state == OutboxState.SENT
@@ -483,7 +482,8 @@ async def test_balance_command_answered_through_the_device_it_came_in_on(
 ) -> None:
     rig = rig_for(make_rig, ami, poll_interval=0.05)
     await rig.add_subscriber("ivan", "0501110002")
-    subscribe(ami.client, rig.inbox, rig.outbox)
+    ami.client.add_consumer(rig.inbox)
+    ami.client.add_consumer(rig.outbox)
     await rig.outbox.start()
     await rig.inbox.start()
     try:
@@ -511,7 +511,8 @@ async def test_quectel_sms_answered_by_quectel_send_sms(make_rig: MakeRig, ami: 
     ami.fake.on_action(
         "QuectelSendSMS", lambda a: success(Message="[quectel0] SMS queued for send")
     )
-    subscribe(ami.client, rig.inbox, rig.outbox)
+    ami.client.add_consumer(rig.inbox)
+    ami.client.add_consumer(rig.outbox)
     await rig.outbox.start()
     await rig.inbox.start()
     try:

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from functools import partial
+from dataclasses import dataclass, field
 
 import pytest
 from sqlalchemy import select, text
 
 from agi import AgiSettings, FastAgiServer
-from agi.lockout import LockoutGuard
-from agi.routes.deps import RouteDeps
-from agi.routes.sms_in import PJSIP_BODY, PJSIP_FROM, sip_user, sms_in
 from sms.models import InboxRow
+from sms.sms_in import PJSIP_BODY, PJSIP_FROM, build_handlers, sip_user
 from sms.types import InboundHandler, InboundSms, StoredSms
 from tests.fakes.agi_asterisk import FakeAsterisk, FakeCall
 from tests.sms.conftest import MakeRig, Rig
@@ -43,18 +41,27 @@ class MessageChannel(FakeAsterisk):
 Call = Callable[..., Awaitable[FakeCall]]
 
 
+@dataclass
+class Storage:
+    """What the route stores through, swappable by a test, and the alerts it raised."""
+
+    receive: InboundHandler
+    alerts: list[str] = field(default_factory=list)
+
+
 @pytest.fixture
-async def route(make_sqlite_rig: MakeRig) -> AsyncIterator[tuple[Rig, RouteDeps, Call]]:
+async def route(make_sqlite_rig: MakeRig) -> AsyncIterator[tuple[Rig, Storage, Call]]:
     rig = make_sqlite_rig()
     settings = AgiSettings(port=0, command_timeout=5, session_timeout=10, drain_timeout=1)
-    deps = RouteDeps(
-        billing=rig.billing,
-        lockout=LockoutGuard(rig.db.sessions, rig.clock),
-        settings=settings,
-    )
-    handler: InboundHandler = rig.inbox.receive
-    setattr(deps, "inbound_sms", handler)  # noqa: B010 - RouteDeps gains the field at wiring
-    server = FastAgiServer(settings, {"sms_in": partial(sms_in, deps)})
+    storage = Storage(rig.inbox.receive)
+
+    async def receive(sms: InboundSms) -> StoredSms | None:
+        return await storage.receive(sms)
+
+    async def alert(message: str) -> None:
+        storage.alerts.append(message)
+
+    server = FastAgiServer(settings, build_handlers(receive, alert))  # as the root does
     await server.start()
 
     async def call(
@@ -77,7 +84,7 @@ async def route(make_sqlite_rig: MakeRig) -> AsyncIterator[tuple[Rig, RouteDeps,
         )
         return await fake.call()
 
-    yield rig, deps, call
+    yield rig, storage, call
     await server.stop()
     await rig.inbox.stop()
 
@@ -87,7 +94,7 @@ async def rows(rig: Rig) -> list[InboxRow]:
         return list(await session.scalars(select(InboxRow).order_by(InboxRow.id)))
 
 
-async def test_dongle_sms_context(route: tuple[Rig, RouteDeps, Call]) -> None:
+async def test_dongle_sms_context(route: tuple[Rig, Storage, Call]) -> None:
     rig, _, call = route
     result = await call(variables={"SMS_BASE64": b64(TEXT), "DONGLENAME": "dongle3"})
     (row,) = await rows(rig)
@@ -101,7 +108,7 @@ async def test_dongle_sms_context(route: tuple[Rig, RouteDeps, Call]) -> None:
     assert result.set_variables == {"SMS_RESULT": "OK", "SMS_ID": str(row.id)}
 
 
-async def test_device_from_callerid_name_or_query(route: tuple[Rig, RouteDeps, Call]) -> None:
+async def test_device_from_callerid_name_or_query(route: tuple[Rig, Storage, Call]) -> None:
     rig, _, call = route
     await call(variables={"SMS_BASE64": b64("one")}, calleridname="dongle5")
     await call("sms_in?device=quectel2", variables={"SMS_BASE64": b64("two")})
@@ -112,7 +119,7 @@ async def test_device_from_callerid_name_or_query(route: tuple[Rig, RouteDeps, C
 
 
 async def test_same_sms_from_ami_and_dialplan_is_stored_once(
-    route: tuple[Rig, RouteDeps, Call],
+    route: tuple[Rig, Storage, Call],
 ) -> None:
     rig, _, call = route
     await rig.inbox.receive(InboundSms("dongle0", "+380501110001", TEXT, "base64"))
@@ -126,7 +133,7 @@ async def test_same_sms_from_ami_and_dialplan_is_stored_once(
     assert row.driver == "quectel"  # an AMI copy tells what the dialplan could not
 
 
-async def test_pjsip_message(route: tuple[Rig, RouteDeps, Call]) -> None:
+async def test_pjsip_message(route: tuple[Rig, Storage, Call]) -> None:
     rig, _, call = route
     result = await call(
         "sms_in?device=pjsip:trunk1",
@@ -146,8 +153,8 @@ async def test_pjsip_message(route: tuple[Rig, RouteDeps, Call]) -> None:
     assert result.set_variables["SMS_RESULT"] == "OK"
 
 
-async def test_errors_set_sms_result_error(route: tuple[Rig, RouteDeps, Call]) -> None:
-    rig, deps, call = route
+async def test_errors_set_sms_result_error(route: tuple[Rig, Storage, Call]) -> None:
+    rig, storage, call = route
     nothing = await call(expressions={PJSIP_BODY: "", PJSIP_FROM: ""})
     assert nothing.set_variables == {"SMS_RESULT": "ERROR", "SMS_ID": ""}
     garbled = await call(variables={"SMS_BASE64": "%%%not base64"})
@@ -156,27 +163,19 @@ async def test_errors_set_sms_result_error(route: tuple[Rig, RouteDeps, Call]) -
     async def broken(sms: InboundSms) -> StoredSms | None:
         raise RuntimeError("database is gone")
 
-    setattr(deps, "inbound_sms", broken)  # noqa: B010
+    storage.receive = broken
     failed = await call(variables={"SMS_BASE64": b64("x")})
     assert failed.set_variables["SMS_RESULT"] == "ERROR"
-    setattr(deps, "inbound_sms", None)  # noqa: B010
-    unwired = await call(variables={"SMS_BASE64": b64("x")})
-    assert unwired.set_variables["SMS_RESULT"] == "ERROR"
     assert await rows(rig) == []
 
 
 async def test_an_sms_the_database_refuses_is_told_to_staff(
-    route: tuple[Rig, RouteDeps, Call],
+    route: tuple[Rig, Storage, Call],
 ) -> None:
     """A SIP MESSAGE has no other way in: when the inbox cannot store it, staff hear of it
     (once), besides Asterisk getting SMS_RESULT=ERROR."""
-    rig, deps, call = route
-    alerts: list[str] = []
-
-    async def alert(message: str) -> None:
-        alerts.append(message)
-
-    deps.alert = alert
+    rig, storage, call = route
+    alerts = storage.alerts
     garbled = await call(variables={"SMS_BASE64": "%%%not base64"})
     assert garbled.set_variables["SMS_RESULT"] == "ERROR"
     assert alerts == []  # nothing was read: nothing to lose

@@ -1,4 +1,9 @@
-"""sms_in: an inbound SMS handed over by the dialplan; sets SMS_RESULT OK or ERROR.
+"""sms_in: the FastAGI route of an inbound SMS handed over by the dialplan; sets SMS_RESULT
+OK or ERROR.
+
+The route belongs to sms (it only stores into the inbox); the root registers it on the
+FastAGI server next to agi's own routes (`build_handlers(inbox.receive)`), so agi knows
+nothing of SMS. Classic (process per call) AGI does not serve it: it has no inbox.
 
 Two dialplan sources:
 
@@ -14,8 +19,8 @@ Two dialplan sources:
 
 `?device=` overrides the device in both cases. Fails closed: SMS_RESULT=ERROR when
 nothing could be read or stored (the dialplan may then keep the text some other way); an
-SMS that was read but could not be stored is also told to staff (`RouteDeps.alert`): a
-SIP MESSAGE has no other way in.
+SMS that was read but could not be stored is also told to staff (the `alert` the root
+passes to `build_handlers`): a SIP MESSAGE has no other way in.
 `SMS_ID` is the inbox row (empty for a part held until its siblings arrive).
 """
 
@@ -25,16 +30,33 @@ import base64
 import binascii
 import logging
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 
 from agi.errors import AgiError
 from agi.request import AgiRequest
 from agi.routes.common import leaves_on_error
-from agi.routes.deps import RouteDeps
+from agi.server import Handler
 from agi.session import AgiSession
 from sms.types import InboundHandler, InboundSms
 from storage.errors import brief
 
 log = logging.getLogger("pbxbridge.agi")
+
+Alert = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class SmsRouteDeps:
+    """What sms's routes are given: where an SMS is stored (`Inbox.receive`), and staff's
+    alerts for one that cannot be."""
+
+    receive: InboundHandler
+    alert: Alert | None = None
+
+
+SmsRoute = Callable[[SmsRouteDeps, AgiRequest, AgiSession], Awaitable[None]]
 
 PJSIP_BODY = "${BASE64_ENCODE(${MESSAGE(body)})}"
 PJSIP_FROM = "${MESSAGE(from)}"
@@ -85,18 +107,17 @@ async def _pjsip_sms(request: AgiRequest, session: AgiSession) -> InboundSms | N
     return InboundSms(device=device, sender=sender, text=text, source="pjsip", driver="pjsip")
 
 
-async def _tell_staff(deps: RouteDeps, message: str) -> None:
-    if deps.alert is None:
+async def _tell_staff(alert: Alert | None, message: str) -> None:
+    if alert is None:
         return
     try:
-        await deps.alert(message)
+        await alert(message)
     except Exception:
         log.exception("alert failed")
 
 
 @leaves_on_error({"SMS_RESULT": "ERROR", "SMS_ID": ""})
-async def sms_in(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> None:
-    handler: InboundHandler | None = deps.inbound_sms
+async def sms_in(deps: SmsRouteDeps, request: AgiRequest, session: AgiSession) -> None:
     result, stored_id = "ERROR", ""
     inbound: InboundSms | None = None
     try:
@@ -107,10 +128,8 @@ async def sms_in(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> N
             inbound = await _pjsip_sms(request, session)
         if inbound is None:
             log.warning("AGI %s sms_in: no SMS on this channel", request.uniqueid or "-")
-        elif handler is None:
-            log.error("AGI %s sms_in: SMS storage is not configured", request.uniqueid or "-")
         else:
-            stored = await handler(inbound)
+            stored = await deps.receive(inbound)
             result = "OK"
             stored_id = str(stored.id) if stored is not None else ""
             log.info(
@@ -127,9 +146,19 @@ async def sms_in(deps: RouteDeps, request: AgiRequest, session: AgiSession) -> N
         result = "ERROR"
         if inbound is not None:
             await _tell_staff(
-                deps,
+                deps.alert,
                 f"an SMS from {inbound.sender} on {inbound.device} could not be stored "
                 f"(Asterisk told SMS_RESULT=ERROR): {brief(exc)}",
             )
     await session.set_variable("SMS_RESULT", result)
     await session.set_variable("SMS_ID", stored_id)
+
+
+ROUTES: dict[str, SmsRoute] = {"sms_in": sms_in}
+
+
+def build_handlers(receive: InboundHandler, alert: Alert | None = None) -> dict[str, Handler]:
+    """The FastAGI handlers of sms's routes, storing through `receive` (`Inbox.receive`);
+    what cannot be stored is told to staff through `alert`."""
+    deps = SmsRouteDeps(receive, alert)
+    return {name: partial(route, deps) for name, route in ROUTES.items()}
