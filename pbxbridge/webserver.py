@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from callfile_spooler.audio import CampaignAudio
+from missed_calls.store import MissedCallStore
 from pbxbridge.health import (
     AgiCheck,
     AmiCheck,
@@ -19,6 +21,7 @@ from pbxbridge.health import (
     TelegramCheck,
 )
 from pbxbridge.metrics import AgiCollector, AmiCollector, BillingCollector
+from sms.history import SmsHistory
 from web.api.deps import ApiDeps
 from web.app import WebParts, build_app
 from web.health import HealthChecks
@@ -61,5 +64,14 @@ def web_parts(service: Service) -> WebParts:
         clock=core.clock,
         tokens=TokenStore(core.sessions, core.clock, core.audit),
         billing=core.billing,
+        callbacks=service.callbacks,
+        campaigns=service.spooler.campaigns,
+        audio=CampaignAudio(core.sessions, core.clock, core.settings.spool),
+        wake_spooler=service.spooler.wake,
+        outbox=service.outbox,
+        inbox=service.inbox,
+        sms=SmsHistory(core.sessions),
+        missed=MissedCallStore(core.sessions, core.clock),
+        max_upload_bytes=settings.max_upload_bytes,
     )
     return WebParts(settings, api, health, metrics)
