@@ -61,6 +61,11 @@ class AudioError(Exception):
     """The audio cannot be used; the message says why (and what to install, if that is it)."""
 
 
+class AudioUnavailable(AudioError):
+    """Not the file's fault: this service cannot convert or store messages now (ffmpeg
+    missing or unable to write a format, spool.sounds_dir not writable)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Prompt:
     """A converted message: `base` is what Playback() takes (the path without extension)."""
@@ -121,7 +126,7 @@ def _pydub() -> _Pydub:
 
 def _require_ffmpeg() -> None:
     if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
-        raise AudioError(FFMPEG_MISSING)
+        raise AudioUnavailable(FFMPEG_MISSING)
 
 
 def _ffmpeg_says(error: BaseException) -> str:
@@ -174,7 +179,7 @@ def _encode(segment: AudioSegment, fmt: str, target: Path) -> None:
                 parameters=["-ar", str(SAMPLE_RATE), "-ac", "1"],
             )
         except _pydub().encode_error as exc:
-            raise AudioError(f"ffmpeg cannot write {fmt}: {_ffmpeg_says(exc)}") from None
+            raise AudioUnavailable(f"ffmpeg cannot write {fmt}: {_ffmpeg_says(exc)}") from None
     os.chmod(target, FILE_MODE)
 
 
@@ -197,7 +202,7 @@ def convert_file(source: Path, base: Path, formats: Sequence[str] = ("wav",)) ->
     try:
         base.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise AudioError(f"cannot create {base.parent} (spool.sounds_dir): {exc}") from None
+        raise AudioUnavailable(f"cannot create {base.parent} (spool.sounds_dir): {exc}") from None
     written: dict[str, Path] = {}
     try:
         for fmt in wanted:
@@ -207,7 +212,9 @@ def convert_file(source: Path, base: Path, formats: Sequence[str] = ("wav",)) ->
         for fmt, temp in written.items():
             os.replace(temp, base.with_name(f"{base.name}.{fmt}"))
     except OSError as exc:
-        raise AudioError(f"cannot write into {base.parent} (spool.sounds_dir): {exc}") from None
+        raise AudioUnavailable(
+            f"cannot write into {base.parent} (spool.sounds_dir): {exc}"
+        ) from None
     finally:
         for temp in written.values():
             temp.unlink(missing_ok=True)

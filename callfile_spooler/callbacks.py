@@ -22,13 +22,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, func, select
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Row,
+    Select,
+    String,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,7 +55,7 @@ from callfile_spooler.calls import (
 )
 from callfile_spooler.campaigns import RESERVED_PREFIX
 from callfile_spooler.models import Attempt, Campaign, CampaignNumber, DoNotCall
-from callfile_spooler.outcomes import AttemptStatus, CampaignState, NumberStatus
+from callfile_spooler.outcomes import IN_ASTERISK, AttemptStatus, CampaignState, NumberStatus
 from callfile_spooler.settings import CallbackSettings
 from primitives.clock import Clock, as_utc
 from primitives.phones import PhoneNormaliser
@@ -114,6 +126,10 @@ class CallbackRequest(Base):
 
 QUEUED = "queued"
 REFUSED = "refused"
+CANCELLED = "cancelled"
+COUNTED = (QUEUED, CANCELLED)
+"""Requests the hourly limit counts: every one that was accepted, cancelled ones too (a
+request cancelled after its call was placed still made that call)."""
 UBILLING_SENT = "sent"
 UBILLING_FAILED = "failed"
 
@@ -148,6 +164,8 @@ class CallbackResult:
     not_before: datetime | None = None
     refusal: Refusal | None = None
     """Why it was refused, as a code (None when accepted)."""
+    retry_after: int | None = None
+    """For TOO_MANY: seconds until one more request to the number would pass."""
 
     def describe(self) -> str:
         if not self.accepted:
@@ -187,6 +205,29 @@ class CallbackInfo:
     attempts: int
     last_outcome: str | None
     client_ip: str | None = None
+    not_before: datetime | None = None
+
+    @property
+    def state(self) -> str:
+        """One word for where the request stands: `refused`, `cancelled`, or its call's
+        status (`pending`, `calling`, `answered`, `given_up`, `dnc`)."""
+        if self.status in (REFUSED, CANCELLED):
+            return self.status
+        return self.call or NumberStatus.PENDING.value
+
+
+STATES = (REFUSED, CANCELLED, *(s.value for s in NumberStatus if s != NumberStatus.IDLE))
+"""Every `CallbackInfo.state` (what the API filters by)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Why `_refusal` refuses a request: the code, the words, and for TOO_MANY when one
+    more would pass."""
+
+    kind: Refusal
+    reason: str
+    retry_after: int | None = None
 
 
 def _text(value: str | None, limit: int) -> str | None:
@@ -252,7 +293,8 @@ class CallbackService:
         now = self.clock.now()
         not_before = max(at.astimezone(UTC), now) if at is not None else now
         async with self._lock, self.sessions.begin() as session:
-            code, refusal = await self._refusal(session, e164, now)
+            refused = await self._refusal(session, e164, now)
+            refusal = refused.reason if refused is not None else ""
             row = CallbackRequest(
                 number=e164,
                 name=_text(name, MAX_NAME),
@@ -275,20 +317,25 @@ class CallbackService:
             request_id = row.id
         if refusal:
             log.info("callback to %s refused: %s", e164, refusal)
+            assert refused is not None
             return CallbackResult(
-                request_id, e164, False, refusal, None, not_before=not_before, refusal=code
+                request_id,
+                e164,
+                False,
+                refusal,
+                None,
+                not_before=not_before,
+                refusal=refused.kind,
+                retry_after=refused.retry_after,
             )
         log.info("callback #%d to %s queued (%s)", request_id, e164, self.settings.mode)
         if self.wake is not None:
             self.wake()
         return await self._follow_up(request_id, e164, campaign_name, not_before)
 
-    async def _refusal(
-        self, session: AsyncSession, number: str, now: datetime
-    ) -> tuple[Refusal | None, str]:
-        """Why the request must be refused (a code and the words), or (None, "")."""
+    async def _refusal(self, session: AsyncSession, number: str, now: datetime) -> Refused | None:
         if await session.get(DoNotCall, number) is not None:
-            return Refusal.DO_NOT_CALL, "the number is on the do-not-call list"
+            return Refused(Refusal.DO_NOT_CALL, "the number is on the do-not-call list")
         waiting = await session.scalar(
             select(CallbackRequest.id)
             .join(Campaign, Campaign.id == CallbackRequest.campaign_id)
@@ -299,22 +346,31 @@ class CallbackService:
             .limit(1)
         )
         if waiting is not None:
-            return Refusal.UNDER_WAY, f"callback #{waiting} to this number is still under way"
-        recent = await session.scalar(
-            select(func.count())
-            .select_from(CallbackRequest)
-            .where(
-                CallbackRequest.number == number,
-                CallbackRequest.status == QUEUED,
-                CallbackRequest.requested_at > now - WINDOW,
+            return Refused(
+                Refusal.UNDER_WAY, f"callback #{waiting} to this number is still under way"
             )
-        )
-        if recent is not None and recent >= self.settings.max_per_hour:
-            return Refusal.TOO_MANY, (
-                f"{recent} callback(s) to this number within the hour already "
-                f"(callback.max_per_hour = {self.settings.max_per_hour})"
+        recent = (
+            await session.scalars(
+                select(CallbackRequest.requested_at)
+                .where(
+                    CallbackRequest.number == number,
+                    CallbackRequest.status.in_(COUNTED),
+                    CallbackRequest.requested_at > now - WINDOW,
+                )
+                .order_by(CallbackRequest.requested_at.desc())
             )
-        return None, ""
+        ).all()
+        limit = self.settings.max_per_hour
+        if len(recent) >= limit:
+            # One more passes once the limit-th newest leaves the hour.
+            frees_at = as_utc(recent[limit - 1]) + WINDOW
+            return Refused(
+                Refusal.TOO_MANY,
+                f"{len(recent)} callback(s) to this number within the hour already "
+                f"(callback.max_per_hour = {limit})",
+                max(1, math.ceil((frees_at - now).total_seconds())),
+            )
+        return None
 
     async def _queue(
         self, session: AsyncSession, request: CallbackRequest, name: str, now: datetime
@@ -438,37 +494,123 @@ class CallbackService:
 
     async def list_requests(self, limit: int = 50) -> list[CallbackInfo]:
         """The latest requests, newest first, with the state of their calls."""
+        return await self.page(limit)
+
+    async def page(
+        self,
+        limit: int,
+        *,
+        before: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        state: str | None = None,
+    ) -> list[CallbackInfo]:
+        """Requests newest first: ids below `before`, requested in [since, until) (UTC),
+        in `state` (a `CallbackInfo.state`)."""
+        query = _info_query().order_by(CallbackRequest.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(CallbackRequest.id < before)
+        if since is not None:
+            query = query.where(CallbackRequest.requested_at >= since)
+        if until is not None:
+            query = query.where(CallbackRequest.requested_at < until)
+        if state in (REFUSED, CANCELLED):
+            query = query.where(CallbackRequest.status == state)
+        elif state is not None:
+            query = query.where(CallbackRequest.status == QUEUED, CampaignNumber.status == state)
         async with self.sessions() as session:
-            rows = await session.execute(
-                select(
-                    CallbackRequest,
-                    CampaignNumber.status,
-                    CampaignNumber.attempts,
-                    CampaignNumber.last_outcome,
-                )
-                .outerjoin(
-                    CampaignNumber, CampaignNumber.campaign_id == CallbackRequest.campaign_id
-                )
-                .order_by(CallbackRequest.id.desc())
-                .limit(limit)
+            return [_info(row) for row in await session.execute(query)]
+
+    async def get(self, request_id: int) -> CallbackInfo | None:
+        async with self.sessions() as session:
+            row = (
+                await session.execute(_info_query().where(CallbackRequest.id == request_id))
+            ).first()
+            return _info(row) if row is not None else None
+
+    async def cancel(self, request_id: int, *, actor: str) -> CallbackInfo | None:
+        """No further call for request `request_id` (None when there is no such request).
+
+        Its queued attempts are cancelled and its campaign is done, so nothing is retried; a
+        call already in Asterisk's hands is not stopped (its outcome is still recorded).
+        Who cancelled is kept in the request's reason. Raises CallbackError when there is
+        nothing to cancel: refused, cancelled already, or its call is over.
+        """
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
+            request = await session.get(CallbackRequest, request_id)
+            if request is None:
+                return None
+            if request.status == REFUSED:
+                raise CallbackError(f"callback #{request_id} was refused: it has no call")
+            if request.status == CANCELLED:
+                raise CallbackError(f"callback #{request_id} is cancelled already")
+            campaign = (
+                await session.get(Campaign, request.campaign_id)
+                if request.campaign_id is not None
+                else None
             )
-            return [
-                CallbackInfo(
-                    id=r.id,
-                    requested_at=as_utc(r.requested_at),
-                    number=r.number,
-                    name=r.name,
-                    comment=r.comment,
-                    source=r.source,
-                    status=r.status,
-                    reason=r.reason,
-                    login=r.login,
-                    subscriber_name=r.subscriber_name,
-                    ubilling=r.ubilling,
-                    call=call,
-                    attempts=attempts or 0,
-                    last_outcome=outcome,
-                    client_ip=r.client_ip,
+            if campaign is None or campaign.state not in (
+                CampaignState.RUNNING,
+                CampaignState.PAUSED,
+            ):
+                raise CallbackError(f"callback #{request_id} is over: nothing left to cancel")
+            who = _text(actor, MAX_SOURCE) or "unknown"
+            await session.execute(
+                update(Attempt)
+                .where(Attempt.campaign_id == campaign.id, Attempt.status == AttemptStatus.QUEUED)
+                .values(
+                    status=AttemptStatus.CANCELLED.value, ended_at=now, detail=f"cancelled by {who}"
                 )
-                for r, call, attempts, outcome in rows
-            ]
+            )
+            live = await session.scalar(
+                select(func.count())
+                .select_from(Attempt)
+                .where(Attempt.campaign_id == campaign.id, Attempt.status.in_(list(IN_ASTERISK)))
+            )
+            if not live:
+                await session.execute(
+                    update(CampaignNumber)
+                    .where(CampaignNumber.campaign_id == campaign.id)
+                    .values(status=NumberStatus.GIVEN_UP.value)
+                )
+            campaign.state = CampaignState.DONE.value
+            campaign.finished_at = now
+            request.status = CANCELLED
+            request.reason = f"cancelled by {who}" + (
+                "; the call under way then was not stopped" if live else ""
+            )
+        log.info("callback #%d to %s cancelled by %s", request_id, request.number, who)
+        return await self.get(request_id)
+
+
+def _info_query() -> Select[CallbackRequest, str, int, str | None]:
+    return select(
+        CallbackRequest,
+        CampaignNumber.status,
+        CampaignNumber.attempts,
+        CampaignNumber.last_outcome,
+    ).outerjoin(CampaignNumber, CampaignNumber.campaign_id == CallbackRequest.campaign_id)
+
+
+def _info(row: Row[CallbackRequest, str, int, str | None]) -> CallbackInfo:
+    """A request with its call (None for a refused one: the outer join found no number)."""
+    r, call, attempts, outcome = row
+    return CallbackInfo(
+        id=r.id,
+        requested_at=as_utc(r.requested_at),
+        number=r.number,
+        name=r.name,
+        comment=r.comment,
+        source=r.source,
+        status=r.status,
+        reason=r.reason,
+        login=r.login,
+        subscriber_name=r.subscriber_name,
+        ubilling=r.ubilling,
+        call=call,
+        attempts=attempts or 0,
+        last_outcome=outcome,
+        client_ip=r.client_ip,
+        not_before=as_utc(r.not_before),
+    )

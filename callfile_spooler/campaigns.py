@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
@@ -89,6 +90,7 @@ class CampaignInfo:
     last_run_on: date | None
     started_at: datetime | None
     finished_at: datetime | None
+    created_at: datetime | None = None
 
     @property
     def limits(self) -> Limits:
@@ -123,6 +125,7 @@ class CampaignInfo:
             last_run_on=row.last_run_on,
             started_at=as_utc(row.started_at) if row.started_at else None,
             finished_at=as_utc(row.finished_at) if row.finished_at else None,
+            created_at=as_utc(row.created_at) if row.created_at else None,
         )
 
 
@@ -153,6 +156,16 @@ class CampaignStatus:
         return sum(s.get(k, 0) for k in ("answered", "given_up", "dnc"))
 
 
+@dataclass
+class RemovalReport:
+    """What `remove_numbers` did: numbers `removed`, `missing` (not in the campaign) and
+    `busy` (a call to them is in Asterisk's hands now: kept, remove them once it ended)."""
+
+    removed: int = 0
+    missing: list[str] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class NumberReport:
     number: str
@@ -163,6 +176,34 @@ class NumberReport:
     last_reason: int | None
     digit: str | None
     last_attempt_at: datetime | None
+    id: int = 0
+    """The number's row id (pages of a report continue after it)."""
+
+
+def _number_report(n: CampaignNumber) -> NumberReport:
+    return NumberReport(
+        number=n.number,
+        extension=n.extension,
+        status=n.status,
+        attempts=n.attempts,
+        last_outcome=n.last_outcome,
+        last_reason=n.last_reason,
+        digit=n.digit,
+        last_attempt_at=as_utc(n.last_attempt_at) if n.last_attempt_at else None,
+        id=n.id,
+    )
+
+
+def check_name(name: str) -> str:
+    """`name` when a new campaign may be called so, else CampaignError saying why."""
+    if not isinstance(name, str) or NAME.fullmatch(name) is None:
+        raise CampaignError(f"campaign name {name!r}: letters, digits, _ . - (1-64)")
+    if name.lower().startswith(RESERVED_PREFIX):
+        raise CampaignError(
+            f"campaign name {name!r}: names beginning {RESERVED_PREFIX!r} are the "
+            "callback requests' own"
+        )
+    return name
 
 
 class CampaignManager:
@@ -183,11 +224,8 @@ class CampaignManager:
     ) -> CampaignInfo:
         if not isinstance(name, str) or NAME.fullmatch(name) is None:
             raise CampaignError(f"campaign name {name!r}: letters, digits, _ . - (1-64)")
-        if kind == KIND and name.lower().startswith(RESERVED_PREFIX):
-            raise CampaignError(
-                f"campaign name {name!r}: names beginning {RESERVED_PREFIX!r} are the "
-                "callback requests' own"
-            )
+        if kind == KIND:
+            check_name(name)
         settings = (settings or CampaignSettings()).checked()
         async with self.sessions.begin() as session:
             if await session.scalar(select(Campaign.id).where(Campaign.name == name)):
@@ -218,9 +256,55 @@ class CampaignManager:
             await session.flush()
             return CampaignInfo.of(row)
 
+    async def rename(self, name: str, new_name: str) -> CampaignInfo:
+        """Call campaign `name` `new_name` from now on (its id, numbers and history stay)."""
+        check_name(new_name)
+        async with self.sessions.begin() as session:
+            row = await self._own_row(session, name)
+            if new_name != name:
+                if await session.scalar(select(Campaign.id).where(Campaign.name == new_name)):
+                    raise CampaignError(f"campaign {new_name!r} exists")
+                row.name = new_name
+                await session.flush()
+            return CampaignInfo.of(row)
+
     async def get(self, name: str) -> CampaignInfo:
         async with self.sessions() as session:
             return CampaignInfo.of(await self._row(session, name))
+
+    async def get_by_id(self, campaign_id: int) -> CampaignInfo | None:
+        """Any campaign by id, callback requests' own included (see `kind`)."""
+        async with self.sessions() as session:
+            row = await session.get(Campaign, campaign_id)
+            return CampaignInfo.of(row) if row is not None else None
+
+    async def page(
+        self,
+        limit: int,
+        *,
+        before: int | None = None,
+        name: str | None = None,
+        state: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[CampaignInfo]:
+        """Campaigns (not callback requests) newest first: ids below `before`, called `name`,
+        in `state`, created in [since, until) (UTC)."""
+        query = (
+            select(Campaign).where(Campaign.kind == KIND).order_by(Campaign.id.desc()).limit(limit)
+        )
+        if before is not None:
+            query = query.where(Campaign.id < before)
+        if name is not None:
+            query = query.where(Campaign.name == name)
+        if state is not None:
+            query = query.where(Campaign.state == state)
+        if since is not None:
+            query = query.where(Campaign.created_at >= since)
+        if until is not None:
+            query = query.where(Campaign.created_at < until)
+        async with self.sessions() as session:
+            return [CampaignInfo.of(r) for r in await session.scalars(query)]
 
     async def list_campaigns(self, *, with_callbacks: bool = False) -> list[CampaignInfo]:
         """Campaigns by name; the one-number campaigns behind callback requests only when
@@ -340,11 +424,44 @@ class CampaignManager:
                 )
             )
             gone = [number_id for number_id, number in rows if number not in keep]
-            for start in range(0, len(gone), BATCH):
-                ids = gone[start : start + BATCH]
-                await session.execute(delete(Attempt).where(Attempt.number_id.in_(ids)))
-                await session.execute(delete(CampaignNumber).where(CampaignNumber.id.in_(ids)))
+            await _delete_numbers(session, gone)
         return report, len(gone)
+
+    async def remove_numbers(self, name: str, numbers: Sequence[str]) -> RemovalReport:
+        """Take `numbers` (E.164) out of the campaign, with their call history. A number
+        whose call is in Asterisk's hands now stays (`busy`): the call's outcome has to land
+        somewhere."""
+        wanted = list(dict.fromkeys(numbers))
+        report = RemovalReport()
+        async with self.sessions.begin() as session:
+            campaign = await self._own_row(session, name)
+            found: dict[str, int] = {}
+            for start in range(0, len(wanted), BATCH):
+                chunk = wanted[start : start + BATCH]
+                for number_id, number in await session.execute(
+                    select(CampaignNumber.id, CampaignNumber.number).where(
+                        CampaignNumber.campaign_id == campaign.id,
+                        CampaignNumber.number.in_(chunk),
+                    )
+                ):
+                    found[number] = number_id
+            busy: set[int] = set()
+            ids = list(found.values())
+            for start in range(0, len(ids), BATCH):
+                busy.update(
+                    await session.scalars(
+                        select(Attempt.number_id).where(
+                            Attempt.number_id.in_(ids[start : start + BATCH]),
+                            Attempt.status.in_(list(IN_ASTERISK)),
+                        )
+                    )
+                )
+            gone = [i for i in ids if i not in busy]
+            await _delete_numbers(session, gone)
+            report.removed = len(gone)
+            report.missing = [n for n in wanted if n not in found]
+            report.busy = [n for n in wanted if found.get(n) in busy]
+        return report
 
     async def _queue_run(
         self, session: AsyncSession, campaign: Campaign, now: datetime, *, only_idle: bool
@@ -482,19 +599,26 @@ class CampaignManager:
                 .where(CampaignNumber.campaign_id == row.id)
                 .order_by(CampaignNumber.id)
             )
-            return [
-                NumberReport(
-                    number=n.number,
-                    extension=n.extension,
-                    status=n.status,
-                    attempts=n.attempts,
-                    last_outcome=n.last_outcome,
-                    last_reason=n.last_reason,
-                    digit=n.digit,
-                    last_attempt_at=as_utc(n.last_attempt_at) if n.last_attempt_at else None,
-                )
-                for n in numbers
-            ]
+            return [_number_report(n) for n in numbers]
+
+    async def report_page(
+        self, name: str, limit: int, *, after: int | None = None, status: str | None = None
+    ) -> list[NumberReport]:
+        """`report`, a page at a time: numbers in the order they were added, ids above
+        `after`, in `status` only when given."""
+        async with self.sessions() as session:
+            row = await self._row(session, name)
+            query = (
+                select(CampaignNumber)
+                .where(CampaignNumber.campaign_id == row.id)
+                .order_by(CampaignNumber.id)
+                .limit(limit)
+            )
+            if after is not None:
+                query = query.where(CampaignNumber.id > after)
+            if status is not None:
+                query = query.where(CampaignNumber.status == status)
+            return [_number_report(n) for n in await session.scalars(query)]
 
     # --- do-not-call ------------------------------------------------------------------
 
@@ -532,3 +656,11 @@ def _columns(settings: CampaignSettings) -> dict[str, Any]:
     schedule: WeeklySchedule | None = values.pop("schedule")
     values["schedule"] = schedule.to_json() if schedule is not None else None
     return values
+
+
+async def _delete_numbers(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Delete campaign numbers and their attempts (call history), in batches."""
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        await session.execute(delete(Attempt).where(Attempt.number_id.in_(batch)))
+        await session.execute(delete(CampaignNumber).where(CampaignNumber.id.in_(batch)))

@@ -18,7 +18,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -235,7 +235,18 @@ def _skip_blanks(text: str, index: int) -> int:
 def parse_json(
     text: str, phones: PhoneNormaliser, progress: Progress | None = None
 ) -> ParsedNumbers:
-    items = _json_items(text.removeprefix("\ufeff"))
+    return _parse_items(_json_items(text.removeprefix("\ufeff")), phones, progress)
+
+
+def parse_items(items: Sequence[object], phones: PhoneNormaliser) -> ParsedNumbers:
+    """Items of the JSON format already decoded (an API body): the same rules, and each
+    problem's "line" is the item's position, counted from 1."""
+    return _parse_items(list(enumerate(items, start=1)), phones, None)
+
+
+def _parse_items(
+    items: list[tuple[int, object]], phones: PhoneNormaliser, progress: Progress | None
+) -> ParsedNumbers:
     collector = _Collector(len(items), progress)
     for line, item in items:
         if isinstance(item, str | int) and not isinstance(item, bool):

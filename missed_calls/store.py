@@ -180,6 +180,37 @@ class MissedCallStore:
             rows = await session.scalars(query.order_by(MissedCallRow.at, MissedCallRow.id))
             return [to_record(r) for r in rows]
 
+    async def page(
+        self,
+        limit: int,
+        *,
+        before: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        recalled: bool | None = None,
+        number: str | None = None,
+    ) -> builtins.list[MissedCall]:
+        """Missed calls newest first (by id, the order they were recorded): ids below
+        `before`, started in [since, until) (UTC), recalled or still open when asked, of
+        one `number` (as stored: E.164) when given."""
+        query = select(MissedCallRow).order_by(MissedCallRow.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(MissedCallRow.id < before)
+        if since is not None:
+            query = query.where(MissedCallRow.at >= since)
+        if until is not None:
+            query = query.where(MissedCallRow.at < until)
+        if recalled is not None:
+            query = query.where(
+                MissedCallRow.recalled_at.is_not(None)
+                if recalled
+                else MissedCallRow.recalled_at.is_(None)
+            )
+        if number is not None:
+            query = query.where(MissedCallRow.number == number)
+        async with self._sessions() as session:
+            return [to_record(r) for r in await session.scalars(query)]
+
     async def pending_lookups(self, limit: int) -> builtins.list[tuple[int, str]]:
         """Missed calls whose subscriber is still to be asked, newest first."""
         async with self._sessions() as session:

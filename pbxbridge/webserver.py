@@ -18,6 +18,7 @@ from askozia_api.deps import RemoteApiDeps
 from askozia_api.missed_cdr import MissedCallsCdrSource
 from askozia_api.remoteapi import remoteapi_face
 from askozia_api.status import StatusProbe
+from callfile_spooler.audio import CampaignAudio
 from missed_calls.store import MissedCallStore
 from pbxbridge.health import (
     AgiCheck,
@@ -34,6 +35,7 @@ from pbxbridge.metrics import (
     CallbackFormCollector,
     DatabaseFigures,
 )
+from sms.history import SmsHistory
 from storage.engine import sqlite_path
 from web.api.deps import ApiDeps
 from web.app import Mount, WebParts, build_app
@@ -82,6 +84,15 @@ def web_parts(service: Service) -> WebParts:
         clock=core.clock,
         tokens=TokenStore(core.sessions, core.clock, core.audit),
         billing=core.billing,
+        callbacks=service.callbacks,
+        campaigns=service.spooler.campaigns,
+        audio=CampaignAudio(core.sessions, core.clock, core.settings.spool),
+        wake_spooler=service.spooler.wake,
+        outbox=service.outbox,
+        inbox=service.inbox,
+        sms=SmsHistory(core.sessions),
+        missed=MissedCallStore(core.sessions, core.clock),
+        max_upload_bytes=settings.max_upload_bytes,
     )
     form = None
     if core.settings.callback.enabled:

@@ -280,10 +280,12 @@ class Outbox:
         transliterate: bool | None = None,
         actor: str,
         reply_to: int | None = None,
+        transport: Transport | None = None,
     ) -> int:
         """Queue a message; its id (the first part's when it was split). Raises SmsRefused.
 
-        The message is committed before this returns; the worker is woken.
+        The message is committed before this returns; the worker is woken. `transport`
+        overrides `[sms] transport` (see `prepare`).
         """
         async with self._sessions.begin() as session:
             ids = await self.add(
@@ -294,6 +296,7 @@ class Outbox:
                 transliterate=transliterate,
                 actor=actor,
                 reply_to=reply_to,
+                transport=transport,
             )
         self.wake()
         log.info("SMS %s queued for %s by %s (%d part(s))", ids[0], number, actor, len(ids))

@@ -75,3 +75,22 @@ def list_(ctx: click.Context, limit: int) -> None:
         click.echo(table(["id", "requested", "number", "who", "from", "call", "ubilling"], rows))
 
     with_core(ctx, body)
+
+
+@callback.command("cancel")
+@click.argument("request_id", metavar="ID", type=click.IntRange(min=1))
+@click.pass_context
+def cancel(ctx: click.Context, request_id: int) -> None:
+    """No further call for request ID (`callback list` shows the ids). A call Asterisk is
+    placing at that moment is not stopped. Who cancelled is kept in the request."""
+
+    async def body(core: Core) -> None:
+        try:
+            info = await callback_service(core).cancel(request_id, actor=actor())
+        except CallbackError as exc:
+            raise click.ClickException(str(exc)) from None
+        if info is None:
+            raise click.ClickException(f"no callback #{request_id}")
+        click.echo(f"Callback #{info.id} to {info.number}: {info.reason}.")
+
+    with_core(ctx, body)

@@ -7,11 +7,10 @@ Asterisk's outgoing/ folder).
 
 from __future__ import annotations
 
-import csv
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -24,7 +23,8 @@ from callfile_spooler.campaigns import (
     CampaignStatus,
 )
 from callfile_spooler.imports import NumbersFileError
-from callfile_spooler.outcomes import reason_words
+from callfile_spooler.report import COLUMNS, write_csv
+from callfile_spooler.report import cells as report_cells
 from callfile_spooler.schedule import ScheduleError, TimeWindow, WeeklySchedule
 from pbxbridge.app import Core
 from pbxbridge.cli.common import with_core
@@ -331,50 +331,21 @@ def report(ctx: click.Context, name: str, as_csv: bool, output: Path | None) -> 
     """One line per number: its status in the current run, attempts and last outcome.
 
     `reason` is Asterisk's REASON code of the last attempt, `reason_text` says it in words.
+    In CSV, an extension a spreadsheet would run as a formula (`+…`) is written `'+…`.
     """
-    headers = [
-        "number",
-        "extension",
-        "status",
-        "attempts",
-        "last_outcome",
-        "reason",
-        "reason_text",
-        "digit",
-        "last_attempt",
-    ]
 
     async def body(campaigns: CampaignManager, core: Core) -> None:
-        rows = [
-            [
-                r.number,
-                r.extension or "",
-                r.status,
-                r.attempts,
-                r.last_outcome or "",
-                "" if r.last_reason is None else r.last_reason,
-                reason_words(r.last_reason),
-                r.digit or "",
-                local_time(core.clock, r.last_attempt_at) if r.last_attempt_at else "",
-            ]
-            for r in await campaigns.report(name)
-        ]
+        rows = [report_cells(r, core.clock) for r in await campaigns.report(name)]
         if output is not None:
             with private_text(output) as fh:
-                write_csv(fh, headers, rows)
+                write_csv(fh, rows)
             echo_err(f"{len(rows)} number(s) written to {output}")
         elif as_csv:
-            write_csv(sys.stdout, headers, rows)
+            write_csv(sys.stdout, rows)
         else:
-            click.echo(table(headers, rows))
+            click.echo(table(list(COLUMNS), rows))
 
     _run(ctx, body)
-
-
-def write_csv(out: TextIO, headers: list[str], rows: list[list[Any]]) -> None:
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(headers)
-    writer.writerows(rows)
 
 
 @campaign.command("delete")

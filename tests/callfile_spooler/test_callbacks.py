@@ -544,6 +544,19 @@ def test_cli_callback_request_and_list(
         ), args
     assert "state     running" in campaigns("status", "callback-1").stdout
 
+    cancelled = pbx("cancel", "1")
+    assert cancelled.exit_code == 0, cancelled.output
+    assert cancelled.stdout.startswith("Callback #1 to +380501234567: cancelled by cli:")
+    assert "state     done" in campaigns("status", "callback-1").stdout
+    again = pbx("cancel", "1")
+    assert (again.exit_code, again.stderr) == (1, "Error: callback #1 is cancelled already\n")
+    assert pbx("cancel", "2").stderr == "Error: callback #2 was refused: it has no call\n"
+    assert pbx("cancel", "9").stderr == "Error: no callback #9\n"
+    # A cancelled request still counts for the hourly limit (its call may have been made).
+    limited = pbx("request", "0501234567")
+    assert limited.exit_code == 1
+    assert "within the hour already (callback.max_per_hour = 1)" in limited.stdout
+
 
 def test_archived_callfile_of_a_callback_parses(tmp_path: Path) -> None:
     """What Asterisk archives is read back with the callback's variables."""

@@ -45,14 +45,23 @@ class Rig:
         return made.token
 
 
-def settings_for(database: Database, folder: Path, **http: Any) -> Settings:
-    return Settings(
-        database={"url": database.url},
-        agi={"port": 0},
-        ami={"enabled": False},
-        http={"port": 0, **http},
-        spool={"dir": folder / "spool", "sounds_dir": folder / "sounds"},
-    )
+def settings_for(
+    database: Database,
+    folder: Path,
+    *,
+    sections: dict[str, dict[str, Any]] | None = None,
+    **http: Any,
+) -> Settings:
+    """Settings of a rig: `http` keywords for [http], `sections` for other sections."""
+    values: dict[str, Any] = {
+        "database": {"url": database.url},
+        "agi": {"port": 0},
+        "ami": {"enabled": False},
+        "spool": {"dir": folder / "spool", "sounds_dir": folder / "sounds", "fsync": False},
+    }
+    for name, section in (sections or {}).items():
+        values[name] = {**values.get(name, {}), **section}
+    return Settings(**values, http={"port": 0, **http})
 
 
 @asynccontextmanager
@@ -65,9 +74,10 @@ async def web_rig(
     faces: Sequence[Mount] | None = None,
     callback: Mount | None = None,
     settings: Settings | None = None,
+    sections: dict[str, dict[str, Any]] | None = None,
     **http: Any,
 ) -> AsyncIterator[Rig]:
-    settings = settings or settings_for(database, folder, **http)
+    settings = settings or settings_for(database, folder, sections=sections, **http)
     async with open_core(settings, clock=clock) as core:
         assert core.local is not None
         if not await core.local.has_subscribers():

@@ -13,7 +13,16 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
-from web.api import subscribers
+from web.api import (
+    callbacks,
+    campaign_audio,
+    campaign_numbers,
+    campaign_reports,
+    campaigns,
+    missed_calls,
+    sms,
+    subscribers,
+)
 from web.api.deps import API_DEPS, ApiDeps
 from web.api.openapi import build_document
 from web.api.routing import Route, RouteTable, aiohttp_handler
@@ -21,7 +30,16 @@ from web.middlewares import bearer_auth
 
 PREFIX = "/api/v1"
 
-TABLES: tuple[RouteTable, ...] = (subscribers.routes,)
+TABLES: tuple[RouteTable, ...] = (
+    subscribers.routes,
+    callbacks.routes,
+    campaigns.routes,
+    campaign_numbers.routes,
+    campaign_audio.routes,
+    campaign_reports.routes,
+    sms.routes,
+    missed_calls.routes,
+)
 """Every resource's routes. A new resource module adds its table here."""
 
 OPENAPI = web.AppKey("openapi", bytes)
@@ -69,5 +87,6 @@ def build_api(deps: ApiDeps, tables: Sequence[RouteTable] = TABLES) -> web.Appli
     api[API_DEPS] = deps
     api[OPENAPI] = json.dumps(document(tables)).encode()
     for route in [*routes(tables), *_public]:
-        api.router.add_route(route.method, route.path, aiohttp_handler(route))
+        handler = aiohttp_handler(route, upload_limit=deps.max_upload_bytes, prefix=PREFIX)
+        api.router.add_route(route.method, route.path, handler)
     return api

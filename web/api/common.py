@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from primitives.clock import Clock
 from web.api.routing import ApiInput
@@ -36,21 +38,79 @@ from web.errors import Invalid
 T = TypeVar("T")
 
 MAX_LIMIT = 500
+MAX_ID = 2**31 - 1
+"""Row ids are INTEGER (32 bits on PostgreSQL): a larger one in a path or a cursor is
+refused (422), never handed to a query the database would fail."""
+PHONE_PATTERN = r"^[0-9+()\-. ]+$"
+"""What a phone number may be written with (the normaliser decides whether it is one)."""
+
+
+# Inputs accept what the document says and nothing more: pydantic alone would also take
+# " 5", "+5" and "5_000" for an integer, "yes" and "on" for true, and a number of seconds
+# for a date-time, none of which a client reading the document would expect to work.
+
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_TIME = r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+_OFFSET = r"(Z|[+-][0-9]{2}:[0-9]{2})?"
+DATETIME_PATTERN = f"^{_DATE}T{_TIME}{_OFFSET}$"
+"""ISO 8601 date-time; without an offset it is in the service's timezone (so not the
+RFC 3339 `format: date-time`, which requires one)."""
+DATE_OR_DATETIME_PATTERN = f"^{_DATE}(T{_TIME}{_OFFSET})?$"
+
+
+def _integer(value: Any) -> Any:
+    """A query or path integer: digits (and a minus) only."""
+    if isinstance(value, str):
+        if not _INTEGER.fullmatch(value):
+            raise ValueError("not an integer")
+        return int(value)
+    return value
+
+
+def _boolean(value: Any) -> Any:
+    """A query boolean: `true` or `false`."""
+    if isinstance(value, str):
+        if value not in ("true", "false"):
+            raise ValueError("not true or false")
+        return value == "true"
+    return value
+
+
+def _iso(value: Any, pattern: str) -> Any:
+    if not isinstance(value, str) or re.fullmatch(pattern, value) is None:
+        raise ValueError("not an ISO date-time (2026-12-05T14:00:00, maybe with an offset)")
+    return value
+
+
+def _datetime(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(_iso(value, DATETIME_PATTERN))
 
 
 def _date_or_datetime(value: Any) -> Any:
     """`2026-12-05` is a date, anything longer a date-time (pydantic alone would take a
     bare date for midnight of a date-time)."""
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
-        except ValueError:
-            return value  # pydantic reports it
-    return value
+    if isinstance(value, date):
+        return value
+    text = _iso(value, DATE_OR_DATETIME_PATTERN)
+    return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
 
 
-DateOrDateTime = Annotated[date | datetime, BeforeValidator(_date_or_datetime)]
+QueryInt = Annotated[int, BeforeValidator(_integer)]
+QueryBool = Annotated[bool, BeforeValidator(_boolean)]
+IsoDateTime = Annotated[
+    datetime,
+    BeforeValidator(_datetime),
+    WithJsonSchema({"type": "string", "pattern": DATETIME_PATTERN}),
+]
+"""A date-time in a body: ISO 8601, the service's timezone when it has no offset."""
+DateOrDateTime = Annotated[
+    date | datetime,
+    BeforeValidator(_date_or_datetime),
+    WithJsonSchema({"type": "string", "pattern": DATE_OR_DATETIME_PATTERN}),
+]
 
 
 def encode_cursor(last_id: int) -> str:
@@ -63,7 +123,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = text.partition(":")
-        if kind == "id" and value.isdigit():
+        if kind == "id" and value.isascii() and value.isdigit() and int(value) <= MAX_ID:
             return int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
@@ -71,7 +131,7 @@ def decode_cursor(cursor: str) -> int:
 
 
 class PageQuery(ApiInput):
-    limit: int = Field(default=50, ge=1, le=MAX_LIMIT, description="Items per page.")
+    limit: QueryInt = Field(default=50, ge=1, le=MAX_LIMIT, description="Items per page.")
     cursor: str | None = Field(
         default=None, max_length=200, description="`next` of the previous page."
     )
@@ -79,6 +139,16 @@ class PageQuery(ApiInput):
     def after(self) -> int | None:
         """The row id the page continues from (rows are listed newest first), or None."""
         return decode_cursor(self.cursor) if self.cursor is not None else None
+
+    def page(
+        self, items: list[T], last_id: Callable[[T], int], *, kind: type[Page[T]] | None = None
+    ) -> Page[T]:
+        """The page of `items`, fetched with `limit + 1` so that one more says there is a
+        next page (the extra one is dropped). `kind`: a named subclass of Page (its name is
+        the schema's in the document)."""
+        shown = items[: self.limit]
+        more = len(items) > self.limit
+        return (kind or Page).of(shown, more=more, last_id=last_id(shown[-1]) if shown else None)
 
 
 class DateQuery(ApiInput):
@@ -109,6 +179,10 @@ def _instant(value: date | datetime | None, clock: Clock, *, end: bool) -> datet
         return local.astimezone(UTC)
     day = value + timedelta(days=1) if end else value
     return datetime.combine(day, time(), tzinfo=clock.tz).astimezone(UTC)
+
+
+RowId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_integer)]
+"""A path's `{id}`: a row id, 1…MAX_ID."""
 
 
 class Page(BaseModel, Generic[T]):

@@ -75,6 +75,14 @@ def _error_response(status: int, error: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+def _file_schema(media: str) -> dict[str, Any]:
+    """A file body: raw bytes, or a form with the file in its `file` field."""
+    binary = {"type": "string", "format": "binary"}
+    if media == "multipart/form-data":
+        return {"type": "object", "properties": {"file": binary}, "required": ["file"]}
+    return binary
+
+
 def _operation(route: Route, refs: dict[Any, Any], defs: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "operationId": route.operation_id,
@@ -98,17 +106,42 @@ def _operation(route: Route, refs: dict[Any, Any], defs: dict[str, Any]) -> dict
             "required": True,
             "content": {"application/json": {"schema": refs[(route.body_model, "validation")]}},
         }
+    elif route.uploads:
+        op["requestBody"] = {
+            "required": True,
+            "content": {media: {"schema": _file_schema(media)} for media in route.uploads},
+        }
     success: dict[str, Any] = {"description": HTTPStatus(route.status).phrase}
     if route.response is not None:
         success["content"] = {route.media_type: {"schema": refs[(route.response, "serialization")]}}
     elif route.status != 204:
         success["content"] = {route.media_type: {"schema": {"type": "string"}}}
+    if route.location is not None:
+        success["headers"] = {
+            "Location": {
+                "schema": {"type": "string"},
+                "description": f"Where it is now: {route.location} (under the server URL).",
+            }
+        }
     responses = {str(route.status): success}
     for status in route.error_statuses():
         responses[str(status)] = _error_response(status, refs[(ErrorBody, "serialization")])
     op["responses"] = responses
     op["security"] = [] if route.public else [{SECURITY_SCHEME: []}]
     return op
+
+
+def _links(location: str, routes: Iterable[Route]) -> dict[str, Any]:
+    """From an operation that creates (its answer's `id`, also in `Location`) to every
+    operation on what it created: how a client (and schemathesis's stateful phase) goes on."""
+    links: dict[str, Any] = {}
+    for other in routes:
+        if other.path == location or other.path.startswith(location + "/"):
+            links[other.operation_id] = {
+                "operationId": other.operation_id,
+                "parameters": {"id": "$response.body#/id"},
+            }
+    return links
 
 
 def build_document(
@@ -132,6 +165,10 @@ def build_document(
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs, defs)
+    for route in routes:
+        if route.location is not None:
+            success = paths[route.path][route.method.lower()]["responses"][str(route.status)]
+            success["links"] = _links(route.location, routes)
     # Path and query models were laid out as parameters: their own schemas are not needed
     # (unless an answer or a body uses the same model).
     used = {_ref_name(refs[key]) for key in refs if key[0] not in params}

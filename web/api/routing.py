@@ -19,7 +19,13 @@ application/json. The same models make the operation in /api/v1/openapi.json
 
 `scope` is what the token needs (401 without a valid token, 403 without the scope);
 `public=True` (only openapi.json) needs none. `max_body` overrides http.max_body_bytes for
-one route (an upload); the limit middleware refuses a larger Content-Length with 413.
+one route: a number of bytes, or `UPLOAD` for http.max_upload_bytes; the limit middleware
+refuses a larger Content-Length with 413. A route that takes a file instead of JSON names
+the media types it reads in `uploads` (the document describes them: `application/
+octet-stream` as raw bytes, `multipart/form-data` as a `file` field) and reads the body
+itself (web/api/uploads.py). A route that creates something names its path in `location`
+(`/campaigns/{id}`, filled from the answer): sent as `Location`, and in the document the
+operation links to every operation below that path.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import inspect
 import typing
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from aiohttp import hdrs, web
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -39,6 +45,9 @@ from web.tokens import Scope
 
 Handler = Callable[..., Awaitable[Any]]
 INPUTS = ("path", "query", "body")
+UPLOAD: Literal["upload"] = "upload"
+"""`max_body=UPLOAD`: the route takes bodies up to http.max_upload_bytes."""
+MaxBody = int | Literal["upload"] | None
 
 
 class ApiInput(BaseModel):
@@ -49,9 +58,10 @@ class ApiInput(BaseModel):
 
 
 class ApiBody(BaseModel):
-    """Base of request bodies: unknown fields are refused, as in query strings."""
+    """Base of request bodies: unknown fields are refused, as in query strings, and JSON
+    types are taken as they are (strict: `false` is no number, `"5"` no integer)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,12 @@ class Route:
     status: int = 200
     media_type: str = "application/json"
     errors: tuple[int, ...] = ()
-    max_body: int | None = None
+    max_body: MaxBody = None
+    uploads: tuple[str, ...] = ()
+    """Media types of a file body the handler reads itself (no `body` model then)."""
+    location: str | None = None
+    """For a route that creates: the created thing's path (`/campaigns/{id}`), filled from
+    the answer's fields."""
 
     @property
     def operation_id(self) -> str:
@@ -88,9 +103,15 @@ class Route:
             found |= {401, 403}
         if self.path_model or self.query_model or self.body_model:
             found.add(422)
-        if self.body_model is not None:
+        if self.body_model is not None or self.uploads:
             found |= {400, 413, 415}
         return sorted(found)
+
+    def body_limit(self, upload_limit: int) -> int | None:
+        """The route's own body limit in bytes, or None for http.max_body_bytes."""
+        if self.max_body == UPLOAD:
+            return upload_limit
+        return self.max_body if isinstance(self.max_body, int) else None
 
 
 def _model(annotation: Any, where: str, name: str) -> type[BaseModel]:
@@ -110,7 +131,9 @@ def declare(
     status: int = 200,
     errors: Sequence[int] = (),
     media_type: str = "application/json",
-    max_body: int | None = None,
+    max_body: MaxBody = None,
+    uploads: Sequence[str] = (),
+    location: str | None = None,
 ) -> Route:
     """A Route from a handler's signature and docstring."""
     name = handler.__qualname__
@@ -138,6 +161,10 @@ def declare(
         raise ValueError(f"{name}: the docstring's first line is the operation's summary")
     if "{" in path and "path" not in models:
         raise TypeError(f"{name}: {path} has parameters: declare `path: <model>`")
+    if uploads and "body" in models:
+        raise TypeError(f"{name}: a route takes a JSON `body` or `uploads`, not both")
+    if location is not None and response is None:
+        raise TypeError(f"{name}: `location` is filled from the answer: return a model")
     return Route(
         method=method.upper(),
         path=path,
@@ -155,6 +182,8 @@ def declare(
         media_type=media_type,
         errors=tuple(errors),
         max_body=max_body,
+        uploads=tuple(uploads),
+        location=location,
     )
 
 
@@ -175,7 +204,9 @@ class RouteTable:
         status: int = 200,
         errors: Sequence[int] = (),
         media_type: str = "application/json",
-        max_body: int | None = None,
+        max_body: MaxBody = None,
+        uploads: Sequence[str] = (),
+        location: str | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(
@@ -190,6 +221,8 @@ class RouteTable:
                     errors=errors,
                     media_type=media_type,
                     max_body=max_body,
+                    uploads=uploads,
+                    location=location,
                 )
             )
             return handler
@@ -287,8 +320,12 @@ async def read_body(model: type[BaseModel], request: web.Request) -> BaseModel:
         raise _invalid(exc, "body") from None
 
 
-def aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """The aiohttp handler for `route`: inputs validated, the answer serialised."""
+def aiohttp_handler(
+    route: Route, *, upload_limit: int, prefix: str
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler for `route`: inputs validated, the answer serialised.
+    `upload_limit` is http.max_upload_bytes (for `max_body=UPLOAD`); `prefix` is where the
+    API is mounted (for `Location`)."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         inputs: dict[str, BaseModel] = {}
@@ -306,15 +343,20 @@ def aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.Strea
         if result is None:
             return web.Response(status=204)
         assert isinstance(result, BaseModel)
+        headers = {}
+        if route.location is not None:
+            headers[hdrs.LOCATION] = prefix + route.location.format_map(dict(result))
         return web.Response(
             status=route.status,
             body=result.model_dump_json().encode(),
             content_type="application/json",
+            headers=headers,
         )
 
     handle.__name__ = route.operation_id
     handle.__doc__ = route.summary
     setattr(handle, ROUTE_ATTR, route)  # the auth middleware reads the scope here
-    if route.max_body is not None:
-        setattr(handle, BODY_LIMIT_ATTR, route.max_body)
+    limit = route.body_limit(upload_limit)
+    if limit is not None:
+        setattr(handle, BODY_LIMIT_ATTR, limit)
     return handle
