@@ -33,7 +33,7 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callfile_spooler.campaigns import CampaignError
+from callfile_spooler.errors import AudioError, CampaignError
 from callfile_spooler.models import Campaign
 from callfile_spooler.settings import AUDIO_FORMATS, SpoolSettings
 from primitives.clock import Clock, as_utc
@@ -55,10 +55,6 @@ _FFMPEG_OUTPUTS: dict[str, tuple[str, str]] = {
     "alaw": ("alaw", "pcm_alaw"),
 }
 """Asterisk format → (ffmpeg muxer, encoder); wav and sln are written without ffmpeg."""
-
-
-class AudioError(Exception):
-    """The audio cannot be used; the message says why (and what to install, if that is it)."""
 
 
 @dataclass(frozen=True, slots=True)

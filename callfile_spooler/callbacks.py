@@ -41,6 +41,7 @@ from callfile_spooler.calls import (
     clean_name,
 )
 from callfile_spooler.campaigns import RESERVED_PREFIX
+from callfile_spooler.errors import CallbackError
 from callfile_spooler.models import Attempt, Campaign, CampaignNumber, DoNotCall
 from callfile_spooler.outcomes import AttemptStatus, CampaignState, NumberStatus
 from callfile_spooler.settings import CallbackSettings
@@ -75,10 +76,6 @@ WINDOW = timedelta(hours=1)
 MAX_NAME = 80
 MAX_COMMENT = 500
 MAX_SOURCE = 64
-
-
-class CallbackError(Exception):
-    """A request that cannot even be recorded (callbacks off, not a phone number)."""
 
 
 class CallbackRequest(Base):

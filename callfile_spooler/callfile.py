@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from callfile_spooler import escape
+from callfile_spooler.errors import CallFileValueError
 
 Section = Literal["channel", "callerid", "retries", "target", "variables", "account", "archive"]
 
@@ -70,13 +71,13 @@ class CallFile:
 def _target(call: CallFile) -> list[str]:
     if call.application is not None:
         if call.context is not None or call.extension is not None:
-            raise escape.CallFileValueError("a call file has Application or Context, not both")
+            raise CallFileValueError("a call file has Application or Context, not both")
         lines = [escape.line("Application", escape.application(call.application))]
         if call.data is not None:
             lines.append(escape.line("Data", escape.app_data(call.data)))
         return lines
     if call.context is None or call.extension is None:
-        raise escape.CallFileValueError("a call file needs Context and Extension, or Application")
+        raise CallFileValueError("a call file needs Context and Extension, or Application")
     lines = [
         escape.line("Context", escape.context(call.context)),
         escape.line("Extension", escape.extension(call.extension)),

@@ -23,15 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callfile_spooler import escape
+from callfile_spooler.errors import NumbersFileError
 from primitives.phones import PhoneNormaliser
 
 RESERVED_PREFIX = "CAMPAIGN_"
 VAR_PREFIX = "VAR_"
 MAX_VARIABLES = 20
-
-
-class NumbersFileError(ValueError):
-    """The whole file cannot be read (not CSV/JSON, no `number` column…); nothing lands."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,9 +41,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callfile_spooler.callfile import ArchivedCallFile
-from callfile_spooler.campaigns import CampaignError, CampaignInfo, CampaignManager
+from callfile_spooler.campaigns import CampaignInfo, CampaignManager
 from callfile_spooler.dialing import Callee, Dialer, Target
-from callfile_spooler.escape import CallFileValueError
+from callfile_spooler.errors import CallFileValueError, CampaignError, SpoolError, SpoolMissing
 from callfile_spooler.events import EVENTS, AmiEvent, Signal, interpret
 from callfile_spooler.ledger import Ledger
 from callfile_spooler.models import Attempt, Campaign, CampaignNumber, DoNotCall
@@ -58,7 +58,7 @@ from callfile_spooler.outcomes import (
 )
 from callfile_spooler.pacing import Limits, Pacer
 from callfile_spooler.settings import SpoolSettings
-from callfile_spooler.writer import SpoolError, SpoolFolder, SpoolMissing, file_name
+from callfile_spooler.writer import SpoolFolder, file_name
 from primitives.clock import Clock, as_utc
 from primitives.phones import PhoneNormaliser
 

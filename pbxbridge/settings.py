@@ -34,6 +34,7 @@ from billing_client.settings import BillingSettings
 from callfile_spooler.settings import CallbackSettings, SpoolSettings
 from missed_calls.settings import MissedCallSettings
 from notify.settings import TelegramSettings
+from primitives.errors import PbxbridgeError
 from sms.settings import SmsSettings
 from storage import DatabaseSettings
 
@@ -50,7 +51,7 @@ TEST_PREFIX = "PBXBRIDGE_TEST_"
 (PBXBRIDGE_TEST_PG_URL …) carry the prefix but are not settings."""
 
 
-class SettingsError(Exception):
+class SettingsError(PbxbridgeError):
     """The configuration cannot be used; the message says what to fix, one line per problem."""
 
 

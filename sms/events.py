@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from sms.pdu import PduError, cmgr_pdu, decode_deliver
+from sms.errors import PduError
+from sms.pdu import cmgr_pdu, decode_deliver
 from sms.types import Driver, InboundSms
 
 log = logging.getLogger("pbxbridge.sms")

@@ -63,9 +63,10 @@ from billing_client.subscriber import SubscriberInfo
 from primitives.clock import Clock, as_utc
 from primitives.phones import PhoneNormaliser
 from sms import text as sms_text
+from sms.errors import SmsRefused
 from sms.events import inbound_from_event
 from sms.models import InboxPartRow, InboxRow
-from sms.outbox import Outbox, SmsRefused
+from sms.outbox import Outbox
 from sms.replies import reply_for
 from sms.settings import SmsSettings
 from sms.types import DRIVERS, Driver, InboundSms, OnStored, StoredSms

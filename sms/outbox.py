@@ -44,6 +44,7 @@ from ami_listener.message import AmiMessage
 from primitives.clock import Clock, as_utc
 from primitives.phones import PhoneNormaliser
 from sms import text as sms_text
+from sms.errors import SmsRefused
 from sms.events import DeliveryReport, report_from_event
 from sms.models import OutboxRow, OutboxWorkerRow
 from sms.settings import PJSIP_MAX_BODY, SmsSettings, Transport
@@ -75,10 +76,6 @@ _REPORT_FROM: dict[str, tuple[OutboxState, ...]] = {
     "delivered": (OutboxState.SENDING, OutboxState.SENT, OutboxState.UNKNOWN),
     "failed": (OutboxState.SENDING, OutboxState.SENT, OutboxState.UNKNOWN),
 }
-
-
-class SmsRefused(ValueError):
-    """A message that cannot be queued; the text says why, fit to show as is."""
 
 
 def view(row: OutboxRow) -> OutboxMessage:

@@ -22,12 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_client.audit import AuditJournal
+from billing_client.errors import AdminError, FieldProblem
 from billing_client.local.backend import lock_subscriber
 from billing_client.local.csvio import (
     NAME_MAX,
     SUBSCRIBER_FIELDS,
     TARIFF_MAX,
-    FieldProblem,
     check_amount,
     check_credit,
     check_login,
@@ -50,10 +50,6 @@ log = logging.getLogger("pbxbridge.billing.admin")
 ACTOR_MAX = 64  # billing_audit.actor
 NOTE_MAX = 1000  # billing_audit.detail is cut there
 _EXPORT_PAGE = 1000
-
-
-class AdminError(Exception):
-    """A refused admin request; the message is one line, fit to show the operator as is."""
 
 
 @contextmanager

@@ -23,7 +23,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from billing_client import rules
 from billing_client.audit import AuditJournal
-from billing_client.errors import BillingError, UnexpectedReply
+from billing_client.errors import (
+    BillingError,
+    FateUnknown,
+    RequestNotSent,
+    UbillingRefused,
+    UnexpectedReply,
+)
 from billing_client.outcomes import (
     CreditOutcome,
     CreditReason,
@@ -34,8 +40,8 @@ from billing_client.outcomes import (
 )
 from billing_client.settings import BillingSettings
 from billing_client.ubilling import replies
-from billing_client.ubilling.http import FateUnknown, Reply, RequestNotSent, UbillingHttp
-from billing_client.ubilling.replies import UbillingRefused, UserRecord, cents, local_date
+from billing_client.ubilling.http import Reply, UbillingHttp
+from billing_client.ubilling.replies import UserRecord, cents, local_date
 from primitives.clock import Clock
 
 log = logging.getLogger("pbxbridge.billing.ubilling")

@@ -11,15 +11,13 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import TypeAlias
 
+from billing_client.errors import PhpSerializeError
+
 PhpValue: TypeAlias = "bool | int | Decimal | str | dict[int | str, PhpValue] | None"
 
 _INT = re.compile(rb"-?[0-9]+")
 _FLOAT = re.compile(rb"-?(?:[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)")
 _MAX_DEPTH = 8
-
-
-class PhpSerializeError(ValueError):
-    """The text is not a PHP serialize() value this reader accepts."""
 
 
 def loads(data: bytes) -> PhpValue:

@@ -17,26 +17,15 @@ from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from billing_client.errors import UnexpectedReply
+from billing_client.errors import PhpSerializeError, UbillingRefused, UnexpectedReply
 from billing_client.money import CENT
 from billing_client.outcomes import CreditReason, CreditResult, LoginMatch, PaycardResult
 from billing_client.subscriber import Status
 from billing_client.ubilling.http import scrub
-from billing_client.ubilling.phpserialize import PhpSerializeError, loads
+from billing_client.ubilling.phpserialize import loads
 
 _LOGIN = re.compile(r"[A-Za-z0-9_.@\-]{1,64}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
-
-
-class UbillingRefused(UnexpectedReply):
-    """Ubilling answered before running the request: a known envelope error or a fallback page.
-
-    Nothing was changed by a request answered this way.
-    """
-
-    def __init__(self, request: str, body: str, message: str) -> None:
-        super().__init__(request, body)
-        self.args = (f"{request}: {message}",)
 
 
 ENVELOPE_ERRORS: dict[str, str] = {

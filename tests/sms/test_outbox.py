@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from ami_listener import AmiClient, AmiHealth, AmiMessage, AmiSettings
-from sms.outbox import Outbox, SmsRefused
+from sms.errors import SmsRefused
+from sms.outbox import Outbox
 from sms.settings import SmsSettings
 from sms.transports import (
     Ready,
