@@ -331,16 +331,7 @@ class FastAgiServer:
                 self.stats.completed += 1
                 log.debug("AGI %s: done", where)
         except TimeoutError:
-            if not session_deadline.expired():
-                self.stats.handler_errors += 1
-                log.exception("AGI %s: handler failed", where)
-                return
-            self.stats.timeouts += 1
-            log.warning(
-                "AGI %s: session exceeded agi.session_timeout (%g s), closed",
-                where,
-                self._settings.session_timeout,
-            )
+            self._timed_out(where, session=session_deadline.expired())
         except AgiHangup as exc:
             self.stats.hangups += 1
             log.info("AGI %s: caller gone: %s", where, exc)
@@ -351,14 +342,32 @@ class FastAgiServer:
             # Only stop() and an eviction cancel these tasks. Not re-raised: asyncio's
             # stream protocol calls task.exception() on the finished task, which would log
             # a cancelled task as an error.
-            if task in self._evicted:
-                return  # counted and logged by _evict_oldest
-            self.stats.cancelled += 1
-            if task in self._sessions:
-                log.info("AGI %s: closed by shutdown", where)
+            self._cancelled(task, where)
         except Exception:
             self.stats.handler_errors += 1
             log.exception("AGI %s: handler failed", where)
+
+    def _timed_out(self, where: str, *, session: bool) -> None:
+        """Called while a TimeoutError is handled: the session's own deadline (`session`)
+        closed it, or one inside the handler ran out and the handler did not catch it."""
+        if not session:
+            self.stats.handler_errors += 1
+            log.exception("AGI %s: handler failed", where)
+            return
+        self.stats.timeouts += 1
+        log.warning(
+            "AGI %s: session exceeded agi.session_timeout (%g s), closed",
+            where,
+            self._settings.session_timeout,
+        )
+
+    def _cancelled(self, task: asyncio.Task[None], where: str) -> None:
+        """A session task cancelled by stop() or by an eviction."""
+        if task in self._evicted:
+            return  # counted and logged by _evict_oldest
+        self.stats.cancelled += 1
+        if task in self._sessions:
+            log.info("AGI %s: closed by shutdown", where)
 
     async def _read_request(
         self, reader: asyncio.StreamReader, host: str, port: int

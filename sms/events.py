@@ -71,51 +71,68 @@ def inbound_from_event(event: Mapping[str, str], name: str) -> InboundSms | None
     kind = _kind(name)
     prefix = _prefix(name)
     driver = DRIVER_OF_PREFIX[prefix] if prefix is not None else None
-    device = event.get("Device", "")
     if kind == "newsmsbase64":
-        try:
-            raw = base64.b64decode(event.get("Message", ""), validate=True)
-        except (binascii.Error, ValueError):
-            log.warning("%s from %s on %s: Message is not base64", name, event.get("From"), device)
-            return None
-        return InboundSms(
-            device=device,
-            sender=event.get("From", ""),
-            text=raw.decode("utf-8", errors="replace"),
-            source="base64",
-            driver=driver,
-        )
+        return _base64_sms(event, name, driver)
     if kind == "newsms":
-        lines: list[tuple[int, str]] = []
-        for key, value in event.items():
-            match = _LINE.fullmatch(key)
-            if match:
-                lines.append((int(match.group(1)), value))
-        lines.sort()
-        return InboundSms(
-            device=device,
-            sender=event.get("From", ""),
-            text="\n".join(value for _, value in lines),
-            source="lines",
-            driver=driver,
-        )
+        return _lines_sms(event, driver)
     if kind == "newcmgr":
-        try:
-            deliver = decode_deliver(cmgr_pdu(event.get("Message", "")))
-        except PduError as exc:
-            log.debug("%s on %s not read: %s", name, device, exc)
-            return None
-        if deliver.part is None or deliver.part.total < 2:
-            return None
-        return InboundSms(
-            device=device,
-            sender=deliver.sender,
-            text=deliver.text,
-            source="reassembled",
-            part=deliver.part,
-            driver=driver,
-        )
+        return _pdu_part(event, name, driver)
     return None
+
+
+def _base64_sms(event: Mapping[str, str], name: str, driver: Driver | None) -> InboundSms | None:
+    """`*NewSMSBase64`: the whole text, base64 of its UTF-8."""
+    device = event.get("Device", "")
+    try:
+        raw = base64.b64decode(event.get("Message", ""), validate=True)
+    except (binascii.Error, ValueError):
+        log.warning("%s from %s on %s: Message is not base64", name, event.get("From"), device)
+        return None
+    return InboundSms(
+        device=device,
+        sender=event.get("From", ""),
+        text=raw.decode("utf-8", errors="replace"),
+        source="base64",
+        driver=driver,
+    )
+
+
+def _lines_sms(event: Mapping[str, str], driver: Driver | None) -> InboundSms:
+    """`*NewSMS`: the text in numbered `MessageLineN` headers."""
+    lines: list[tuple[int, str]] = []
+    for key, value in event.items():
+        match = _LINE.fullmatch(key)
+        if match:
+            lines.append((int(match.group(1)), value))
+    lines.sort()
+    return InboundSms(
+        device=event.get("Device", ""),
+        sender=event.get("From", ""),
+        text="\n".join(value for _, value in lines),
+        source="lines",
+        driver=driver,
+    )
+
+
+def _pdu_part(event: Mapping[str, str], name: str, driver: Driver | None) -> InboundSms | None:
+    """`*NewCMGR`: the raw PDU; only a part of a multipart SMS is read from it (a whole one
+    comes again in `*NewSMS*`)."""
+    device = event.get("Device", "")
+    try:
+        deliver = decode_deliver(cmgr_pdu(event.get("Message", "")))
+    except PduError as exc:
+        log.debug("%s on %s not read: %s", name, device, exc)
+        return None
+    if deliver.part is None or deliver.part.total < 2:
+        return None
+    return InboundSms(
+        device=device,
+        sender=deliver.sender,
+        text=deliver.text,
+        source="reassembled",
+        part=deliver.part,
+        driver=driver,
+    )
 
 
 def report_from_event(event: Mapping[str, str], name: str) -> DeliveryReport | None:

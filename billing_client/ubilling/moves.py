@@ -129,11 +129,17 @@ class MoneyMoves:
         if result != CreditResult.OK:
             await self._close(entry, "denied", before=before.credit, detail=sent.body)
             return CreditOutcome(result, reason, login=login)
+        return await self._confirm_credit(entry, before, limit, days, said=sent.body)
+
+    async def _confirm_credit(
+        self, entry: int, before: UserRecord, limit: Decimal, days: int, *, said: str
+    ) -> CreditOutcome:
+        """Ubilling said the credit is set: read the subscriber back to see that it is
+        (unless billing.verify_money_moves is off), and close the journal entry."""
+        login = before.login
         today = self._clock.today()
         if not self._settings.verify_money_moves:
-            await self._close(
-                entry, "ok", before=before.credit, detail=f"{sent.body}; not read back"
-            )
+            await self._close(entry, "ok", before=before.credit, detail=f"{said}; not read back")
             return CreditOutcome(
                 CreditResult.OK, amount=limit, expire=rules.credit_expiry(today, days), login=login
             )
@@ -189,6 +195,12 @@ class MoneyMoves:
         if result != PaycardResult.OK:
             await self._close(entry, "denied", before=before.cash, detail=f"{sent.body} ({tail})")
             return PaycardOutcome(result, login=login)
+        return await self._confirm_paycard(entry, before, tail)
+
+    async def _confirm_paycard(self, entry: int, before: UserRecord, tail: str) -> PaycardOutcome:
+        """Ubilling said the card is paid: read the balance back to see that it moved
+        (unless billing.verify_money_moves is off), and close the journal entry."""
+        login = before.login
         if not self._settings.verify_money_moves:
             await self._close(entry, "ok", before=before.cash, detail=f"{tail}; not read back")
             return PaycardOutcome(PaycardResult.OK, login=login)

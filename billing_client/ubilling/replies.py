@@ -55,17 +55,9 @@ def refuse_or_unexpected(request: str, body: str, secret: str = "") -> Unexpecte
     """The error for a body outside the request's shapes (to be raised by the caller)."""
     safe = scrub(body, secret)
     stripped = body.strip()
-    if stripped in ENVELOPE_ERRORS:
-        return UbillingRefused(request, safe, ENVELOPE_ERRORS[stripped])
-    if not stripped:
-        return UbillingRefused(request, safe, "Ubilling answered an empty body")
-    head = stripped[:400].lower()
-    if head.startswith(("<!doctype html", "<html")) or "<title>ubilling</title>" in head:
-        return UbillingRefused(request, safe, HTML_PAGE)
-    if stripped.startswith("Stargazer"):
-        return UbillingRefused(
-            request, safe, "Ubilling says its Stargazer is not running (NOSTGCHECKPID=0)"
-        )
+    refusal = envelope_refusal(stripped)
+    if refusal is not None:
+        return UbillingRefused(request, safe, refusal)
     if stripped.startswith("<?"):
         return UnexpectedReply(request, safe)  # raw PHP source: the web server is misconfigured
     if "<b>Fatal error</b>" in stripped or "<b>Warning</b>" in stripped:
@@ -73,6 +65,21 @@ def refuse_or_unexpected(request: str, body: str, secret: str = "") -> Unexpecte
         error.args = (f"{request}: Ubilling answered a PHP error: {error.snippet!r}",)
         return error
     return UnexpectedReply(request, safe)
+
+
+def envelope_refusal(stripped: str) -> str | None:
+    """Why Ubilling refused before running the request, when the (stripped) body is one of
+    its envelope's answers: a known error, nothing, its HTML page, or Stargazer down."""
+    if stripped in ENVELOPE_ERRORS:
+        return ENVELOPE_ERRORS[stripped]
+    if not stripped:
+        return "Ubilling answered an empty body"
+    head = stripped[:400].lower()
+    if head.startswith(("<!doctype html", "<html")) or "<title>ubilling</title>" in head:
+        return HTML_PAGE
+    if stripped.startswith("Stargazer"):
+        return "Ubilling says its Stargazer is not running (NOSTGCHECKPID=0)"
+    return None
 
 
 # ---------------------------------------------------------------- subscriber records
