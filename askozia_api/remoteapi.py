@@ -59,7 +59,7 @@ from billing_client.outcomes import (
     PaycardResult,
 )
 from billing_client.subscriber import SubscriberInfo
-from callfile_spooler.callbacks import CallbackError
+from callfile_spooler.errors import CallbackError
 from web.addresses import client_ip
 
 log = logging.getLogger("pbxbridge.faces")

@@ -35,7 +35,8 @@ from typing import Final
 from aiohttp import hdrs, web
 from multidict import MultiMapping
 
-from callfile_spooler.callbacks import CallbackError, CallbackService, Refusal
+from callfile_spooler.callbacks import CallbackService, Refusal
+from callfile_spooler.errors import CallbackError
 from web.addresses import client_ip
 from web.i18n import Language, translator
 from web.pages import page_language, render
