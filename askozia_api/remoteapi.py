@@ -39,6 +39,7 @@ from aiohttp import web
 
 from askozia_api import records
 from askozia_api.deps import RemoteApiDeps
+from askozia_api.errors import BillingUnavailable
 from askozia_api.php import (
     digits,
     php_empty,
@@ -108,10 +109,6 @@ FUNDS = frozenset({"getonlinedaysleft", "getvservicescount", "getuserspends", "g
 """The params that name the subscriber by `login` or, without one, by `number`."""
 
 
-class _Unavailable(Exception):
-    """The billing did not answer: HTTP 503, never a made-up "not our user"."""
-
-
 def php_get(request: web.Request) -> dict[str, str]:
     """$_GET: the query decoded (`+` is a space), the last of a repeated name winning."""
     return dict(request.rel_url.query.items())
@@ -171,7 +168,7 @@ class RemoteApi:
             return text("")  # every handler file looked, none printed
         try:
             return await action(request, q)
-        except _Unavailable as exc:
+        except BillingUnavailable as exc:
             log.warning("remoteapi %s: the billing did not answer: %s", q["action"], exc)
             return text(BILLING_DOWN, status=503)
 
@@ -270,7 +267,7 @@ class RemoteApi:
         if info is None:
             return "0"  # FundsFlow without data
         if not info.known("days_left"):
-            raise _Unavailable("the billing did not tell the days left")
+            raise BillingUnavailable("the billing did not tell the days left")
         return records.days_left_reply(info)
 
     # ------------------------------------------------------------------ money moves
@@ -305,7 +302,7 @@ class RemoteApi:
             self._billing.set_credit(login=info.login, amount=amount, source=self._source(request))
         )
         if outcome.result == CreditResult.ERROR:
-            raise _Unavailable(outcome.error or "credit failed")
+            raise BillingUnavailable(outcome.error or "credit failed")
         if outcome.result == CreditResult.NOTFOUND:
             return CREDIT_EMPTY
         return CREDIT_SENTENCES[outcome.reason if outcome.result != CreditResult.OK else None]
@@ -329,7 +326,7 @@ class RemoteApi:
             self._billing.pay_card(vf(card), login=info.login, source=self._source(request))
         )
         if outcome.result == PaycardResult.ERROR:
-            raise _Unavailable(outcome.error or "paycard failed")
+            raise BillingUnavailable(outcome.error or "paycard failed")
         if outcome.result in COUNTED and guard is not None:
             await guard.record_failure(None, info.login, str(outcome.result))
         return PAYCARD_SENTENCES[outcome.result]
@@ -386,7 +383,7 @@ class RemoteApi:
 
 def _subscriber(lookup: Lookup) -> SubscriberInfo | None:
     if lookup.result == BillingResult.ERROR:
-        raise _Unavailable(lookup.error or "billing error")
+        raise BillingUnavailable(lookup.error or "billing error")
     return lookup.subscriber if lookup.result == BillingResult.OK else None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 import tomllib
 from pathlib import Path
 from types import ModuleType
@@ -24,19 +25,21 @@ ROOT = Path(__file__).resolve().parents[1]
 ROOMS: dict[str, str] = {
     "agi": "AgiError",
     "ami_listener": "AmiError",
+    "askozia_api": "AskoziaApiError",
     "billing_client": "BillingError",
     "callfile_spooler": "CallfileSpoolerError",
+    "lines": "LineError",
     "missed_calls": "MissedCallsError",
     "notify": "NotifyError",
     "sms": "SmsError",
     "storage": "StorageError",
+    "web": "WebError",
 }
 """Room → the base of its tree, defined in `<room>/errors.py`."""
 
 NOT_ROOMS: dict[str, str] = {
-    "primitives": "the ground floor: it holds the root itself",
+    "primitives": "the ground floor: it holds the root itself, and draws every room's base",
     "pbxbridge": "the root that wires the rooms: its few errors derive from the root directly",
-    "askozia_api": "an empty placeholder until the faces it names are built",
 }
 
 OUTSIDE: dict[str, str] = {
@@ -99,6 +102,18 @@ def test_a_room_base_derives_from_the_root_and_its_tree_is_drawn(room: str) -> N
     assert base.__name__ in defined
     missing = [name for name in defined if f"── {name} " not in drawing]
     assert missing == [], f"{room}/errors.py does not draw {missing} in its docstring"
+
+
+def test_the_root_draws_every_room_base() -> None:
+    """primitives/errors.py, the root's home, is the map: each room's base right under
+    PbxbridgeError, with the file that holds its tree."""
+    drawing = importlib.import_module("primitives.errors").__doc__ or ""
+    missing = [
+        f"{base} ({room}/errors.py)"
+        for room, base in ROOMS.items()
+        if not re.search(rf"^    [├└]── {base} +{room}/errors\.py", drawing, re.MULTILINE)
+    ]
+    assert missing == []
 
 
 def test_every_exception_class_is_in_its_room_tree() -> None:
