@@ -342,8 +342,6 @@ class FastAgiServer:
                 self._pending.pop(task, None)
                 if request is None:
                     return
-                if isinstance(reader, _AgiStreamReader):
-                    reader.widen(REPLY_LINE_LIMIT)
                 where = f"{request.uniqueid or '-'} ({host}:{port}, {request.script!r})"
                 if len(self._sessions) >= self._settings.max_sessions:
                     self.stats.rejected += 1
@@ -425,6 +423,9 @@ class FastAgiServer:
     async def _read_request(
         self, reader: asyncio.StreamReader, host: str, port: int
     ) -> AgiRequest | None:
+        """The connection's environment block as a request, or None when it was dropped
+        (counted and logged). Once it is in, the reader takes reply lines up to
+        REPLY_LINE_LIMIT instead of agi.max_header_bytes."""
         header_deadline = asyncio.timeout(self._settings.header_timeout)
         try:
             async with header_deadline:
@@ -458,7 +459,10 @@ class FastAgiServer:
                 self._settings.header_timeout,
             )
             return None
-        return build_request(env, host, port)
+        request = build_request(env, host, port)
+        if isinstance(reader, _AgiStreamReader):
+            reader.widen(REPLY_LINE_LIMIT)  # the environment is in: replies may be longer
+        return request
 
     async def _unknown_route(self, request: AgiRequest, session: AgiSession, where: str) -> None:
         self.stats.unknown_routes += 1
