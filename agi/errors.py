@@ -1,16 +1,18 @@
-"""What can go wrong on a FastAGI connection, as exceptions a route can catch by kind.
+"""What can go wrong on a FastAGI connection, as exceptions a route can catch by kind
+(httpx's `_exceptions.py` is the model):
 
-    AgiError
-    ├── AgiHeaderError       the environment block was cut short, too big or malformed
-    │   └── AgiHeaderTooLong     longer than agi.max_header_bytes
-    ├── AgiProtocolError     a reply pbxbridge cannot parse; the session is closed
-    ├── AgiReplyTimeout      no reply within the command's timeout; the session is closed
-    ├── AgiCommandError      510: Asterisk does not know the command
-    ├── AgiUsageError        520: wrong arguments (the usage text is kept)
-    ├── AgiCommandFailed     200 result=-1 where a helper treats it as failure
-    └── AgiHangup            the caller is gone
-        ├── AgiDeadChannel       511: command not permitted on a dead channel
-        └── AgiConnectionClosed  Asterisk closed the socket (EOF or reset)
+    PbxbridgeError               (primitives.errors)
+    └── AgiError                 anything a FastAGI session could not do
+        ├── AgiHeaderError       the environment block was cut short, too big or malformed
+        │   └── AgiHeaderTooLong     longer than agi.max_header_bytes
+        ├── AgiProtocolError     a reply pbxbridge cannot parse; the session is closed
+        ├── AgiReplyTimeout      no reply within the command's timeout; the session is closed
+        ├── AgiCommandError      510: Asterisk does not know the command
+        ├── AgiUsageError        520: wrong arguments (the usage text is kept)
+        ├── AgiCommandFailed     200 result=-1 where a helper treats it as failure
+        └── AgiHangup            the caller is gone
+            ├── AgiDeadChannel       511: command not permitted on a dead channel
+            └── AgiConnectionClosed  Asterisk closed the socket (EOF or reset)
 
 After AgiCommandError, AgiUsageError, AgiCommandFailed and AgiDeadChannel the session is
 still in step and the next command may be sent. After AgiProtocolError, AgiReplyTimeout and
@@ -20,8 +22,10 @@ AgiConnectionClosed.
 
 from __future__ import annotations
 
+from primitives.errors import PbxbridgeError
 
-class AgiError(Exception):
+
+class AgiError(PbxbridgeError):
     """Base of every FastAGI error."""
 
 

@@ -99,6 +99,18 @@ class ProbeResult:
     verbose: list[str] = field(default_factory=list)
 
 
+_FIXED: dict[tuple[str, ...], str] = {
+    ("STREAM", "FILE"): "200 result=0 endpos=8000",
+    ("SAY", "NUMBER"): "200 result=0",
+    ("SAY", "DIGITS"): "200 result=0",
+    ("EXEC",): "200 result=0",
+    ("ANSWER",): "200 result=0",
+    ("WAIT",): "200 result=0",
+    ("NOOP",): "200 result=0",
+}
+"""Commands a live channel answers the same way every time (nothing pressed, played whole)."""
+
+
 class _Channel:
     """Answers commands the way a live, answered channel does."""
 
@@ -124,11 +136,8 @@ class _Channel:
             if self.digits:
                 return f"200 result={self.digits.popleft()}"
             return "200 result= (timeout)"
-        if words[:2] in (["STREAM", "FILE"], ["SAY", "NUMBER"], ["SAY", "DIGITS"]):
-            return "200 result=0 endpos=8000" if words[0] == "STREAM" else "200 result=0"
-        if words[:1] in (["EXEC"], ["ANSWER"], ["WAIT"], ["NOOP"]):
-            return "200 result=0"
-        return "510 Invalid or unknown command"
+        fixed = _FIXED.get(tuple(words[:2])) or _FIXED.get(tuple(words[:1]))
+        return fixed or "510 Invalid or unknown command"
 
 
 async def probe(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from agi.errors import (
     AgiCommandError,
     AgiDeadChannel,
+    AgiError,
     AgiProtocolError,
     AgiUsageError,
 )
@@ -112,21 +113,35 @@ async def read_reply(
         if code == 200 and not continued:
             reply = parse_result(code, text, line)
             return replace(reply, preliminary=tuple(preliminary)) if preliminary else reply
-        if code == 510:
-            raise AgiCommandError(command, line)
-        if code == 511:
-            raise AgiDeadChannel(command, line)
-        if code == 520 and continued:
-            usage: list[str] = []
-            while True:
-                more = await read_line()
-                if more.startswith("520 "):
-                    break
-                if more != HANGUP_LINE:
-                    usage.append(more)
-                else:
-                    on_hangup()
-            raise AgiUsageError(command, "\n".join(usage))
-        if code == 520:
-            raise AgiUsageError(command, text)
-        raise AgiProtocolError(f"unknown reply code in reply to {command!r}: {line[:200]!r}")
+        raise await _failure(read_line, on_hangup, command, line, code, text, continued=continued)
+
+
+async def _failure(
+    read_line: Callable[[], Awaitable[str]],
+    on_hangup: Callable[[], None],
+    command: str,
+    line: str,
+    code: int,
+    text: str,
+    *,
+    continued: bool,
+) -> AgiError:
+    """The error a reply other than 100/200 means; a `520-` block is read to its end first,
+    so the session stays in step."""
+    if code == 510:
+        return AgiCommandError(command, line)
+    if code == 511:
+        return AgiDeadChannel(command, line)
+    if code != 520:
+        return AgiProtocolError(f"unknown reply code in reply to {command!r}: {line[:200]!r}")
+    if not continued:
+        return AgiUsageError(command, text)
+    usage: list[str] = []
+    while True:
+        more = await read_line()
+        if more.startswith("520 "):
+            return AgiUsageError(command, "\n".join(usage))
+        if more != HANGUP_LINE:
+            usage.append(more)
+        else:
+            on_hangup()

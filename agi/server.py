@@ -342,8 +342,6 @@ class FastAgiServer:
                 self._pending.pop(task, None)
                 if request is None:
                     return
-                if isinstance(reader, _AgiStreamReader):
-                    reader.widen(REPLY_LINE_LIMIT)
                 where = f"{request.uniqueid or '-'} ({host}:{port}, {request.script!r})"
                 if len(self._sessions) >= self._settings.max_sessions:
                     self.stats.rejected += 1
@@ -373,18 +371,7 @@ class FastAgiServer:
                 self.stats.completed += 1
                 log.debug("AGI %s: done", where)
         except TimeoutError:
-            if not session_deadline.expired():
-                result = "handler_error"
-                self.stats.handler_errors += 1
-                log.exception("AGI %s: handler failed", where)
-                return
-            result = "timeout"
-            self.stats.timeouts += 1
-            log.warning(
-                "AGI %s: session exceeded agi.session_timeout (%g s), closed",
-                where,
-                self._settings.session_timeout,
-            )
+            result = self._timed_out(where, session=session_deadline.expired())
         except AgiHangup as exc:
             result = "hangup"
             self.stats.hangups += 1
@@ -397,12 +384,7 @@ class FastAgiServer:
             # Only stop() and an eviction cancel these tasks. Not re-raised: asyncio's
             # stream protocol calls task.exception() on the finished task, which would log
             # a cancelled task as an error.
-            if task in self._evicted:
-                return  # counted and logged by _evict_oldest
-            result = "cancelled"
-            self.stats.cancelled += 1
-            if task in self._sessions:
-                log.info("AGI %s: closed by shutdown", where)
+            result = self._cancelled(task, where)
         except Exception:
             result = "handler_error"
             self.stats.handler_errors += 1
@@ -411,9 +393,39 @@ class FastAgiServer:
             if timing is not None:
                 timing.observe(result, time.monotonic() - started)
 
+    def _timed_out(self, where: str, *, session: bool) -> str:
+        """Called while a TimeoutError is handled: the session's own deadline (`session`)
+        closed it, or one inside the handler ran out and the handler did not catch it.
+        Returns the route's result for its timing."""
+        if not session:
+            self.stats.handler_errors += 1
+            log.exception("AGI %s: handler failed", where)
+            return "handler_error"
+        self.stats.timeouts += 1
+        log.warning(
+            "AGI %s: session exceeded agi.session_timeout (%g s), closed",
+            where,
+            self._settings.session_timeout,
+        )
+        return "timeout"
+
+    def _cancelled(self, task: asyncio.Task[None], where: str) -> str:
+        """A session task cancelled by stop() or by an eviction. Returns the route's result
+        for its timing (an evicted task was still sending its environment: it never reached
+        a route, so nothing times it)."""
+        if task in self._evicted:
+            return "cancelled"  # counted and logged by _evict_oldest
+        self.stats.cancelled += 1
+        if task in self._sessions:
+            log.info("AGI %s: closed by shutdown", where)
+        return "cancelled"
+
     async def _read_request(
         self, reader: asyncio.StreamReader, host: str, port: int
     ) -> AgiRequest | None:
+        """The connection's environment block as a request, or None when it was dropped
+        (counted and logged). Once it is in, the reader takes reply lines up to
+        REPLY_LINE_LIMIT instead of agi.max_header_bytes."""
         header_deadline = asyncio.timeout(self._settings.header_timeout)
         try:
             async with header_deadline:
@@ -447,7 +459,10 @@ class FastAgiServer:
                 self._settings.header_timeout,
             )
             return None
-        return build_request(env, host, port)
+        request = build_request(env, host, port)
+        if isinstance(reader, _AgiStreamReader):
+            reader.widen(REPLY_LINE_LIMIT)  # the environment is in: replies may be longer
+        return request
 
     async def _unknown_route(self, request: AgiRequest, session: AgiSession, where: str) -> None:
         self.stats.unknown_routes += 1

@@ -52,13 +52,13 @@ from ami_listener.errors import (
     AmiError,
     AmiNotSent,
     AmiTimeout,
+    ProtocolViolation,
 )
 from ami_listener.escape import HeaderValues, format_action, header_value
-from ami_listener.framing import FrameTooLarge
 from ami_listener.health import AmiHealth, HealthCallback, HealthTracker
 from ami_listener.lists import complete_event
 from ami_listener.message import AmiMessage
-from ami_listener.router import MessageRouter, PendingAction, ProtocolViolation
+from ami_listener.router import MessageRouter, PendingAction
 from ami_listener.settings import AmiSettings
 from primitives.ami import AmiConsumer
 from primitives.backoff import Backoff
@@ -334,7 +334,7 @@ class AmiClient:
             connection = await AmiConnection.open(
                 s.host, s.port, router, connect_timeout=s.connect_timeout, monotonic=self._monotonic
             )
-        except (OSError, TimeoutError, ProtocolViolation, FrameTooLarge) as exc:
+        except (OSError, TimeoutError, ProtocolViolation) as exc:
             raise AmiNotSent(f"cannot connect to {where}: {_describe(exc)}") from None
         try:
             try:
@@ -377,7 +377,7 @@ class AmiClient:
             connection = await AmiConnection.open(
                 s.host, s.port, router, connect_timeout=s.connect_timeout, monotonic=self._monotonic
             )
-        except (OSError, TimeoutError, ProtocolViolation, FrameTooLarge) as exc:
+        except (OSError, TimeoutError, ProtocolViolation) as exc:
             return self._retry(f"cannot connect to {where}: {_describe(exc)}")
         reason = "AMI client stopped"
         try:

@@ -12,9 +12,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from ami_listener.errors import AmiDisconnected, AmiNotSent
-from ami_listener.framing import FrameTooLarge
-from ami_listener.router import MessageRouter, ProtocolViolation
+from ami_listener.errors import AmiDisconnected, AmiNotSent, ProtocolViolation
+from ami_listener.router import MessageRouter
 
 logger = logging.getLogger("pbxbridge.ami")
 
@@ -116,7 +115,7 @@ class AmiConnection:
                     break
                 self.last_data_at = self._monotonic()
                 self.router.feed(data)
-        except (FrameTooLarge, ProtocolViolation) as exc:
+        except ProtocolViolation as exc:  # FrameTooLarge too
             reason = f"not AMI: {exc}"
         except (ConnectionError, OSError) as exc:
             reason = f"read failed: {exc or type(exc).__name__}"

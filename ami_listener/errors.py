@@ -1,13 +1,29 @@
-"""What `AmiClient` raises. Every error is an `AmiError`; none carries the AMI secret."""
+"""Every error the AMI client raises, as one tree (httpx's `_exceptions.py` is the model):
+
+    PbxbridgeError                 (primitives.errors)
+    └── AmiError                   anything the AMI link could not do
+        ├── AmiDisconnected        not logged in, or the link was lost while an action waited
+        │   └── AmiNotSent         nothing of the action was written: safe to try again
+        ├── AmiTimeout             no (complete) answer within the deadline; a TimeoutError too
+        ├── AmiActionError         Asterisk answered `Response: Error` (or Fail/Failure)
+        ├── AmiAuthFailed          Asterisk refused the login
+        └── ProtocolViolation      the peer does not speak AMI; the connection is dropped
+            └── FrameTooLarge      a message grew past the limit without ending
+
+A caller catches `AmiError` (or one branch), never a tuple. `ProtocolViolation` never
+leaves the client: it drops the connection, and an action waiting on it gets
+`AmiDisconnected`. None of them carries the AMI secret.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from ami_listener.message import AmiMessage
+from primitives.errors import PbxbridgeError
 
 
-class AmiError(Exception):
+class AmiError(PbxbridgeError):
     """Base of every AMI error."""
 
 
@@ -51,3 +67,11 @@ class AmiActionError(AmiError):
 
 class AmiAuthFailed(AmiError):
     """Asterisk refused the login (wrong user or secret, or an MD5 challenge refused)."""
+
+
+class ProtocolViolation(AmiError):
+    """The peer sent something that is not AMI."""
+
+
+class FrameTooLarge(ProtocolViolation):
+    """A message grew past the limit without ending: the peer is not speaking AMI."""

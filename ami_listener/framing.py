@@ -10,14 +10,11 @@ messages come out in the order they arrived.
 
 from __future__ import annotations
 
+from ami_listener.errors import FrameTooLarge
 from ami_listener.message import AmiMessage, parse_message
 
 BANNER_PREFIX = b"Asterisk Call Manager/"
 SEPARATOR = b"\r\n\r\n"
-
-
-class FrameTooLarge(Exception):
-    """A message grew past the limit without ending: the peer is not speaking AMI."""
 
 
 class AmiFramer:

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterable
 
 from ami_listener.dispatch import Batch, EventDispatcher
-from ami_listener.errors import AmiActionError, AmiError
+from ami_listener.errors import AmiActionError, AmiError, ProtocolViolation
 from ami_listener.framing import AmiFramer
 from ami_listener.message import AmiMessage
 
@@ -30,10 +30,6 @@ ERROR_RESPONSES = frozenset({"error", "fail", "failure"})
 MAX_FRAGMENTS_IN_A_ROW = 8
 """Headerless text messages tolerated between two real ones (an event value split by
 blank lines gives one per blank line in it)."""
-
-
-class ProtocolViolation(Exception):
-    """The peer sent something that is not AMI."""
 
 
 class PendingAction:

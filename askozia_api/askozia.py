@@ -117,25 +117,15 @@ class AskoziaFace:
             got = form.get(name, default)
             return got.strip() if isinstance(got, str) else default
 
-        first = _day(value("period_from"))
-        last = _day(value("period_to"))
-        if first is None or last is None:
-            return _plain("period_from and period_to must be dates as YYYY-MM-DD", 400)
-        if last < first:
-            return _plain("period_to is before period_from", 400)
-        if (last - first).days + 1 > self._deps.settings.max_days:
-            return _plain(
-                f"at most {self._deps.settings.max_days} days per request ([askozia] max_days)",
-                400,
-            )
-        if value("date_format", "Y-m-d") != "Y-m-d" or value("time_format", "H:i:s") != "H:i:s":
-            return _plain("only date_format Y-m-d and time_format H:i:s are served", 400)
-        kind = value("cdr_filter", "incomingoutgoing")
-        if kind not in FILTERS:
-            return _plain(f"cdr_filter must be one of {', '.join(sorted(FILTERS))}", 400)
-        extension = value("extension_number", "all")
-        keep = _filter(kind, extension)
+        asked = cdr_query(value, self._deps.settings.max_days)
+        if isinstance(asked, str):
+            return _plain(asked, 400)
+        return await self._send_cdr(request, asked)
 
+    async def _send_cdr(self, request: web.Request, asked: CdrQuery) -> web.StreamResponse:
+        """The CSV of the days asked, streamed in chunks of 200 rows."""
+        first, last = asked.first, asked.last
+        keep = _filter(asked.kind, asked.extension)
         response = web.StreamResponse(
             headers={
                 hdrs.CONTENT_TYPE: "text/csv; charset=utf-8",
@@ -171,6 +161,38 @@ class AskoziaFace:
             return _plain("only data=main is served", 400)
         status = await self._deps.status.status()
         return _plain(status.line() + "\n", content_type="text/html")
+
+
+@dataclass(frozen=True, slots=True)
+class CdrQuery:
+    """What status_cdr.php was asked for, once every field is checked."""
+
+    first: date
+    last: date
+    kind: str
+    """cdr_filter: incomingoutgoing, incoming or outgoing."""
+    extension: str
+    """extension_number: `all` or the extension a call must touch."""
+
+
+def cdr_query(value: Callable[[str, str], str], max_days: int) -> CdrQuery | str:
+    """The fields of the form (`value(name, default)`) checked in order: the period, its
+    length (askozia.max_days), the formats, the filter. The query, or why it is refused
+    (answered with 400)."""
+    first = _day(value("period_from", ""))
+    last = _day(value("period_to", ""))
+    if first is None or last is None:
+        return "period_from and period_to must be dates as YYYY-MM-DD"
+    if last < first:
+        return "period_to is before period_from"
+    if (last - first).days + 1 > max_days:
+        return f"at most {max_days} days per request ([askozia] max_days)"
+    if value("date_format", "Y-m-d") != "Y-m-d" or value("time_format", "H:i:s") != "H:i:s":
+        return "only date_format Y-m-d and time_format H:i:s are served"
+    kind = value("cdr_filter", "incomingoutgoing")
+    if kind not in FILTERS:
+        return f"cdr_filter must be one of {', '.join(sorted(FILTERS))}"
+    return CdrQuery(first, last, kind, value("extension_number", "all"))
 
 
 def _day(text: str) -> date | None:

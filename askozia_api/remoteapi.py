@@ -33,12 +33,14 @@ import hmac
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from aiohttp import web
 
 from askozia_api import records
 from askozia_api.deps import RemoteApiDeps
+from askozia_api.errors import BillingUnavailable
 from askozia_api.php import (
     digits,
     php_empty,
@@ -59,7 +61,7 @@ from billing_client.outcomes import (
     PaycardResult,
 )
 from billing_client.subscriber import SubscriberInfo
-from callfile_spooler.callbacks import CallbackError
+from callfile_spooler.errors import CallbackError
 from web.addresses import client_ip
 
 log = logging.getLogger("pbxbridge.faces")
@@ -108,8 +110,19 @@ FUNDS = frozenset({"getonlinedaysleft", "getvservicescount", "getuserspends", "g
 """The params that name the subscriber by `login` or, without one, by `number`."""
 
 
-class _Unavailable(Exception):
-    """The billing did not answer: HTTP 503, never a made-up "not our user"."""
+@dataclass(frozen=True, slots=True)
+class AsteriskAsk:
+    """What `action=asterisk` asks: `param`, the number (trimmed) and the login ("" when PHP's
+    empty() finds none), with the whole query for the fields only one param reads."""
+
+    param: str
+    number: str
+    login: str
+    query: Query
+
+
+AsteriskParam = Callable[[web.Request, AsteriskAsk], Awaitable[str]]
+"""The answer to one `param` of action=asterisk."""
 
 
 def php_get(request: web.Request) -> dict[str, str]:
@@ -146,6 +159,21 @@ class RemoteApi:
             "userbynum": self._userbynum,
             "callmeback": self._callmeback,
         }
+        # action=asterisk's params; any other (login, realname, swstatus, …) is _info's.
+        self._params: dict[str, AsteriskParam] = {
+            "userstatus": lambda _, a: self._status(
+                a.number, getmoney=not php_empty(a.query.get("getmoney"))
+            ),
+            "setcredit": lambda r, a: self._setcredit(r, a.login, a.query.get("money")),
+            "paycardpay": lambda r, a: self._paycardpay(r, a.login, a.query.get("paycardnum")),
+            "getuserdatabylogin": lambda _, a: self._userdata_by_login(
+                a.login, a.query.get("userpass")
+            ),
+            "getuserdatabymobile": lambda _, a: self._userdata_by_mobile(a.number),
+            "getcontractsbymobile": lambda _, a: self._contracts_by_mobile(a.number),
+            "loginuniq": lambda _, a: self._loginuniq(a.number),
+            **dict.fromkeys(FUNDS, lambda _, a: self._funds_of(a)),
+        }
 
     def mount(self, app: web.Application) -> None:
         for path in PATHS:
@@ -171,7 +199,7 @@ class RemoteApi:
             return text("")  # every handler file looked, none printed
         try:
             return await action(request, q)
-        except _Unavailable as exc:
+        except BillingUnavailable as exc:
             log.warning("remoteapi %s: the billing did not answer: %s", q["action"], exc)
             return text(BILLING_DOWN, status=503)
 
@@ -203,38 +231,42 @@ class RemoteApi:
             return text("ERROR: NOT HAVE NUMBER")
         if php_empty(q.get("param")):
             return text("ERROR: NOT HAVE PARAMETR")
-        param = q["param"]
-        number = php_trim(q.get("number", ""))
-        login = "" if php_empty(q.get("login")) else q["login"]
-        if param == "userstatus":
-            return text(await self._status(number, getmoney=not php_empty(q.get("getmoney"))))
-        if param == "setcredit":
-            return text(await self._setcredit(request, login, q.get("money")))
-        if param == "paycardpay":
-            return text(await self._paycardpay(request, login, q.get("paycardnum")))
-        if param == "getuserdatabylogin":
-            return text(await self._userdata_by_login(login, q.get("userpass")))
-        if param == "getuserdatabymobile":
-            found = await self._by_number(number) if number else None
-            return text(self._userdata([found] if found else []))
-        if param == "getcontractsbymobile":
-            found = await self._by_number(number) if number else None
-            return text(php_json([None] if found else []))  # pbxbridge keeps no contracts
-        if param in FUNDS:
-            who = await self._by_login(login) if login else await self._by_number(number)
-            return text(self._funds(param, who))
-        # login, loginuniq, realname, swstatus and the default branch: who owns the number
-        return text(await self._info(param, number))
+        ask = AsteriskAsk(
+            param=q["param"],
+            number=php_trim(q.get("number", "")),
+            login="" if php_empty(q.get("login")) else q["login"],
+            query=q,
+        )
+        answer = self._params.get(ask.param)
+        if answer is None:  # login, realname, swstatus and the default: who owns the number
+            return text(await self._info(ask.param, ask.number))
+        return text(await answer(request, ask))
+
+    async def _userdata_by_mobile(self, number: str) -> str:
+        found = await self._by_number(number) if number else None
+        return self._userdata([found] if found else [])
+
+    async def _contracts_by_mobile(self, number: str) -> str:
+        found = await self._by_number(number) if number else None
+        return php_json([None] if found else [])  # pbxbridge keeps no contracts
+
+    async def _funds_of(self, ask: AsteriskAsk) -> str:
+        """The FUNDS params: the subscriber by `login`, else by `number`."""
+        who = await self._by_login(ask.login) if ask.login else await self._by_number(ask.number)
+        return self._funds(ask.param, who)
+
+    async def _loginuniq(self, number: str) -> str:
+        """Asterisk::AsteriskGetInfoApi's loginuniq: the one login owning the number;
+        refused when several do."""
+        match, login = await self._billing.login_for_money(number)
+        if match == LoginMatch.AMBIGUOUS:
+            return "ERROR: USER HAVE MANY LOGINS"
+        return login if match == LoginMatch.FOUND and login else NOT_OUR_USER
 
     async def _info(self, param: str, number: str) -> str:
-        """Asterisk::AsteriskGetInfoApi: the login, the one login, `login-Translit Name`,
-        the switch (pbxbridge knows none), or `ERROR: MISTAKE PARAMETR` for a param it does
-        not serve (setpause, setunpause, addusermobile, …) when the number is known."""
-        if param == "loginuniq":
-            match, login = await self._billing.login_for_money(number)
-            if match == LoginMatch.AMBIGUOUS:
-                return "ERROR: USER HAVE MANY LOGINS"
-            return login if match == LoginMatch.FOUND and login else NOT_OUR_USER
+        """Asterisk::AsteriskGetInfoApi: the login, `login-Translit Name`, the switch
+        (pbxbridge knows none), or `ERROR: MISTAKE PARAMETR` for a param it does not serve
+        (setpause, setunpause, addusermobile, …) when the number is known."""
         info = await self._by_number(number)
         if info is None or not info.login:
             return NOT_OUR_USER
@@ -270,7 +302,7 @@ class RemoteApi:
         if info is None:
             return "0"  # FundsFlow without data
         if not info.known("days_left"):
-            raise _Unavailable("the billing did not tell the days left")
+            raise BillingUnavailable("the billing did not tell the days left")
         return records.days_left_reply(info)
 
     # ------------------------------------------------------------------ money moves
@@ -305,7 +337,7 @@ class RemoteApi:
             self._billing.set_credit(login=info.login, amount=amount, source=self._source(request))
         )
         if outcome.result == CreditResult.ERROR:
-            raise _Unavailable(outcome.error or "credit failed")
+            raise BillingUnavailable(outcome.error or "credit failed")
         if outcome.result == CreditResult.NOTFOUND:
             return CREDIT_EMPTY
         return CREDIT_SENTENCES[outcome.reason if outcome.result != CreditResult.OK else None]
@@ -329,7 +361,7 @@ class RemoteApi:
             self._billing.pay_card(vf(card), login=info.login, source=self._source(request))
         )
         if outcome.result == PaycardResult.ERROR:
-            raise _Unavailable(outcome.error or "paycard failed")
+            raise BillingUnavailable(outcome.error or "paycard failed")
         if outcome.result in COUNTED and guard is not None:
             await guard.record_failure(None, info.login, str(outcome.result))
         return PAYCARD_SENTENCES[outcome.result]
@@ -386,7 +418,7 @@ class RemoteApi:
 
 def _subscriber(lookup: Lookup) -> SubscriberInfo | None:
     if lookup.result == BillingResult.ERROR:
-        raise _Unavailable(lookup.error or "billing error")
+        raise BillingUnavailable(lookup.error or "billing error")
     return lookup.subscriber if lookup.result == BillingResult.OK else None
 
 

@@ -131,10 +131,25 @@ async def run_variants(
     database: Path, numbers: Numbers, concurrency: int, shapes: dict[str, Numbers]
 ) -> list[VariantResult]:
     """`numbers` for every variant; `shapes` (label → numbers) again for the shipped one."""
-    url = f"sqlite+aiosqlite:///{database}"
     phones = PhoneNormaliser("UA")
-    results = []
+    url = f"sqlite+aiosqlite:///{database}"
+    return [
+        *await _through_the_core(url, phones, numbers, concurrency, shapes),
+        *await _through_sqlalchemy_core(url, phones, numbers, concurrency),
+        *await _through_aiosqlite(database, phones, numbers, concurrency),
+        *await _blocking_floor(database, phones, numbers, concurrency),
+    ]
 
+
+async def _through_the_core(
+    url: str,
+    phones: PhoneNormaliser,
+    numbers: Numbers,
+    concurrency: int,
+    shapes: dict[str, Numbers],
+) -> list[VariantResult]:
+    """The shipped path (`open_core`), and the ORM entity read in the core's sessions."""
+    results = []
     settings = Settings(database=DatabaseSettings(url=url))
     async with open_core(settings) as core:
 
@@ -188,6 +203,14 @@ async def run_variants(
             )
         )
 
+    return results
+
+
+async def _through_sqlalchemy_core(
+    url: str, phones: PhoneNormaliser, numbers: Numbers, concurrency: int
+) -> list[VariantResult]:
+    """SQLAlchemy Core selects on an engine of its own."""
+    results = []
     engine = create_engine(DatabaseSettings(url=url))
     columns = (
         Subscriber.login,
@@ -240,6 +263,14 @@ async def run_variants(
     finally:
         await engine.dispose()
 
+    return results
+
+
+async def _through_aiosqlite(
+    database: Path, phones: PhoneNormaliser, numbers: Numbers, concurrency: int
+) -> list[VariantResult]:
+    """Raw SQL on one shared aiosqlite connection."""
+    results = []
     async with aiosqlite.connect(database) as db:
 
         async def raw(number: str) -> int:
@@ -271,6 +302,14 @@ async def run_variants(
             )
         )
 
+    return results
+
+
+async def _blocking_floor(
+    database: Path, phones: PhoneNormaliser, numbers: Numbers, concurrency: int
+) -> list[VariantResult]:
+    """sqlite3 in the loop thread: the floor no server may use."""
+    results = []
     conn = sqlite3.connect(database)
     try:
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from billing_client.errors import MoneyError
+
 CENT = Decimal("0.01")
-
-
-class MoneyError(ValueError):
-    """An amount that is not a number with at most two decimals."""
 
 
 def parse_amount(text: str | int | float | Decimal) -> Decimal:

@@ -8,7 +8,6 @@ campaigns through `CampaignManager` (also `Spooler.campaigns`).
 
 from callfile_spooler.callfile import CallFile, parse, render
 from callfile_spooler.campaigns import (
-    CampaignError,
     CampaignInfo,
     CampaignManager,
     CampaignSettings,
@@ -16,16 +15,23 @@ from callfile_spooler.campaigns import (
     ImportReport,
     NumberReport,
 )
-from callfile_spooler.escape import CallFileValueError
+from callfile_spooler.errors import (
+    CallfileSpoolerError,
+    CallFileValueError,
+    CampaignError,
+    SpoolError,
+    SpoolMissing,
+)
 from callfile_spooler.events import EVENTS
 from callfile_spooler.settings import RetryDelays, SpoolSettings
 from callfile_spooler.spooler import Spooler, TickResult
-from callfile_spooler.writer import SpoolError, SpoolFolder, SpoolMissing
+from callfile_spooler.writer import SpoolFolder
 
 __all__ = [
     "EVENTS",
     "CallFile",
     "CallFileValueError",
+    "CallfileSpoolerError",
     "CampaignError",
     "CampaignInfo",
     "CampaignManager",

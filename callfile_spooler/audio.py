@@ -33,7 +33,7 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callfile_spooler.campaigns import CampaignError
+from callfile_spooler.errors import AudioError, AudioUnavailable, CampaignError
 from callfile_spooler.models import Campaign
 from callfile_spooler.settings import AUDIO_FORMATS, SpoolSettings
 from primitives.clock import Clock, as_utc
@@ -55,15 +55,6 @@ _FFMPEG_OUTPUTS: dict[str, tuple[str, str]] = {
     "alaw": ("alaw", "pcm_alaw"),
 }
 """Asterisk format → (ffmpeg muxer, encoder); wav and sln are written without ffmpeg."""
-
-
-class AudioError(Exception):
-    """The audio cannot be used; the message says why (and what to install, if that is it)."""
-
-
-class AudioUnavailable(AudioError):
-    """Not the file's fault: this service cannot convert or store messages now (ffmpeg
-    missing or unable to write a format, spool.sounds_dir not writable)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +190,19 @@ def convert_file(source: Path, base: Path, formats: Sequence[str] = ("wav",)) ->
         raise AudioError(f"{source.name}: there is no sound in it")
     if len(segment) > MAX_SECONDS * 1000:
         raise AudioError(f"{source.name}: longer than {MAX_SECONDS // 60} minutes")
+    _write_formats(segment, base, wanted)
+    return Prompt(
+        base=base,
+        formats=wanted,
+        duration=len(segment) / 1000,
+        sha256=hashlib.sha256(segment.raw_data).hexdigest(),
+    )
+
+
+def _write_formats(segment: AudioSegment, base: Path, wanted: Sequence[str]) -> None:
+    """`<base>.<fmt>` for each wanted format, all or none: each is encoded beside its
+    final name and renamed only once every one is written. Formats not wanted go (Asterisk
+    would play a stale one)."""
     try:
         base.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -219,14 +223,8 @@ def convert_file(source: Path, base: Path, formats: Sequence[str] = ("wav",)) ->
         for temp in written.values():
             temp.unlink(missing_ok=True)
     for fmt in AUDIO_FORMATS:
-        if fmt not in wanted:  # Asterisk would play a stale one
+        if fmt not in wanted:
             base.with_name(f"{base.name}.{fmt}").unlink(missing_ok=True)
-    return Prompt(
-        base=base,
-        formats=wanted,
-        duration=len(segment) / 1000,
-        sha256=hashlib.sha256(segment.raw_data).hexdigest(),
-    )
 
 
 async def convert(source: Path, base: Path, formats: Sequence[str] = ("wav",)) -> Prompt:

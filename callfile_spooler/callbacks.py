@@ -54,6 +54,7 @@ from callfile_spooler.calls import (
     clean_name,
 )
 from callfile_spooler.campaigns import RESERVED_PREFIX
+from callfile_spooler.errors import CallbackError
 from callfile_spooler.models import Attempt, Campaign, CampaignNumber, DoNotCall
 from callfile_spooler.outcomes import IN_ASTERISK, AttemptStatus, CampaignState, NumberStatus
 from callfile_spooler.settings import CallbackSettings
@@ -90,10 +91,6 @@ MAX_COMMENT = 500
 MAX_SOURCE = 64
 MAX_CLIENT_IP = 45
 """The longest textual IPv6 address (an IPv4-mapped one: ffff:ffff:…:255.255.255.255)."""
-
-
-class CallbackError(Exception):
-    """A request that cannot even be recorded (callbacks off, not a phone number)."""
 
 
 class CallbackRequest(Base):

@@ -15,11 +15,12 @@ With `Archive: yes` Asterisk moves a finished file into `outgoing_done/` and app
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from callfile_spooler import escape
+from callfile_spooler.errors import CallFileValueError
 
 Section = Literal["channel", "callerid", "retries", "target", "variables", "account", "archive"]
 
@@ -70,13 +71,13 @@ class CallFile:
 def _target(call: CallFile) -> list[str]:
     if call.application is not None:
         if call.context is not None or call.extension is not None:
-            raise escape.CallFileValueError("a call file has Application or Context, not both")
+            raise CallFileValueError("a call file has Application or Context, not both")
         lines = [escape.line("Application", escape.application(call.application))]
         if call.data is not None:
             lines.append(escape.line("Data", escape.app_data(call.data)))
         return lines
     if call.context is None or call.extension is None:
-        raise escape.CallFileValueError("a call file needs Context and Extension, or Application")
+        raise CallFileValueError("a call file needs Context and Extension, or Application")
     lines = [
         escape.line("Context", escape.context(call.context)),
         escape.line("Extension", escape.extension(call.extension)),
@@ -86,43 +87,63 @@ def _target(call: CallFile) -> list[str]:
     return lines
 
 
-def _section(call: CallFile, section: Section) -> list[str]:
-    if section == "channel":
-        return [escape.line("Channel", escape.channel(call.channel))]
-    if section == "callerid":
-        if call.callerid is None:
-            return []
-        return [escape.line("CallerID", escape.callerid(call.callerid))]
-    if section == "retries":
-        lines = []
-        for key, value in (
-            ("MaxRetries", call.max_retries),
-            ("RetryTime", call.retry_time),
-            ("WaitTime", call.wait_time),
-        ):
-            if value is not None:
-                minimum = 0 if key == "MaxRetries" else 1
-                lines.append(escape.line(key, escape.integer(value, key, minimum)))
-        return lines
-    if section == "target":
-        return _target(call)
-    if section == "variables":
-        return [
-            escape.line("Setvar", f"{escape.variable_name(n)}={escape.variable_value(v)}")
-            for n, v in call.variables
-        ]
-    if section == "account":
-        if call.account is None:
-            return []
-        return [escape.line("Account", escape.text(call.account, "account"))]
+def _channel(call: CallFile) -> list[str]:
+    return [escape.line("Channel", escape.channel(call.channel))]
+
+
+def _callerid(call: CallFile) -> list[str]:
+    if call.callerid is None:
+        return []
+    return [escape.line("CallerID", escape.callerid(call.callerid))]
+
+
+def _retries(call: CallFile) -> list[str]:
+    lines = []
+    for key, value in (
+        ("MaxRetries", call.max_retries),
+        ("RetryTime", call.retry_time),
+        ("WaitTime", call.wait_time),
+    ):
+        if value is not None:
+            minimum = 0 if key == "MaxRetries" else 1
+            lines.append(escape.line(key, escape.integer(value, key, minimum)))
+    return lines
+
+
+def _variables(call: CallFile) -> list[str]:
+    return [
+        escape.line("Setvar", f"{escape.variable_name(n)}={escape.variable_value(v)}")
+        for n, v in call.variables
+    ]
+
+
+def _account(call: CallFile) -> list[str]:
+    if call.account is None:
+        return []
+    return [escape.line("Account", escape.text(call.account, "account"))]
+
+
+def _archive(call: CallFile) -> list[str]:
     return [escape.line("Archive", "yes")] if call.archive else []
+
+
+_SECTIONS: dict[Section, Callable[[CallFile], list[str]]] = {
+    "channel": _channel,
+    "callerid": _callerid,
+    "retries": _retries,
+    "target": _target,
+    "variables": _variables,
+    "account": _account,
+    "archive": _archive,
+}
+"""The lines of each section, checked and escaped (`escape`)."""
 
 
 def render(call: CallFile, order: Sequence[Section] = CAPTURED_ORDER) -> bytes:
     """The file's bytes (UTF-8, LF line ends). Raises CallFileValueError; nothing half-done."""
     if sorted(order) != sorted(CAPTURED_ORDER):
         raise ValueError(f"order must name each section once: {CAPTURED_ORDER}")
-    return "".join(line for section in order for line in _section(call, section)).encode("utf-8")
+    return "".join(line for section in order for line in _SECTIONS[section](call)).encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)

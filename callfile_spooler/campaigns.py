@@ -25,11 +25,12 @@ from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callfile_spooler import escape
+from callfile_spooler.errors import CampaignError
 from callfile_spooler.imports import ParsedNumbers, Progress, read_numbers_file
 from callfile_spooler.models import Attempt, Campaign, CampaignNumber, DoNotCall
 from callfile_spooler.outcomes import IN_ASTERISK, AttemptStatus, CampaignState, NumberStatus
 from callfile_spooler.pacing import Limits
-from callfile_spooler.schedule import ScheduleError, TimeWindow, WeeklySchedule
+from callfile_spooler.schedule import TimeWindow, WeeklySchedule
 from callfile_spooler.settings import CAMPAIGN_NAME
 from primitives.clock import Clock, as_utc
 from primitives.phones import PhoneNormaliser
@@ -41,10 +42,6 @@ BATCH = 1000
 KIND = "campaign"
 RESERVED_PREFIX = "callback-"
 """Each callback request's one-number campaign is `callback-<request id>`."""
-
-
-class CampaignError(Exception):
-    """A campaign operation that cannot be done; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +69,7 @@ class CampaignSettings:
             Limits(self.max_concurrent, self.cps, self.bundle_size, self.bundle_delay)
             if self.window is not None:
                 TimeWindow.parse(self.window)
-        except (ValueError, ScheduleError) as exc:
+        except ValueError as exc:  # ScheduleError and CallFileValueError are ValueErrors
             raise CampaignError(str(exc)) from None
         if self.max_attempts is not None and not 1 <= self.max_attempts <= 20:
             raise CampaignError("max_attempts must be 1-20")

@@ -24,7 +24,8 @@ from dataclasses import dataclass, fields
 from sqlalchemy import select
 
 from billing_client.subscriber import Status, SubscriberInfo
-from callfile_spooler.campaigns import CampaignError, CampaignManager, CampaignSettings
+from callfile_spooler.campaigns import CampaignManager, CampaignSettings
+from callfile_spooler.errors import CampaignError
 from callfile_spooler.imports import NumberRow, ParsedNumbers
 from callfile_spooler.models import Campaign
 from callfile_spooler.outcomes import CampaignState

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from callfile_spooler import escape
 from callfile_spooler.callfile import CallFile
+from callfile_spooler.errors import CallFileValueError
 from callfile_spooler.settings import SpoolSettings
 from primitives.phones import PhoneNormaliser
 
@@ -58,7 +59,7 @@ class Dialer:
         if _NATIONAL.search(template) and not self.phones.is_domestic(e164):
             template = self.settings.international_format
             if not template:
-                raise escape.CallFileValueError(
+                raise CallFileValueError(
                     f"{e164} is not a {self.phones.default_region} number and "
                     "spool.international_format is empty: numbers of other countries are "
                     "not dialled"

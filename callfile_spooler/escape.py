@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import re
 
+from callfile_spooler.errors import CallFileValueError
+
 MAX_LINE_BYTES = 255
 """Longest line written, newline included: Asterisk 1.4 read 255 bytes of a line."""
 
@@ -52,10 +54,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _FORBIDDEN_IN_TEXT = re.compile(r'[;\\"]')
 _COMMENT_HASH = re.compile(r"(?:^|[ \t])#")
 """A `#` that starts the text or follows a blank: Asterisk cuts the line there."""
-
-
-class CallFileValueError(ValueError):
-    """A value that cannot be written into a call file as it is; never written."""
 
 
 def _fail(what: str, value: object, why: str) -> CallFileValueError:

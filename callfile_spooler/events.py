@@ -88,34 +88,40 @@ def interpret(event: AmiEvent, phones: PhoneNormaliser) -> Signal | None:
     if name == "UserEvent":
         return _user_event(event, phones)
     if name == "Hangup":
-        attempt, _ = _id_fields(event)
-        uniqueid = event.get("Uniqueid")
-        if attempt is None and not uniqueid:
-            return None
-        return Signal(
-            attempt_id=attempt, uniqueid=uniqueid, cause=_int(event.get("Cause")), ended=True
-        )
+        return _hangup(event)
     if name == "OriginateResponse":
-        match = ORIGINATE_ACTION_ID.fullmatch(event.get("ActionID") or "")
-        attempt = int(match.group(1)) if match else _id_fields(event)[0]
-        if attempt is None:
-            return None
-        reason = _int(event.get("Reason"))
-        if (event.get("Response") or "").lower() == "success":
-            return Signal(
-                attempt_id=attempt,
-                status=AttemptStatus.ANSWERED,
-                reason=REASON_ANSWERED,
-                uniqueid=event.get("Uniqueid"),
-                learn_uniqueid=True,
-            )
+        return _originate_response(event)
+    return None
+
+
+def _hangup(event: AmiEvent) -> Signal | None:
+    attempt, _ = _id_fields(event)
+    uniqueid = event.get("Uniqueid")
+    if attempt is None and not uniqueid:
+        return None
+    return Signal(attempt_id=attempt, uniqueid=uniqueid, cause=_int(event.get("Cause")), ended=True)
+
+
+def _originate_response(event: AmiEvent) -> Signal | None:
+    match = ORIGINATE_ACTION_ID.fullmatch(event.get("ActionID") or "")
+    attempt = int(match.group(1)) if match else _id_fields(event)[0]
+    if attempt is None:
+        return None
+    reason = _int(event.get("Reason"))
+    if (event.get("Response") or "").lower() == "success":
         return Signal(
             attempt_id=attempt,
-            status=status_for_reason(reason if reason is not None else 0),
-            reason=reason,
-            ended=True,
+            status=AttemptStatus.ANSWERED,
+            reason=REASON_ANSWERED,
+            uniqueid=event.get("Uniqueid"),
+            learn_uniqueid=True,
         )
-    return None
+    return Signal(
+        attempt_id=attempt,
+        status=status_for_reason(reason if reason is not None else 0),
+        reason=reason,
+        ended=True,
+    )
 
 
 OPERATOR_LEG_DETAIL = "no operator took the callback; the customer was not rung"

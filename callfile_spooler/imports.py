@@ -18,20 +18,17 @@ import csv
 import io
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from callfile_spooler import escape
+from callfile_spooler.errors import NumbersFileError
 from primitives.phones import PhoneNormaliser
 
 RESERVED_PREFIX = "CAMPAIGN_"
 VAR_PREFIX = "VAR_"
 MAX_VARIABLES = 20
-
-
-class NumbersFileError(ValueError):
-    """The whole file cannot be read (not CSV/JSON, no `number` column…); nothing lands."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,10 +142,8 @@ def _variable_columns(names: Iterable[str]) -> None:
                 raise ValueError(f"{column}: CAMPAIGN_* variables are set by pbxbridge")
 
 
-def parse_csv(
-    text: str, phones: PhoneNormaliser, progress: Progress | None = None
-) -> ParsedNumbers:
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+def _csv_header(reader: Iterator[list[str]]) -> list[str]:
+    """The column names of the header line; NumbersFileError when the file cannot be read."""
     try:
         header = next(reader)
     except StopIteration:
@@ -171,6 +166,14 @@ def parse_csv(
         _variable_columns(names)
     except ValueError as exc:
         raise NumbersFileError(f"header: {exc}") from None
+    return names
+
+
+def parse_csv(
+    text: str, phones: PhoneNormaliser, progress: Progress | None = None
+) -> ParsedNumbers:
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    names = _csv_header(reader)
     collector = _Collector(max(text.count("\n") - 1, 0), progress)
     start = reader.line_num + 1
     line = start

@@ -15,6 +15,8 @@ from datetime import datetime, time
 from types import MappingProxyType
 from typing import Any
 
+from callfile_spooler.errors import ScheduleError
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ALIASES: Mapping[str, str] = MappingProxyType(
     {
@@ -37,10 +39,6 @@ _ALIASES: Mapping[str, str] = MappingProxyType(
     }
 )
 _TIME = re.compile(r"(?P<h>\d{1,2})[:-](?P<m>\d{2})")
-
-
-class ScheduleError(ValueError):
-    """A schedule or time window that cannot be read; the message says what is wrong."""
 
 
 def parse_time(text: str, *, allow_24: bool = False) -> time | None:

@@ -12,7 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from callfile_spooler import escape
-from callfile_spooler.schedule import ScheduleError, TimeWindow
+from callfile_spooler.errors import ScheduleError
+from callfile_spooler.schedule import TimeWindow
 
 DIAL_FIELDS = ("e164", "national", "national_significant", "country_code")
 """Placeholders of `dial_format`: for +380501234567 they are 380501234567, 0501234567,

@@ -10,6 +10,8 @@ campaign audio`) are not gated.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 HEAD_BYTES = 12
 """How many leading bytes `container` needs."""
 
@@ -19,26 +21,26 @@ KNOWN = ("wav", "mp3", "ogg", "flac", "mp4", "aiff", "amr", "webm", "au", "wma")
 _ASF = bytes.fromhex("3026b2758e66cf11")
 
 
+def _is_mp3(head: bytes) -> bool:
+    """An ID3 tag, or an MPEG audio (or ADTS AAC) frame sync."""
+    return head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+
+
+_SIGNATURES: tuple[tuple[str, Callable[[bytes], bool]], ...] = (
+    ("wav", lambda h: h[:4] in (b"RIFF", b"RF64") and h[8:12] == b"WAVE"),
+    ("mp3", _is_mp3),
+    ("ogg", lambda h: h[:4] == b"OggS"),
+    ("flac", lambda h: h[:4] == b"fLaC"),
+    ("mp4", lambda h: h[4:8] == b"ftyp"),
+    ("aiff", lambda h: h[:4] == b"FORM" and h[8:12] in (b"AIFF", b"AIFC")),
+    ("amr", lambda h: h[:5] == b"#!AMR"),
+    ("webm", lambda h: h[:4] == b"\x1a\x45\xdf\xa3"),  # Matroska/WebM: what browsers record
+    ("au", lambda h: h[:4] == b".snd"),
+    ("wma", lambda h: h[:8] == _ASF),
+)
+"""Each container and the test of a file's first bytes that tells it, in the order tried."""
+
+
 def container(head: bytes) -> str | None:
     """The container `head` (a file's first HEAD_BYTES bytes) starts, or None."""
-    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
-        return "wav"
-    if head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        return "mp3"  # an ID3 tag, or an MPEG audio (or ADTS AAC) frame sync
-    if head[:4] == b"OggS":
-        return "ogg"
-    if head[:4] == b"fLaC":
-        return "flac"
-    if head[4:8] == b"ftyp":
-        return "mp4"
-    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-        return "aiff"
-    if head[:5] == b"#!AMR":
-        return "amr"
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "webm"  # Matroska/WebM: what browsers record
-    if head[:4] == b".snd":
-        return "au"
-    if head[:8] == _ASF:
-        return "wma"
-    return None
+    return next((name for name, starts in _SIGNATURES if starts(head)), None)

@@ -24,6 +24,10 @@ follows the same order: park in tmp/, commit `queued`, delete.
 Counting lines: a call holds one from the moment its file is spooled until its end is
 known (a Hangup or failure event, or its archived file); Asterisk's own state is never
 asked.
+
+Every database read and write is the ledger's (`ledger.py`); this module keeps the order
+of the steps, the files and the pacing, and its decisions are pure functions
+(`plan_spool`: what becomes of each due attempt; `_observed`: what the spool folder says).
 """
 
 from __future__ import annotations
@@ -34,34 +38,33 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callfile_spooler.callfile import ArchivedCallFile
-from callfile_spooler.campaigns import CampaignError, CampaignInfo, CampaignManager
+from callfile_spooler.callfile import ArchivedCallFile, CallFile
+from callfile_spooler.campaigns import CampaignInfo, CampaignManager
 from callfile_spooler.dialing import Callee, Dialer, Target
-from callfile_spooler.escape import CallFileValueError
+from callfile_spooler.errors import CallFileValueError, CampaignError, SpoolError, SpoolMissing
 from callfile_spooler.events import EVENTS, Signal, interpret
-from callfile_spooler.ledger import Ledger
-from callfile_spooler.models import Attempt, Campaign, CampaignNumber, DoNotCall
+from callfile_spooler.ledger import AttemptState, Ledger
 from callfile_spooler.outcomes import (
     FINAL,
-    IN_ASTERISK,
     REASON_ANSWERED,
-    UNFINISHED,
     AttemptStatus,
     CampaignState,
-    NumberStatus,
 )
 from callfile_spooler.pacing import Limits, Pacer
 from callfile_spooler.settings import SpoolSettings
-from callfile_spooler.writer import SpoolError, SpoolFolder, SpoolMissing, file_name
+from callfile_spooler.writer import SpoolFolder, SpoolScan, file_name
 from primitives.ami import AmiEvent
-from primitives.clock import Clock, as_utc
+from primitives.clock import Clock
 from primitives.phones import PhoneNormaliser
 from primitives.worker import Worker
+
+if TYPE_CHECKING:
+    from callfile_spooler.ledger import DueAttempt
 
 log = logging.getLogger("pbxbridge.spool")
 
@@ -130,6 +133,79 @@ def _signal_for_archive(attempt_id: int, archived: ArchivedCallFile) -> Signal:
         ended=True,
         detail=f"Asterisk archived it with Status: {archived.status} (unreadable call file)",
         retry=False,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolPlan:
+    """What becomes of a campaign's due attempts: the verdict of `plan_spool`."""
+
+    campaign: str
+    files: tuple[tuple[str, CallFile], ...]
+    """(file name, call file) to write, in the order the attempts fell due."""
+    calls: dict[str, LiveCall]
+    """File name → the call it places."""
+    cancelled: tuple[tuple[int, int], ...]
+    """(attempt id, number id): the number is on the do-not-call list."""
+    refused: dict[int, tuple[int, str]]
+    """Attempt id → (number id, why): no valid call file can be written for it."""
+
+
+def plan_spool(info: CampaignInfo, due: Sequence[DueAttempt], dialer: Dialer) -> SpoolPlan:
+    """Decide each due attempt (pure: nothing is read or written): a call file, or cancelled
+    (do-not-call list), or refused (a value no call file can carry)."""
+    target = Target(info.id, info.settings.context, info.settings.extension, info.settings.callerid)
+    files: list[tuple[str, CallFile]] = []
+    calls: dict[str, LiveCall] = {}
+    cancelled: list[tuple[int, int]] = []
+    refused: dict[int, tuple[int, str]] = {}
+    for aid, nid, number, extension, variables, barred in due:
+        if barred:
+            cancelled.append((aid, nid))
+            continue
+        try:
+            callee = Callee(aid, number, extension, tuple(json.loads(variables).items()))
+            call = dialer.call_file(target, callee)
+        except CallFileValueError as exc:
+            refused[aid] = (nid, str(exc))
+            continue
+        name = file_name(info.id, aid)
+        files.append((name, call))
+        calls[name] = LiveCall(aid, info.id, nid, number, AttemptStatus.SPOOLED)
+    return SpoolPlan(info.name, tuple(files), calls, tuple(cancelled), refused)
+
+
+def _observed(call: LiveCall, scan: SpoolScan, now: datetime) -> tuple[Signal | None, bool]:
+    """What the spool folder says about a call Asterisk holds: a signal (None: nothing new
+    yet), and whether its archived file was read (and may be removed)."""
+    archived = scan.done.get(call.name)
+    if archived is not None:
+        signal = _archived(call, archived, now)
+        return signal, signal is not None
+    if call.name in scan.outgoing:
+        if scan.outgoing[call.name] and call.status == AttemptStatus.SPOOLED:
+            return Signal(attempt_id=call.attempt_id, status=AttemptStatus.DIALING), False
+        return None, False
+    if call.name not in scan.tmp:
+        gone = "call file gone from the spool without an archived copy"
+        return _failed(call.attempt_id, gone), False
+    return None, False
+
+
+def _archived(call: LiveCall, archived: ArchivedCallFile, now: datetime) -> Signal | None:
+    """The outcome an archived file tells; None while its Status line may still come."""
+    if archived.status is not None:
+        return _signal_for_archive(call.attempt_id, archived)
+    call.incomplete_since = call.incomplete_since or now
+    if now - call.incomplete_since < INCOMPLETE_GRACE:
+        return None
+    return _failed(call.attempt_id, "archived by Asterisk without a Status line")
+
+
+def _failed(attempt_id: int, detail: str) -> Signal:
+    """The call is over and failed, and is not tried again (it may have been made)."""
+    return Signal(
+        attempt_id=attempt_id, status=AttemptStatus.FAILED, ended=True, detail=detail, retry=False
     )
 
 
@@ -308,33 +384,19 @@ class Spooler:
         self._by_uniqueid.clear()
         self._pacers.clear()
         async with self.sessions() as session:
-            rows = await session.execute(
-                select(
-                    Attempt.id,
-                    Attempt.campaign_id,
-                    Attempt.number_id,
-                    CampaignNumber.number,
-                    Attempt.status,
-                    Attempt.ended_at,
-                    Attempt.uniqueid,
-                )
-                .join(CampaignNumber, CampaignNumber.id == Attempt.number_id)
-                .where(
-                    or_(
-                        Attempt.status.in_(list(IN_ASTERISK)),
-                        and_(
-                            Attempt.status == AttemptStatus.ANSWERED,
-                            Attempt.ended_at.is_(None),
-                        ),
-                    )
+            held = await self.ledger.in_asterisk(session)
+        for a in held:
+            self._remember(
+                LiveCall(
+                    a.attempt_id,
+                    a.campaign_id,
+                    a.number_id,
+                    a.number,
+                    a.status,
+                    ended=a.ended,
+                    uniqueid=a.uniqueid,
                 )
             )
-            for aid, cid, nid, number, status, ended_at, uniqueid in rows:
-                self._remember(
-                    LiveCall(
-                        aid, cid, nid, number, AttemptStatus(status), ended_at is not None, uniqueid
-                    )
-                )
         # Only names are needed here; the files are read by `_poll` below.
         scan = await asyncio.to_thread(self.folder.scan, set())
         done = set(scan.other_done)
@@ -373,22 +435,9 @@ class Spooler:
 
     async def _back_to_queue(self, calls: Sequence[LiveCall]) -> None:
         """Attempts whose file never reached (or was taken back from) Asterisk: queued again."""
-        ids = [c.attempt_id for c in calls]
         async with self.sessions.begin() as session:
-            await session.execute(
-                update(Attempt)
-                .where(Attempt.id.in_(ids), Attempt.status == AttemptStatus.SPOOLED)
-                .values(status=AttemptStatus.QUEUED.value, spooled_at=None)
-            )
-            await session.execute(
-                update(CampaignNumber)
-                .where(CampaignNumber.id.in_([c.number_id for c in calls]))
-                .values(
-                    status=NumberStatus.PENDING.value,
-                    attempts=case(
-                        (CampaignNumber.attempts > 0, CampaignNumber.attempts - 1), else_=0
-                    ),
-                )
+            await self.ledger.back_to_queue(
+                session, [c.attempt_id for c in calls], [c.number_id for c in calls]
             )
         for call in calls:
             self._forget(call.attempt_id)
@@ -448,17 +497,7 @@ class Spooler:
     async def _campaigns(self, now: datetime) -> list[CampaignInfo]:
         """Running and paused campaigns, after beginning the runs the schedule calls for."""
         async with self.sessions() as session:
-            rows = await session.scalars(
-                select(Campaign)
-                .where(
-                    or_(
-                        Campaign.state.in_([CampaignState.RUNNING, CampaignState.PAUSED]),
-                        Campaign.schedule.is_not(None),
-                    )
-                )
-                .order_by(Campaign.id)
-            )
-            infos = [CampaignInfo.of(r) for r in rows]
+            infos = await self.ledger.campaigns_to_tick(session)
         local = self.clock.local(now)
         out = []
         for row_info in infos:
@@ -475,8 +514,8 @@ class Spooler:
     async def _scheduled_run(self, info: CampaignInfo, now: datetime) -> CampaignInfo:
         try:
             async with self.sessions.begin() as session:
-                row = await session.get(Campaign, info.id)
-                if row is None or row.state not in (CampaignState.IDLE, CampaignState.DONE):
+                row = await self.ledger.campaign_to_begin(session, info.id)
+                if row is None:
                     return info
                 queued = await self.campaigns.begin_run(session, row, now)
                 log.info(
@@ -485,10 +524,8 @@ class Spooler:
                 return CampaignInfo.of(row)
         except CampaignError as exc:
             log.warning("campaign %s: scheduled run not begun: %s", info.name, exc)
-            async with self.sessions.begin() as session:
-                row = await session.get(Campaign, info.id)
-                if row is not None:  # once a day, not at every tick
-                    row.last_run_on = self.clock.local(now).date()
+            async with self.sessions.begin() as session:  # once a day, not at every tick
+                await self.ledger.skip_scheduled_day(session, info.id, self.clock.local(now).date())
             return info
 
     async def _pacer(self, info: CampaignInfo, now: datetime) -> Pacer:
@@ -501,20 +538,10 @@ class Spooler:
         # After a restart: `spooled_at` is taken before a batch is written, so its files
         # reached outgoing/ somewhat later; count them one window later to be safe.
         async with self.sessions() as session:
-            recent = await session.scalars(
-                select(Attempt.spooled_at)
-                .where(
-                    Attempt.campaign_id == info.id,
-                    Attempt.spooled_at > now - 2 * limits.window,
-                )
-                .order_by(Attempt.spooled_at.desc())
-                .limit(limits.per_window)
+            recent, last = await self.ledger.spool_history(
+                session, info.id, since=now - 2 * limits.window, limit=limits.per_window
             )
-            recent_list = [as_utc(t) + limits.window for t in recent if t is not None]
-            last = await session.scalar(
-                select(func.max(Attempt.spooled_at)).where(Attempt.campaign_id == info.id)
-            )
-        pacer = Pacer(limits, recent_list, as_utc(last) if last is not None else None)
+        pacer = Pacer(limits, [t + limits.window for t in recent], last)
         self._pacers[info.id] = pacer
         return pacer
 
@@ -525,152 +552,79 @@ class Spooler:
             return 0, None
         pacer = await self._pacer(info, now)
         alive = self.alive(info.id)
-        allowance = pacer.allowance(now, alive)
-        if self.settings.max_concurrent is not None:
-            allowance = min(allowance, self.settings.max_concurrent - self.alive())
-        if self._trunk is not None:
-            allowance = min(allowance, self._trunk.allowance(now, 0))
+        allowance = self._allowance(pacer, now, alive)
         if allowance <= 0:
-            openings = [pacer.next_opening(now)]
-            if self._trunk is not None:
-                openings.append(self._trunk.next_opening(now))
-            return 0, min((t for t in openings if t is not None), default=None)
+            return 0, self._next_opening(pacer, now)
         async with self.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        Attempt.id,
-                        Attempt.number_id,
-                        CampaignNumber.number,
-                        CampaignNumber.extension,
-                        CampaignNumber.variables,
-                        DoNotCall.number.is_not(None),
-                    )
-                    .join(CampaignNumber, CampaignNumber.id == Attempt.number_id)
-                    .outerjoin(DoNotCall, DoNotCall.number == CampaignNumber.number)
-                    .where(
-                        Attempt.campaign_id == info.id,
-                        Attempt.run_no == info.run_no,
-                        Attempt.status == AttemptStatus.QUEUED,
-                        Attempt.not_before <= now,
-                    )
-                    .order_by(Attempt.not_before, Attempt.id)
-                    .limit(allowance)
-                )
-            ).all()
-        if not rows:
+            due = await self.ledger.due(session, info.id, info.run_no, now, allowance)
+        if not due:
             if alive == 0:
                 await self._maybe_finish(info, now)
             return 0, None
-
-        target = Target(
-            info.id, info.settings.context, info.settings.extension, info.settings.callerid
-        )
-        entries = []
-        calls: dict[str, LiveCall] = {}
-        cancelled: list[tuple[int, int]] = []
-        refused: dict[int, tuple[int, str]] = {}
-        for aid, nid, number, extension, variables, barred in rows:
-            if barred:
-                cancelled.append((aid, nid))
-                continue
-            try:
-                callee = Callee(aid, number, extension, tuple(json.loads(variables).items()))
-                call = self.dialer.call_file(target, callee)
-            except CallFileValueError as exc:
-                refused[aid] = (nid, str(exc))
-                continue
-            name = file_name(info.id, aid)
-            entries.append((name, call))
-            calls[name] = LiveCall(aid, info.id, nid, number, AttemptStatus.SPOOLED)
-        written = await asyncio.to_thread(self.folder.write, entries)
-        for name, why in written.refused.items():
-            gone = calls.pop(name)
-            refused[gone.attempt_id] = (gone.number_id, why)
-        try:
-            await self._mark_spooled([calls[n] for n in written.written], cancelled, refused, now)
-        except BaseException:
-            await asyncio.to_thread(self.folder.discard_tmp, written.written)
-            raise
-        published = await self._publish([calls[n] for n in written.written])
-        for name in published:
-            self._remember(calls[name])
+        plan = plan_spool(info, due, self.dialer)
+        published = await self._hand_over(plan, now)
         # The files became visible to Asterisk just now, not at `now` (writing a batch
         # takes a while): the cps window counts from here.
         pacer.record(self.clock.now(), len(published))
         if self._trunk is not None:
             self._trunk.record(self.clock.now(), len(published))
+        more = now if len(due) == allowance else None
+        return len(published), min(
+            (t for t in (more, self._next_opening(pacer, now)) if t is not None), default=None
+        )
+
+    def _allowance(self, pacer: Pacer, now: datetime, alive: int) -> int:
+        """Calls the campaign may start now: its own pacing, spool.max_concurrent over all
+        campaigns, and spool.max_cps over all of them (the trunk)."""
+        allowance = pacer.allowance(now, alive)
+        if self.settings.max_concurrent is not None:
+            allowance = min(allowance, self.settings.max_concurrent - self.alive())
+        if self._trunk is not None:
+            allowance = min(allowance, self._trunk.allowance(now, 0))
+        return allowance
+
+    def _next_opening(self, pacer: Pacer, now: datetime) -> datetime | None:
+        """When the campaign's pacing and the trunk's next let a call start."""
+        openings = [pacer.next_opening(now)]
+        if self._trunk is not None:
+            openings.append(self._trunk.next_opening(now))
+        return min((t for t in openings if t is not None), default=None)
+
+    async def _hand_over(self, plan: SpoolPlan, now: datetime) -> list[str]:
+        """Write the plan's files in tmp/, commit them `spooled` (and the cancelled and
+        refused attempts), rename them into outgoing/; the names Asterisk now has."""
+        written = await asyncio.to_thread(self.folder.write, plan.files)
+        refused = dict(plan.refused)
+        for name, why in written.refused.items():
+            gone = plan.calls[name]
+            refused[gone.attempt_id] = (gone.number_id, why)
+        spooled = [plan.calls[n] for n in written.written]
+        try:
+            async with self.sessions.begin() as session:
+                if spooled:
+                    await self.ledger.mark_spooled(
+                        session,
+                        [c.attempt_id for c in spooled],
+                        [c.number_id for c in spooled],
+                        now,
+                    )
+                if plan.cancelled:
+                    await self.ledger.mark_cancelled(session, plan.cancelled, now)
+                await self.ledger.mark_refused(session, refused, now)
+        except BaseException:
+            await asyncio.to_thread(self.folder.discard_tmp, written.written)
+            raise
+        published = await self._publish(spooled)
+        for name in published:
+            self._remember(plan.calls[name])
         if refused:
             log.warning(
                 "campaign %s: %d call file(s) refused: %s",
-                info.name,
+                plan.campaign,
                 len(refused),
                 next(iter(refused.values()))[1],
             )
-        more = now if len(rows) == allowance else None
-        opening = pacer.next_opening(now)
-        trunk = self._trunk.next_opening(now) if self._trunk is not None else None
-        return len(published), min(
-            (t for t in (more, opening, trunk) if t is not None), default=None
-        )
-
-    async def _mark_spooled(
-        self,
-        calls: Sequence[LiveCall],
-        cancelled: Sequence[tuple[int, int]],
-        refused: dict[int, tuple[int, str]],
-        now: datetime,
-    ) -> None:
-        async with self.sessions.begin() as session:
-            if calls:
-                await session.execute(
-                    update(Attempt)
-                    .where(
-                        Attempt.id.in_([c.attempt_id for c in calls]),
-                        Attempt.status == AttemptStatus.QUEUED,
-                    )
-                    .values(status=AttemptStatus.SPOOLED.value, spooled_at=now)
-                )
-                await session.execute(
-                    update(CampaignNumber)
-                    .where(CampaignNumber.id.in_([c.number_id for c in calls]))
-                    .values(
-                        status=NumberStatus.CALLING.value,
-                        attempts=CampaignNumber.attempts + 1,
-                        last_attempt_at=now,
-                    )
-                )
-            if cancelled:
-                await session.execute(
-                    update(Attempt)
-                    .where(Attempt.id.in_([aid for aid, _ in cancelled]))
-                    .values(
-                        status=AttemptStatus.CANCELLED.value,
-                        ended_at=now,
-                        detail="on the do-not-call list",
-                    )
-                )
-                await session.execute(
-                    update(CampaignNumber)
-                    .where(CampaignNumber.id.in_([nid for _, nid in cancelled]))
-                    .values(status=NumberStatus.DNC.value)
-                )
-            for aid, (nid, why) in refused.items():
-                # A value that cannot be written now cannot be later: no retry.
-                await session.execute(
-                    update(Attempt)
-                    .where(Attempt.id == aid)
-                    .values(status=AttemptStatus.FAILED.value, ended_at=now, detail=why[:255])
-                )
-                await session.execute(
-                    update(CampaignNumber)
-                    .where(CampaignNumber.id == nid)
-                    .values(
-                        status=NumberStatus.GIVEN_UP.value,
-                        last_outcome=AttemptStatus.FAILED.value,
-                        last_attempt_at=now,
-                    )
-                )
+        return published
 
     async def _publish(self, calls: Sequence[LiveCall]) -> list[str]:
         """Rename into outgoing/; a file that cannot be is put back in the queue."""
@@ -701,22 +655,9 @@ class Spooler:
 
     async def _maybe_finish(self, info: CampaignInfo, now: datetime) -> None:
         async with self.sessions.begin() as session:
-            unfinished = await session.scalar(
-                select(func.count())
-                .select_from(Attempt)
-                .where(
-                    Attempt.campaign_id == info.id,
-                    Attempt.run_no == info.run_no,
-                    Attempt.status.in_(list(UNFINISHED)),
-                )
-            )
-            if unfinished:
-                return
-            row = await session.get(Campaign, info.id)
-            if row is not None and row.state == CampaignState.RUNNING and row.run_no == info.run_no:
-                row.state = CampaignState.DONE.value
-                row.finished_at = now
-                log.info("campaign %s: run %d done", row.name, row.run_no)
+            done = await self.ledger.finish_run(session, info.id, info.run_no, now)
+        if done:
+            log.info("campaign %s: run %d done", info.name, info.run_no)
 
     async def _take_back(self, info: CampaignInfo) -> None:
         """A paused campaign: its files Asterisk has not started leave outgoing/."""
@@ -744,49 +685,27 @@ class Spooler:
         signals: list[Signal] = []
         archived_names: list[str] = []
         for call in list(self._calls.values()):
-            name = call.name
-            archived = scan.done.get(name)
-            if archived is not None:
-                if archived.status is None:
-                    call.incomplete_since = call.incomplete_since or now
-                    if now - call.incomplete_since < INCOMPLETE_GRACE:
-                        continue
-                    signal = Signal(
-                        attempt_id=call.attempt_id,
-                        status=AttemptStatus.FAILED,
-                        ended=True,
-                        detail="archived by Asterisk without a Status line",
-                        retry=False,
-                    )
-                else:
-                    signal = _signal_for_archive(call.attempt_id, archived)
+            signal, archived = _observed(call, scan, now)
+            if signal is not None:
                 signals.append(signal)
-                archived_names.append(name)
-            elif name in scan.outgoing:
-                if scan.outgoing[name] and call.status == AttemptStatus.SPOOLED:
-                    signals.append(Signal(attempt_id=call.attempt_id, status=AttemptStatus.DIALING))
-            elif name not in scan.tmp:
-                signals.append(
-                    Signal(
-                        attempt_id=call.attempt_id,
-                        status=AttemptStatus.FAILED,
-                        ended=True,
-                        detail="call file gone from the spool without an archived copy",
-                        retry=False,
-                    )
-                )
+            if archived:
+                archived_names.append(call.name)
         if signals:
             await self._apply(signals, now)
         if not self.settings.keep_done_files:
-            leftovers = archived_names + scan.other_done
-            if leftovers:
-                try:
-                    await asyncio.to_thread(self.folder.remove_done, leftovers)
-                except OSError as exc:  # recorded already; only the clean-up failed
-                    if not self._warned_done:
-                        log.warning("cannot delete archived call files (%s): keeping them", exc)
-                        self._warned_done = True
+            await self._remove_done(archived_names + scan.other_done)
         return len(archived_names)
+
+    async def _remove_done(self, names: list[str]) -> None:
+        """Delete archived files whose outcome is recorded; a failure is warned of once."""
+        if not names:
+            return
+        try:
+            await asyncio.to_thread(self.folder.remove_done, names)
+        except OSError as exc:  # recorded already; only the clean-up failed
+            if not self._warned_done:
+                log.warning("cannot delete archived call files (%s): keeping them", exc)
+                self._warned_done = True
 
     async def on_ami_event(self, event: AmiEvent) -> None:
         """An AMI event (one of `EVENTS`): record what it says about a campaign call.
@@ -845,20 +764,29 @@ class Spooler:
         numbers = {aid: s.number for aid, s in work if s.number}
         freed = 0
         for attempt_id, state in states.items():
-            call = self._calls.get(attempt_id)
-            if state.just_answered:
-                number = call.number if call is not None else numbers.get(attempt_id)
-                if number:
-                    await self._report_answer(Answered(attempt_id, state.campaign_id, number, now))
-            if call is None:
-                continue
-            call.status = state.status
-            if state.uniqueid and call.uniqueid != state.uniqueid:
-                call.uniqueid = state.uniqueid
-                self._by_uniqueid[state.uniqueid] = attempt_id
-            if state.ended_at is not None and not call.ended:
-                call.ended = True
-                freed += 1
-            if call.ended and call.status in FINAL:
-                self._forget(attempt_id)
+            freed += await self._recorded(attempt_id, state, numbers.get(attempt_id), now)
+        return freed
+
+    async def _recorded(
+        self, attempt_id: int, state: AttemptState, number: str | None, now: datetime
+    ) -> int:
+        """Follow an attempt's new state in memory (and tell `on_answered` of an answer);
+        1 when this frees its line."""
+        call = self._calls.get(attempt_id)
+        if state.just_answered:
+            number = call.number if call is not None else number
+            if number:
+                await self._report_answer(Answered(attempt_id, state.campaign_id, number, now))
+        if call is None:
+            return 0
+        call.status = state.status
+        if state.uniqueid and call.uniqueid != state.uniqueid:
+            call.uniqueid = state.uniqueid
+            self._by_uniqueid[state.uniqueid] = attempt_id
+        freed = 0
+        if state.ended_at is not None and not call.ended:
+            call.ended = True
+            freed = 1
+        if call.ended and call.status in FINAL:
+            self._forget(attempt_id)
         return freed

@@ -22,34 +22,13 @@ from datetime import datetime
 from pathlib import Path
 
 from callfile_spooler.callfile import CAPTURED_ORDER, ArchivedCallFile, CallFile, parse, render
-from callfile_spooler.escape import CallFileValueError
+from callfile_spooler.errors import CallFileValueError, SpoolError, SpoolMissing
 from callfile_spooler.settings import SpoolSettings
 
 FILE_NAME = re.compile(r"pbxbridge-(?P<campaign>\d+)-(?P<attempt>\d+)\.call")
 FILE_MODE = 0o660
 
 log = logging.getLogger("pbxbridge.spool")
-
-
-class SpoolError(Exception):
-    """The spool folder cannot be used as configured; the message says what to fix."""
-
-
-class SpoolMissing(SpoolError):
-    """Asterisk's outgoing/ is not there (yet): pbx_spool creates it when it loads, so at
-    boot or before Asterisk is installed this is a wait, not a fault."""
-
-    def __init__(self, outgoing: Path) -> None:
-        self.outgoing = outgoing
-        super().__init__(
-            f"{outgoing} does not exist: Asterisk creates it when pbx_spool loads; "
-            "is spool.dir Asterisk's astspooldir?"
-        )
-
-    @property
-    def waiting(self) -> str:
-        """What the service does meanwhile, in the words `check` and the log both use."""
-        return f"waiting for Asterisk's {self.outgoing} (campaigns and callbacks wait)"
 
 
 def file_name(campaign_id: int, attempt_id: int) -> str:

@@ -1,12 +1,14 @@
-"""What the voice lines raise. Every message is one line meant for the person (or the
-BILLmanager task log) that asked, and never carries a SIP password.
+"""What the voice lines raise, as one tree (httpx's `_exceptions.py` is the model). Every
+message is one line meant for the person (or the BILLmanager task log) that asked, and
+never carries a SIP password.
 
-    LineError (PbxbridgeError)
-    ├── LineRefused       the request cannot be done as asked; nothing changed
-    │   ├── BadValue      a value is malformed or unsafe for the PJSIP file (also a ValueError)
-    │   └── LineNotFound  no such line (or it is closed)
-    ├── ReloadRejected    Asterisk refused `module reload res_pjsip.so`; the previous file is back
-    └── LinesUnavailable  the PJSIP file, its lock or the database cannot be used now
+    PbxbridgeError            (primitives.errors)
+    └── LineError             a line command failed; nothing of it is in force
+        ├── LineRefused       the request cannot be done as asked; nothing changed
+        │   ├── BadValue      a value is malformed or unsafe for the PJSIP file (also a ValueError)
+        │   └── LineNotFound  no such line (or it is closed)
+        ├── ReloadRejected    Asterisk refused the reload of res_pjsip; the previous file is back
+        └── LinesUnavailable  the PJSIP file, its lock or the database cannot be used now
 """
 
 from __future__ import annotations

@@ -56,6 +56,7 @@ from missed_calls.events import (
     ChannelsSeen,
     ChannelUp,
     Event,
+    Parsed,
     QueueAbandon,
     QueueJoin,
     QueueLeave,
@@ -209,20 +210,7 @@ class CallBook:
         for channel, channel_key in zip(channels, keys, strict=True):
             if channel_key == key:
                 self._saw(call, channel, gone=isinstance(body, ChannelGone))
-        if isinstance(body, ChannelUp) and body.channel.context:
-            if len(call.contexts) < MAX_QUEUES:
-                call.contexts.add(body.channel.context)
-        elif isinstance(body, QueueJoin):
-            self._joined(call, body.queue, body.position, now)
-            call.queue_caller = call.queue_caller or _caller_id(body.channel.caller_num)
-        elif isinstance(body, QueueAbandon):
-            self._joined(call, body.queue, body.position, now)
-            call.hold_time = body.hold_time
-            call.queue_left_at = call.queue_left_at or now
-        elif isinstance(body, QueueLeave):
-            call.queue_left_at = call.queue_left_at or now
-        elif isinstance(body, ChannelsSeen) and body.connected:
-            call.connected = True
+        self._learn(call, body, now)
         return key
 
     # -- internals -----------------------------------------------------------------------
@@ -278,6 +266,24 @@ class CallBook:
         call.last_seen = max(call.last_seen, now)
         return call
 
+    def _learn(self, call: CallState, body: Parsed, now: datetime) -> None:
+        """What a channel event says about the call beyond its channels: the contexts it
+        went through, the queue it waited in, whether two parties were joined."""
+        if isinstance(body, ChannelUp) and body.channel.context:
+            if len(call.contexts) < MAX_QUEUES:
+                call.contexts.add(body.channel.context)
+        elif isinstance(body, QueueJoin):
+            self._joined(call, body.queue, body.position, now)
+            call.queue_caller = call.queue_caller or _caller_id(body.channel.caller_num)
+        elif isinstance(body, QueueAbandon):
+            self._joined(call, body.queue, body.position, now)
+            call.hold_time = body.hold_time
+            call.queue_left_at = call.queue_left_at or now
+        elif isinstance(body, QueueLeave):
+            call.queue_left_at = call.queue_left_at or now
+        elif isinstance(body, ChannelsSeen) and body.connected:
+            call.connected = True
+
     @staticmethod
     def _saw(call: CallState, channel: Channel, *, gone: bool) -> None:
         if len(call.channels) < MAX_CHANNELS:
@@ -314,96 +320,162 @@ def number_key(raw: str, phones: PhoneNormaliser, min_digits: int) -> tuple[str,
     return (normalised, True) if normalised is not None else (text, False)
 
 
-def decide(call: CallState, settings: MissedCallSettings, phones: PhoneNormaliser) -> Outcome:
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    """What a complete call's events say, gathered before anything is decided."""
+
+    started: datetime
+    connected: bool
+    """Two parties were joined (see the module docstring)."""
+    inbound_rows: tuple[CdrRow, ...]
+    """Cdr rows with the inbound userfield or an inbound context."""
+    inbound: bool
+    placed: frozenset[str]
+    """The `outbound_contexts` the call went through: pbxbridge placed it."""
+    queues_joined: tuple[str, ...]
+    in_counted_queue: bool
+    """It joined a queue that counts (`settings.queues`, or any when that is empty)."""
+    has_rows: bool
+    answered_by_dialplan: bool
+    """Some Cdr row is ANSWERED (with or without a destination)."""
+
+
+def call_facts(call: CallState, settings: MissedCallSettings) -> CallFacts:
     rows = call.rows
     started = call.first_seen
     if call.channel_events == 0 and rows:
         # known from Cdr rows only: they arrive at the end, so step back by the duration
         longest = max((r.duration or 0) for r in rows)
         started = call.first_seen - timedelta(seconds=min(longest, MAX_WAIT_SECONDS))
-    connected = call.connected or any(r.answered_by_party for r in rows)
     userfield = settings.inbound_userfield.strip().lower()
     contexts = set(settings.inbound_contexts)
-    inbound_rows = [
+    inbound_rows = tuple(
         r
         for r in rows
         if (userfield and r.userfield.strip().lower() == userfield) or r.dcontext in contexts
-    ]
-    inbound = bool(inbound_rows or call.queues_joined or (call.contexts & contexts))
+    )
+    ours = {c for c in settings.outbound_contexts if c}
+    return CallFacts(
+        started=started,
+        connected=call.connected or any(r.answered_by_party for r in rows),
+        inbound_rows=inbound_rows,
+        inbound=bool(inbound_rows or call.queues_joined or (call.contexts & contexts)),
+        placed=frozenset(call.contexts & ours or {r.dcontext for r in rows if r.dcontext in ours}),
+        queues_joined=tuple(call.queues_joined),
+        in_counted_queue=call.queue is not None,
+        has_rows=bool(rows),
+        answered_by_dialplan=any(r.answered for r in rows),
+    )
+
+
+def why_not_missed(facts: CallFacts, *, require_queue: bool) -> str | None:
+    """The verdict: why the call is no missed call, or None when it is one."""
+    return _not_a_caller_left_waiting(facts) or _not_abandoned(facts, require_queue=require_queue)
+
+
+def _not_a_caller_left_waiting(facts: CallFacts) -> str | None:
+    """A call pbxbridge placed, one that connected two parties, or an outbound one."""
+    if facts.placed:
+        return f"placed by pbxbridge ({', '.join(sorted(facts.placed))})"
+    if facts.connected:
+        return "connected"
+    if not facts.inbound:
+        return "not inbound"
+    return None
+
+
+def _not_abandoned(facts: CallFacts, *, require_queue: bool) -> str | None:
+    """An inbound call nobody took: missed when it waited in a queue that counts, or
+    (unless `require_queue`) when it waited in none and nothing answered it at all."""
+    if facts.queues_joined:
+        if facts.in_counted_queue:
+            return None
+        return f"waited only in queues not tracked: {', '.join(facts.queues_joined)}"
+    if require_queue:
+        return "waited in no queue (require_queue)"
+    if not facts.has_rows:
+        return "no Cdr rows (is cdr_manager on, with unanswered = yes?)"
+    if facts.answered_by_dialplan:
+        return "answered by the dialplan (an IVR) and not queued"
+    return None
+
+
+def _numbers(
+    call: CallState, facts: CallFacts, settings: MissedCallSettings, phones: PhoneNormaliser
+) -> tuple[frozenset[str], frozenset[str]]:
+    """(recall numbers, dialled numbers) of the call: see `Outcome`."""
 
     def keys(values: list[str]) -> frozenset[str]:
         found = (number_key(v, phones, settings.min_number_digits) for v in values)
         return frozenset(k[0] for k in found if k is not None)
 
-    ours = {c for c in settings.outbound_contexts if c}
-    placed = call.contexts & ours or {r.dcontext for r in rows if r.dcontext in ours}
-    recall = dialled = frozenset[str]()
-    if placed:
+    rows = call.rows
+    if facts.placed:
         recall = keys([r.dst for r in rows if r.answered_by_party])
-        if not recall:
-            dialled = keys([r.dst for r in rows])
-    elif connected:
-        recall = keys(
-            [r.src for r in rows] + [r.dst for r in rows] + [call.queue_caller, call.own_caller]
-        )
-    elif not inbound:
-        dialled = keys([r.dst for r in rows])
+        return recall, (frozenset() if recall else keys([r.dst for r in rows]))
+    if facts.connected:
+        everyone = [r.src for r in rows] + [r.dst for r in rows]
+        return keys([*everyone, call.queue_caller, call.own_caller]), frozenset()
+    if not facts.inbound:
+        return frozenset(), keys([r.dst for r in rows])
+    return frozenset(), frozenset()
 
-    def outcome(why: str, missed: Missed | None = None) -> Outcome:
-        return Outcome(
-            key=call.key,
-            started=started,
-            ended=call.last_seen,
-            connected=connected,
-            missed=missed,
-            why=why,
-            recall_numbers=recall,
-            dialled_numbers=dialled,
-        )
 
-    if placed:
-        return outcome(f"placed by pbxbridge ({', '.join(sorted(placed))})")
-    if connected:
-        return outcome("connected")
-    if not inbound:
-        return outcome("not inbound")
-    if call.queues_joined:
-        if call.queue is None:
-            return outcome(f"waited only in queues not tracked: {', '.join(call.queues_joined)}")
-    elif settings.require_queue:
-        return outcome("waited in no queue (require_queue)")
-    elif not rows:
-        return outcome("no Cdr rows (is cdr_manager on, with unanswered = yes?)")
-    elif any(r.answered for r in rows):
-        return outcome("answered by the dialplan (an IVR) and not queued")
-
-    candidates = [r.src for r in inbound_rows]
-    candidates += [call.queue_caller] + [r.src for r in rows] + [call.own_caller]
-    found: tuple[str, str, bool] | None = None
+def _caller(
+    call: CallState, facts: CallFacts, settings: MissedCallSettings, phones: PhoneNormaliser
+) -> tuple[str, tuple[str, bool] | None]:
+    """The caller's number as given and its number key: the source of the inbound row,
+    else the CallerIDNum the queue saw, else the first row's source, else the caller ID of
+    the call's first channel. None for the key when none is usable (the number is then the
+    first one given at all, to show)."""
+    candidates = [r.src for r in facts.inbound_rows]
+    candidates += [call.queue_caller] + [r.src for r in call.rows] + [call.own_caller]
     for raw in candidates:
         key = number_key(raw, phones, settings.min_number_digits)
         if key is not None:
-            found = (raw.strip(), key[0], key[1])
-            break
-    if found is None:
-        shown = next((c for c in candidates if c), "")
-        return outcome(f"no usable caller number ({shown[:20]!r})")
-    raw, number, valid = found
-    if call.queue is not None:
-        if call.hold_time is not None:
-            waited = call.hold_time
+            return raw.strip(), key
+    return next((c for c in candidates if c), ""), None
+
+
+def _waited(call: CallState, facts: CallFacts) -> int:
+    """Seconds the caller waited: in the queue that counts, else the longest inbound row."""
+    if call.queue is None:
+        return max((r.duration or 0 for r in facts.inbound_rows or call.rows), default=0)
+    if call.hold_time is not None:
+        return call.hold_time
+    left = call.queue_left_at or call.last_seen
+    joined = call.queue_join_at or call.first_seen
+    return int((left - joined).total_seconds())
+
+
+def decide(call: CallState, settings: MissedCallSettings, phones: PhoneNormaliser) -> Outcome:
+    """Facts first (`call_facts`), then the verdict (`why_not_missed`); a missed call also
+    gets its caller's number and how long the caller waited."""
+    facts = call_facts(call, settings)
+    recall, dialled = _numbers(call, facts, settings, phones)
+    why = why_not_missed(facts, require_queue=settings.require_queue)
+    missed = None
+    if why is None:
+        raw, key = _caller(call, facts, settings, phones)
+        if key is None:
+            why = f"no usable caller number ({raw[:20]!r})"
         else:
-            left = call.queue_left_at or call.last_seen
-            joined = call.queue_join_at or call.first_seen
-            waited = int((left - joined).total_seconds())
-    else:
-        waited = max((r.duration or 0 for r in inbound_rows or rows), default=0)
-    missed = Missed(
-        number=number,
-        raw_number=raw,
-        number_valid=valid,
-        queue=call.queue,
-        queue_position=call.queue_position,
-        waited_seconds=min(max(waited, 0), MAX_WAIT_SECONDS),
+            why = "missed"
+            missed = Missed(
+                number=key[0],
+                raw_number=raw,
+                number_valid=key[1],
+                queue=call.queue,
+                queue_position=call.queue_position,
+                waited_seconds=min(max(_waited(call, facts), 0), MAX_WAIT_SECONDS),
+            )
+    return Outcome(
+        key=call.key,
+        started=facts.started,
+        ended=call.last_seen,
+        connected=facts.connected,
+        missed=missed,
+        why=why,
+        recall_numbers=recall,
+        dialled_numbers=dialled,
     )
-    return outcome("missed", missed)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from missed_calls.errors import BadEvent
 from missed_calls.models import ID_MAX, NUMBER_MAX, QUEUE_MAX
 from primitives.ami import AmiEvent
 
@@ -44,10 +45,6 @@ _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
 # Bridges that hold one party (parking, holding) connect nobody.
 _HOLDING_BRIDGES = frozenset({"parking", "holding"})
-
-
-class BadEvent(ValueError):
-    """An event of a kind the tracker reads, unusable as it came."""
 
 
 @dataclass(frozen=True, slots=True)

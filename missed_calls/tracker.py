@@ -29,7 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from billing_client.client import BillingClient
 from billing_client.outcomes import BillingResult
 from missed_calls.calls import CallBook, Outcome, decide, number_key
-from missed_calls.events import EVENTS, BadEvent, parse_event
+from missed_calls.errors import BadEvent
+from missed_calls.events import EVENTS, parse_event
 from missed_calls.models import ID_MAX
 from missed_calls.records import DailyStats, MissedCall
 from missed_calls.settings import MissedCallSettings

@@ -222,28 +222,33 @@ class StaffNotifier:
         now = self._clock()
         if now < chat.not_before:
             return chat.not_before
-        limit = self._settings.max_messages_per_minute
-        free = chat.free_slots(now, limit)
+        free = chat.free_slots(now, self._settings.max_messages_per_minute)
         if chat.hold_until is None:
-            # Counted-only notices (chat.overflow) can only go out in a summary.
-            if waiting <= free and not chat.overflow:
-                await self._deliver(chat, chat.pending[:1], summary=False)
-                return self._clock()
-            chat.hold_until = now + self._settings.batch_window
-            log.info(
-                "telegram: %d notice(s) for chat %d outrun %d messages a minute; "
-                "gathering them into one summary",
-                waiting,
-                chat.chat_id,
-                limit,
-            )
-            return chat.hold_until
+            return await self._one_or_gather(chat, now, free)
         if now < chat.hold_until:
             return chat.hold_until
         if free <= 0:
             return chat.sent[0] + RATE_PERIOD
         await self._deliver(chat, list(chat.pending), summary=True)
         return self._clock()
+
+    async def _one_or_gather(self, chat: _Chat, now: float, free: int) -> float:
+        """A chat not gathering a summary: its next notice goes out now when the rate
+        allows all that wait, else the summary window opens; when to look again."""
+        waiting = chat.waiting()
+        # Counted-only notices (chat.overflow) can only go out in a summary.
+        if waiting <= free and not chat.overflow:
+            await self._deliver(chat, chat.pending[:1], summary=False)
+            return self._clock()
+        chat.hold_until = now + self._settings.batch_window
+        log.info(
+            "telegram: %d notice(s) for chat %d outrun %d messages a minute; "
+            "gathering them into one summary",
+            waiting,
+            chat.chat_id,
+            self._settings.max_messages_per_minute,
+        )
+        return chat.hold_until
 
     async def _flush(self) -> None:
         """At shutdown: what is queued goes out now, one summary per chat if it is many."""

@@ -36,6 +36,7 @@ from callfile_spooler.settings import CallbackSettings, SpoolSettings
 from lines.settings import LinesSettings
 from missed_calls.settings import MissedCallSettings
 from notify.settings import TelegramSettings
+from primitives.errors import PbxbridgeError
 from sms.settings import SmsSettings
 from storage import DatabaseSettings
 from storage.retention import RetentionSettings
@@ -54,7 +55,7 @@ TEST_PREFIX = "PBXBRIDGE_TEST_"
 (PBXBRIDGE_TEST_PG_URL …) carry the prefix but are not settings."""
 
 
-class SettingsError(Exception):
+class SettingsError(PbxbridgeError):
     """The configuration cannot be used; the message says what to fix, one line per problem."""
 
 

@@ -14,7 +14,8 @@ from ami_listener.health import AmiHealth
 from billing_client.client import BillingClient
 from billing_client.outcomes import BillingResult, MoneySource
 from billing_client.subscriber import STATUS_WORDS
-from callfile_spooler.callbacks import CallbackError, CallbackService
+from callfile_spooler.callbacks import CallbackService
+from callfile_spooler.errors import CallbackError
 from missed_calls.records import MissedCall
 from missed_calls.tracker import MissedCallTracker
 from notify import (
@@ -29,7 +30,8 @@ from notify import (
 from pbxbridge.lockouts import lift
 from primitives.clock import Clock
 from primitives.phones import PhoneNormaliser
-from sms.outbox import Outbox, SmsRefused
+from sms.errors import SmsRefused
+from sms.outbox import Outbox
 from sms.types import OutboxMessage, OutboxState, StoredSms
 
 Notify = Callable[[Notice], Awaitable[None]]

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from primitives.ami import AmiEvent
-from sms.pdu import PduError, cmgr_pdu, decode_deliver
+from sms.errors import PduError
+from sms.pdu import cmgr_pdu, decode_deliver
 from sms.types import Driver, InboundSms
 
 log = logging.getLogger("pbxbridge.sms")
@@ -70,51 +71,68 @@ def inbound_from_event(event: AmiEvent, name: str) -> InboundSms | None:
     kind = _kind(name)
     prefix = _prefix(name)
     driver = DRIVER_OF_PREFIX[prefix] if prefix is not None else None
-    device = event.get("Device") or ""
     if kind == "newsmsbase64":
-        try:
-            raw = base64.b64decode(event.get("Message") or "", validate=True)
-        except (binascii.Error, ValueError):
-            log.warning("%s from %s on %s: Message is not base64", name, event.get("From"), device)
-            return None
-        return InboundSms(
-            device=device,
-            sender=event.get("From") or "",
-            text=raw.decode("utf-8", errors="replace"),
-            source="base64",
-            driver=driver,
-        )
+        return _base64_sms(event, name, driver)
     if kind == "newsms":
-        lines: list[tuple[int, str]] = []
-        for key, value in event.items():
-            match = _LINE.fullmatch(key)
-            if match:
-                lines.append((int(match.group(1)), value))
-        lines.sort()
-        return InboundSms(
-            device=device,
-            sender=event.get("From") or "",
-            text="\n".join(value for _, value in lines),
-            source="lines",
-            driver=driver,
-        )
+        return _lines_sms(event, driver)
     if kind == "newcmgr":
-        try:
-            deliver = decode_deliver(cmgr_pdu(event.get("Message") or ""))
-        except PduError as exc:
-            log.debug("%s on %s not read: %s", name, device, exc)
-            return None
-        if deliver.part is None or deliver.part.total < 2:
-            return None
-        return InboundSms(
-            device=device,
-            sender=deliver.sender,
-            text=deliver.text,
-            source="reassembled",
-            part=deliver.part,
-            driver=driver,
-        )
+        return _pdu_part(event, name, driver)
     return None
+
+
+def _base64_sms(event: AmiEvent, name: str, driver: Driver | None) -> InboundSms | None:
+    """`*NewSMSBase64`: the whole text, base64 of its UTF-8."""
+    device = event.get("Device") or ""
+    try:
+        raw = base64.b64decode(event.get("Message") or "", validate=True)
+    except (binascii.Error, ValueError):
+        log.warning("%s from %s on %s: Message is not base64", name, event.get("From"), device)
+        return None
+    return InboundSms(
+        device=device,
+        sender=event.get("From") or "",
+        text=raw.decode("utf-8", errors="replace"),
+        source="base64",
+        driver=driver,
+    )
+
+
+def _lines_sms(event: AmiEvent, driver: Driver | None) -> InboundSms:
+    """`*NewSMS`: the text in numbered `MessageLineN` headers."""
+    lines: list[tuple[int, str]] = []
+    for key, value in event.items():
+        match = _LINE.fullmatch(key)
+        if match:
+            lines.append((int(match.group(1)), value))
+    lines.sort()
+    return InboundSms(
+        device=event.get("Device") or "",
+        sender=event.get("From") or "",
+        text="\n".join(value for _, value in lines),
+        source="lines",
+        driver=driver,
+    )
+
+
+def _pdu_part(event: AmiEvent, name: str, driver: Driver | None) -> InboundSms | None:
+    """`*NewCMGR`: the raw PDU; only a part of a multipart SMS is read from it (a whole one
+    comes again in `*NewSMS*`)."""
+    device = event.get("Device") or ""
+    try:
+        deliver = decode_deliver(cmgr_pdu(event.get("Message") or ""))
+    except PduError as exc:
+        log.debug("%s on %s not read: %s", name, device, exc)
+        return None
+    if deliver.part is None or deliver.part.total < 2:
+        return None
+    return InboundSms(
+        device=device,
+        sender=deliver.sender,
+        text=deliver.text,
+        source="reassembled",
+        part=deliver.part,
+        driver=driver,
+    )
 
 
 def report_from_event(event: AmiEvent, name: str) -> DeliveryReport | None:

@@ -64,9 +64,10 @@ from primitives.clock import Clock, as_utc
 from primitives.phones import PhoneNormaliser
 from primitives.worker import Worker
 from sms import text as sms_text
+from sms.errors import SmsRefused
 from sms.events import INBOUND_EVENTS, inbound_from_event
 from sms.models import InboxPartRow, InboxRow
-from sms.outbox import Outbox, SmsRefused
+from sms.outbox import Outbox
 from sms.replies import reply_for
 from sms.settings import SmsSettings
 from sms.types import DRIVERS, Driver, InboundSms, OnStored, StoredSms
@@ -121,6 +122,19 @@ def stored_view(row: InboxRow, *, duplicate: bool = False) -> StoredSms:
         reply_id=row.reply_id,
         duplicate=duplicate,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """An SMS stored and waiting for its follow-up: what the follow-up needs of its row."""
+
+    sender: str
+    device: str
+    text: str
+    driver: Driver | None
+    received_at: datetime
+    seen: str
+    """The row's `lookup` when read: the follow-up writes only if it is still that."""
 
 
 class Inbox:
@@ -463,56 +477,95 @@ class Inbox:
                 log.exception("SMS %s: follow-up failed (left 'stored' until a restart)", row_id)
 
     async def _follow_up_inner(self, row_id: int) -> None:
-        async with self._sessions() as session:
-            row = await session.get(InboxRow, row_id)
-            if row is None or row.stage != "stored":
-                self._retries.pop(row_id, None)
-                return
-            sender, device, text = row.sender, row.device, row.text
-            driver = next((d for d in DRIVERS if d == row.driver), None)
-            received_at = as_utc(row.received_at)
-            seen = row.lookup
-        lookup, info = await self._lookup(sender)
+        stored = await self._stored(row_id)
+        if stored is None:
+            self._retries.pop(row_id, None)
+            return
+        lookup, info = await self._lookup(stored.sender)
         max_age = self._settings.auto_reply.max_age
-        deadline = received_at + timedelta(seconds=max_age)
+        deadline = stored.received_at + timedelta(seconds=max_age)
         if lookup == "error":
             if self._clock.now() < deadline:
-                await self._lookup_failed(row_id, seen, deadline)
+                await self._lookup_failed(row_id, stored.seen, deadline)
                 return
             log.warning(
                 "SMS %s from %s: the billing did not answer within %.0f s; no reply",
                 row_id,
-                sender,
+                stored.sender,
                 max_age,
             )
         reply: str | None = None
-        age = (self._clock.now() - received_at).total_seconds()
+        age = (self._clock.now() - stored.received_at).total_seconds()
         if self._outbox is not None and age <= max_age:
-            reply = reply_for(text, info, self._settings.auto_reply)
+            reply = reply_for(stored.text, info, self._settings.auto_reply)
+        queued = await self._record_follow_up(row_id, stored, lookup, info, reply)
+        if queued is None:
+            return  # followed up elsewhere
+        self._retries.pop(row_id, None)
+        if queued and self._outbox is not None:
+            self._outbox.wake()
+            log.info(
+                "SMS %s from %s (%s): auto-reply %s queued",
+                row_id,
+                stored.sender,
+                info.login[:FIELD_MAX] if info else None,
+                queued[0],
+            )
+        if stored.seen == "pending":  # else staff heard of it when the first lookup failed
+            await self._notify(row_id)
+
+    async def _stored(self, row_id: int) -> _Stored | None:
+        """The SMS as stored, while it still waits for its follow-up (stage `stored`)."""
+        async with self._sessions() as session:
+            row = await session.get(InboxRow, row_id)
+            if row is None or row.stage != "stored":
+                return None
+            return _Stored(
+                sender=row.sender,
+                device=row.device,
+                text=row.text,
+                driver=next((d for d in DRIVERS if d == row.driver), None),
+                received_at=as_utc(row.received_at),
+                seen=row.lookup,
+            )
+
+    async def _record_follow_up(
+        self,
+        row_id: int,
+        stored: _Stored,
+        lookup: str,
+        info: SubscriberInfo | None,
+        reply: str | None,
+    ) -> builtins.list[int] | None:
+        """Mark the SMS done with what the lookup found and queue the reply, in one
+        transaction; the reply's row ids, or None when another follow-up came first."""
         queued: builtins.list[int] = []
         async with self._sessions.begin() as session:
-            values: dict[str, Any] = {
-                "stage": "done",
-                "lookup": lookup,
-                "login": info.login[:FIELD_MAX] if info else None,
-                "name": info.name[:255] if info else None,
-            }
             result: Any = await session.execute(
                 update(InboxRow)
-                .where(InboxRow.id == row_id, InboxRow.stage == "stored", InboxRow.lookup == seen)
-                .values(**values)
+                .where(
+                    InboxRow.id == row_id,
+                    InboxRow.stage == "stored",
+                    InboxRow.lookup == stored.seen,
+                )
+                .values(
+                    stage="done",
+                    lookup=lookup,
+                    login=info.login[:FIELD_MAX] if info else None,
+                    name=info.name[:255] if info else None,
+                )
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount != 1:
-                return  # followed up elsewhere
+                return None
             if reply is not None and self._outbox is not None:
                 try:
                     queued = await self._outbox.add(
                         session,
-                        sender,
+                        stored.sender,
                         reply,
-                        device=device,
-                        transport=driver,
+                        device=stored.device,
+                        transport=stored.driver,
                         actor=REPLY_ACTOR,
                         reply_to=row_id,
                     )
@@ -525,18 +578,7 @@ class Inbox:
                         .values(reply_id=queued[0])
                         .execution_options(synchronize_session=False)
                     )
-        self._retries.pop(row_id, None)
-        if queued and self._outbox is not None:
-            self._outbox.wake()
-            log.info(
-                "SMS %s from %s (%s): auto-reply %s queued",
-                row_id,
-                sender,
-                values["login"],
-                queued[0],
-            )
-        if seen == "pending":  # else staff heard of it when the first lookup failed
-            await self._notify(row_id)
+        return queued
 
     async def _lookup_failed(self, row_id: int, seen: str, deadline: datetime) -> None:
         """The billing could not be asked: the row stays `stored`, and is followed up again."""

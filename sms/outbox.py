@@ -31,6 +31,7 @@ import logging
 import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,6 +45,7 @@ from primitives.clock import Clock, as_utc
 from primitives.phones import PhoneNormaliser
 from primitives.worker import Worker
 from sms import text as sms_text
+from sms.errors import SmsRefused
 from sms.events import REPORT_EVENTS, DeliveryReport, report_from_event
 from sms.models import OutboxRow, OutboxWorkerRow
 from sms.settings import PJSIP_MAX_BODY, SmsSettings, Transport
@@ -78,10 +80,6 @@ _REPORT_FROM: dict[str, tuple[OutboxState, ...]] = {
 }
 
 
-class SmsRefused(ValueError):
-    """A message that cannot be queued; the text says why, fit to show as is."""
-
-
 def view(row: OutboxRow) -> OutboxMessage:
     return OutboxMessage(
         id=row.id,
@@ -104,6 +102,75 @@ def view(row: OutboxRow) -> OutboxMessage:
         transliterated=row.transliterated,
         reply_to=row.reply_to,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A message before it is judged: where it goes and what it says."""
+
+    number: str
+    """As given."""
+    target: str
+    """E.164 when the number parses, else the number without separators."""
+    transport: Transport
+    device: str
+    body: str
+    transliterated: bool
+
+
+def route(
+    device: str | None, transport: Transport | None, settings: SmsSettings
+) -> tuple[Transport, str]:
+    """(transport, device) a message goes by: `transport` or `[sms] transport`, MessageSend
+    for a device starting with 'pjsip', and `[sms] device` for a modem when none is given."""
+    device = (device or "").strip() or None
+    if device is not None and (len(device) > 64 or re.search(r"[\x00-\x1f]", device)):
+        raise SmsRefused(f"invalid device {device[:64]!r}")
+    if transport is not None and transport not in DRIVERS:
+        raise SmsRefused(f"unknown transport {str(transport)[:16]!r}")
+    transport = transport or settings.transport
+    if device is not None and device.lower().startswith("pjsip"):
+        transport = "pjsip"
+    if device is None:
+        device = "pjsip" if transport == "pjsip" else settings.device
+    return transport, device
+
+
+def pjsip_texts(draft: Draft) -> list[str]:
+    """The one text MessageSend carries, or SmsRefused: a number or SIP user, and a body
+    Asterisk's manager does not cut."""
+    if not _SIP_USER.fullmatch(draft.target):
+        raise SmsRefused(f"not a number or SIP user: {draft.number[:40]!r}")
+    size = len(draft.body.encode("utf-8"))
+    limit = pjsip_body_limit()
+    if size > limit:
+        raise SmsRefused(
+            f"the text is {size} bytes of UTF-8; MessageSend over AMI carries at most "
+            f"{limit} (Asterisk cuts Base64Body at {PJSIP_MAX_BODY} bytes, and its "
+            "manager drops lines over 1024 bytes): shorten it"
+        )
+    return [draft.body]
+
+
+def modem_texts(draft: Draft, split: bool, c_escapes: bool) -> list[str]:
+    """The texts a chan_dongle/chan_quectel modem sends (split for a single-PDU modem when
+    `split`), or SmsRefused: a phone number, at most MAX_PARTS parts, each fitting one AMI
+    header line."""
+    if not _SHORT_NUMBER.fullmatch(draft.target):
+        raise SmsRefused(f"not a phone number: {draft.number[:40]!r}")
+    pieces = sms_text.split(draft.body) if split else [draft.body]
+    if len(pieces) > MAX_PARTS:
+        raise SmsRefused(
+            f"the text would be {len(pieces)} separate messages on a single-PDU modem; "
+            f"at most {MAX_PARTS}"
+        )
+    for piece in pieces:
+        if not header_line_fits("Message", dongle_message(piece, c_escapes)):
+            raise SmsRefused(
+                f"the text is {len(piece.encode())} bytes of UTF-8, more than one AMI "
+                "header line carries (1024 bytes): shorten it or split it"
+            )
+    return pieces
 
 
 class Outbox:
@@ -169,16 +236,24 @@ class Outbox:
         `transport` overrides `[sms] transport` (a reply goes by the driver its SMS came in
         on); a device starting with 'pjsip' still means MessageSend.
         """
-        device = (device or "").strip() or None
-        if device is not None and (len(device) > 64 or re.search(r"[\x00-\x1f]", device)):
-            raise SmsRefused(f"invalid device {device[:64]!r}")
-        if transport is not None and transport not in DRIVERS:
-            raise SmsRefused(f"unknown transport {str(transport)[:16]!r}")
-        transport = transport or self._settings.transport
-        if device is not None and device.lower().startswith("pjsip"):
-            transport = "pjsip"
-        if device is None:
-            device = "pjsip" if transport == "pjsip" else self._settings.device
+        draft = self._draft(number, text, device, transliterate, transport)
+        if draft.transport == "pjsip":
+            texts = pjsip_texts(draft)
+        else:
+            texts = modem_texts(draft, self._settings.split_single_pdu, self._settings.c_escapes)
+        return draft.target, draft.transport, draft.device, texts, draft.transliterated
+
+    def _draft(
+        self,
+        number: str,
+        text: str,
+        device: str | None,
+        transliterate: bool | None,
+        transport: Transport | None,
+    ) -> Draft:
+        """The facts of a message: its route, its target, its text (normalised and, when
+        asked, transliterated). Refuses a bad device or transport and an empty or huge text."""
+        transport, device = route(device, transport, self._settings)
         body = sms_text.normalise(text)
         if not body.strip():
             raise SmsRefused("the text is empty")
@@ -188,36 +263,14 @@ class Outbox:
         if translit:
             body = sms_text.transliterate(body)
         cleaned = re.sub(r"[\s().\-]", "", number or "")
-        e164 = self._phones.normalise(number)
-        if transport == "pjsip":
-            target = e164 or cleaned
-            if not _SIP_USER.fullmatch(target):
-                raise SmsRefused(f"not a number or SIP user: {number[:40]!r}")
-            size = len(body.encode("utf-8"))
-            limit = pjsip_body_limit()
-            if size > limit:
-                raise SmsRefused(
-                    f"the text is {size} bytes of UTF-8; MessageSend over AMI carries at most "
-                    f"{limit} (Asterisk cuts Base64Body at {PJSIP_MAX_BODY} bytes, and its "
-                    "manager drops lines over 1024 bytes): shorten it"
-                )
-            return target, transport, device, [body], translit
-        target = e164 or cleaned
-        if not _SHORT_NUMBER.fullmatch(target):
-            raise SmsRefused(f"not a phone number: {number[:40]!r}")
-        pieces = sms_text.split(body) if self._settings.split_single_pdu else [body]
-        if len(pieces) > MAX_PARTS:
-            raise SmsRefused(
-                f"the text would be {len(pieces)} separate messages on a single-PDU modem; "
-                f"at most {MAX_PARTS}"
-            )
-        for piece in pieces:
-            if not header_line_fits("Message", dongle_message(piece, self._settings.c_escapes)):
-                raise SmsRefused(
-                    f"the text is {len(piece.encode())} bytes of UTF-8, more than one AMI "
-                    "header line carries (1024 bytes): shorten it or split it"
-                )
-        return target, transport, device, pieces, translit
+        return Draft(
+            number=number,
+            target=self._phones.normalise(number) or cleaned,
+            transport=transport,
+            device=device,
+            body=body,
+            transliterated=translit,
+        )
 
     async def add(
         self,

@@ -12,14 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sms.errors import PduError
 from sms.text import GSM7_BASIC, GSM7_EXTENSION
 from sms.types import PartInfo
 
 _HEX_LINE = re.compile(r"^[0-9A-Fa-f]+$")
-
-
-class PduError(ValueError):
-    """Not a PDU this module can read."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,6 +122,19 @@ async def _perform(
 ) -> tuple[SendOutcome, AmiMessage | None]:
     if ready is not None and not ready():
         return SendOutcome("offline", "AMI not connected: not sent"), None
+    return await _send(ami, name, headers, message, action_timeout, permanent)
+
+
+async def _send(
+    ami: AmiActions,
+    name: str,
+    headers: dict[str, str],
+    message: OutboxMessage,
+    action_timeout: float,
+    permanent: tuple[str, ...],
+) -> tuple[SendOutcome, AmiMessage | None]:
+    """One action, and what its answer (or its failure) means for the message: only an
+    answer proving nothing went out lets the outbox try again (`not_sent`, `offline`)."""
     try:
         response = await ami.action(
             name, headers, timeout=action_timeout, action_id=message.action_id or None

@@ -18,17 +18,13 @@ import stat
 from pathlib import Path
 
 from primitives.clock import Clock, as_utc
-from primitives.errors import PbxbridgeError
 from primitives.job_result import JobResult
 from storage.engine import DatabaseSettings, sqlite_path
+from storage.errors import BackupError
 
 JOB = "db_backup"
 PRIVATE = 0o600
 _STAMP = "%Y%m%dT%H%M%SZ"
-
-
-class BackupError(PbxbridgeError):
-    """A backup that could not be made; the message says where and why."""
 
 
 def create_private(path: Path) -> None:

@@ -35,7 +35,9 @@ from typing import Final
 from aiohttp import hdrs, web
 from multidict import MultiMapping
 
-from callfile_spooler.callbacks import CallbackError, CallbackService, Refusal
+from callfile_spooler.callbacks import CallbackService, Refusal
+from callfile_spooler.errors import CallbackError
+from primitives.phones import PhoneNormaliser
 from web.addresses import client_ip
 from web.i18n import Language, translator
 from web.pages import page_language, render
@@ -158,6 +160,53 @@ def _field(form: MultiMapping[object], *names: str) -> str:
     return ""
 
 
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What a POST carries, read once: the facts `form_verdict` and the limits judge."""
+
+    language: Language
+    number: str
+    """As typed (our field, else Ubilling's), stripped."""
+    e164: str
+    """The number normalised, or "" when there is none or it is not a phone."""
+    honeypot: bool
+    ip: str
+    values: Mapping[str, str]
+    """What the page shows back: the number (normalised when it is a phone), name, comment."""
+
+    @classmethod
+    def read(
+        cls, request: web.Request, form: MultiMapping[object], phones: PhoneNormaliser
+    ) -> Submission:
+        number = _field(form, *NUMBER_FIELDS)
+        e164 = (phones.normalise(number) if number else None) or ""
+        return cls(
+            language=page_language(request, chosen=_field(form, "lang")),
+            number=number,
+            e164=e164,
+            honeypot=bool(_field(form, *HONEYPOTS)),
+            ip=client_ip(request),
+            values={
+                "number": e164 or number[:MAX_NUMBER],
+                "name": _field(form, "name")[:MAX_NAME],
+                "comment": _field(form, "comment")[:MAX_COMMENT],
+            },
+        )
+
+
+def form_verdict(asked: Submission) -> Outcome | None:
+    """What the form alone decides, in order: a filled honeypot (answered as if accepted,
+    the number as it would show it), then a missing number, then one that is no phone.
+    None: the request goes on to the limits."""
+    if asked.honeypot:
+        return Outcome.HONEYPOT
+    if not asked.number:
+        return Outcome.MISSING
+    if not asked.e164:
+        return Outcome.INVALID
+    return None
+
+
 class CallbackForm:
     """The form's handlers; `mount` is the `WebParts.callback` hook (web/app.py)."""
 
@@ -186,52 +235,48 @@ class CallbackForm:
         return self._page(request, page_language(request), form=True)
 
     async def submit(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        language = page_language(request, chosen=_field(form, "lang"))
-        number = _field(form, *NUMBER_FIELDS)
-        values = {
-            "number": number[:MAX_NUMBER],
-            "name": _field(form, "name")[:MAX_NAME],
-            "comment": _field(form, "comment")[:MAX_COMMENT],
-        }
-        ip = client_ip(request)
-        e164 = self._callbacks.phones.normalise(number) if number else None
-        if _field(form, *HONEYPOTS):
-            self._dropped.note(f"from {ip}")
-            # Word for word what a real request gets, the number as it would show it.
-            values["number"] = e164 or values["number"]
-            return self._answer(request, language, Outcome.HONEYPOT, values)
-        if not number:
-            return self._answer(request, language, Outcome.MISSING, values)
-        if e164 is None:
-            return self._answer(request, language, Outcome.INVALID, values)
-        values["number"] = e164
-        verdict = await self._limits.hit(self._per_ip, ip_subject(ip))
+        asked = Submission.read(request, await request.post(), self._callbacks.phones)
+        outcome = form_verdict(asked)
+        verdict: Verdict | None = None
+        if outcome is None:
+            outcome, verdict = await self._decide(asked)
+        elif outcome == Outcome.HONEYPOT:
+            self._dropped.note(f"from {asked.ip}")
+        return self._answer(request, asked.language, outcome, asked.values, verdict)
+
+    async def _decide(self, asked: Submission) -> tuple[Outcome, Verdict | None]:
+        """A number that can be called: the address's limit, then the number's, then the
+        callbacks service decide; the verdict of a limit that refused it."""
+        verdict = await self._limits.hit(self._per_ip, ip_subject(asked.ip))
         if not verdict.allowed:
-            self._limited.note(f"{ip}: over http.callback_ip_per_hour")
-            return self._answer(request, language, Outcome.LIMITED_IP, values, verdict)
-        verdict = await self._limits.hit(self._per_number, e164)
+            self._limited.note(f"{asked.ip}: over http.callback_ip_per_hour")
+            return Outcome.LIMITED_IP, verdict
+        verdict = await self._limits.hit(self._per_number, asked.e164)
         if not verdict.allowed:
-            self._limited.note(f"{e164} from {ip}: over http.callback_number_per_day")
-            return self._answer(request, language, Outcome.LIMITED_NUMBER, values, verdict)
+            self._limited.note(f"{asked.e164} from {asked.ip}: over http.callback_number_per_day")
+            return Outcome.LIMITED_NUMBER, verdict
+        return await self._request_call(asked), None
+
+    async def _request_call(self, asked: Submission) -> Outcome:
+        """What the callbacks service makes of the request (source `web`, the address)."""
         try:
             result = await self._callbacks.request(
-                e164,
-                name=values["name"] or None,
-                comment=values["comment"] or None,
+                asked.e164,
+                name=asked.values["name"] or None,
+                comment=asked.values["comment"] or None,
                 source=SOURCE,
-                client_ip=ip,
+                client_ip=asked.ip,
             )
         except CallbackError as exc:
-            log.warning("callback form: request from %s not recorded: %s", ip, exc)
-            return self._answer(request, language, Outcome.OFF, values)
+            log.warning("callback form: request from %s not recorded: %s", asked.ip, exc)
+            return Outcome.OFF
         if result.accepted:
-            return self._answer(request, language, Outcome.ACCEPTED, values)
+            return Outcome.ACCEPTED
         outcome = REFUSALS.get(result.refusal) if result.refusal else None
         if outcome is None:
             log.warning("callback form: request refused for an unknown reason: %s", result.reason)
-            outcome = Outcome.OFF
-        return self._answer(request, language, outcome, values)
+            return Outcome.OFF
+        return outcome
 
     def _answer(
         self,

@@ -1,21 +1,24 @@
-"""The errors of the HTTP room and the one JSON shape every /api/ error is answered in.
+"""The errors of the HTTP room, as one tree (httpx's `_exceptions.py` is the model), and the
+one JSON shape every /api/ error is answered in:
 
-    PbxbridgeError
-    └── ApiError                 status, code, message, field; rendered as ErrorBody
-        ├── BadRequest           400 bad_request      (unreadable JSON, wrong content type)
-        ├── Unauthorized         401 unauthorized     (no token, unknown or revoked token)
-        ├── Forbidden            403 forbidden        (the token lacks the route's scope)
-        ├── NotFound             404 not_found
-        ├── MethodNotAllowed     405 method_not_allowed
-        ├── Conflict             409 conflict
-        ├── PayloadTooLarge      413 payload_too_large
-        ├── UnsupportedMediaType 415 unsupported_media_type (a body that is not JSON)
-        ├── Invalid              422 invalid          (validation; `field` names the input)
-        ├── RateLimited          429 rate_limited     (with Retry-After)
-        ├── InternalError        500 internal         (never says what broke: see the log)
-        └── Unavailable          503 unavailable      (a part the answer needs is down)
+    PbxbridgeError               (primitives.errors)
+    └── WebError                 anything the HTTP room refuses or cannot do
+        ├── TokenError           a token cannot be created or revoked as asked (the CLI says why)
+        └── ApiError             status, code, message, field; rendered as ErrorBody
+            ├── BadRequest           400 bad_request      (unreadable JSON, wrong content type)
+            ├── Unauthorized         401 unauthorized     (no token, unknown or revoked token)
+            ├── Forbidden            403 forbidden        (the token lacks the route's scope)
+            ├── NotFound             404 not_found
+            ├── MethodNotAllowed     405 method_not_allowed
+            ├── Conflict             409 conflict
+            ├── PayloadTooLarge      413 payload_too_large
+            ├── UnsupportedMediaType 415 unsupported_media_type (a body that is not JSON)
+            ├── Invalid              422 invalid          (validation; `field` names the input)
+            ├── RateLimited          429 rate_limited     (with Retry-After)
+            ├── InternalError        500 internal         (never says what broke: see the log)
+            └── Unavailable          503 unavailable      (a part the answer needs is down)
 
-A handler raises one of these; the error middleware (web/middlewares.py) turns it, and
+A handler raises an ApiError; the error middleware (web/middlewares.py) turns it, and
 aiohttp's own HTTP exceptions on /api/ paths, into
 
     {"error": {"code": "not_found", "message": "no subscriber has 0501234567", "field": null}}
@@ -53,7 +56,15 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-class ApiError(PbxbridgeError):
+class WebError(PbxbridgeError):
+    """Base of every error of the HTTP room."""
+
+
+class TokenError(WebError):
+    """A token cannot be created or revoked as asked (the message says why)."""
+
+
+class ApiError(WebError):
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
 

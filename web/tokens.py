@@ -30,8 +30,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from billing_client.audit import AuditJournal
 from billing_client.outcomes import MoneySource
 from primitives.clock import Clock, as_utc
-from primitives.errors import PbxbridgeError
 from storage import Base
+from web.errors import TokenError
 
 PREFIX = "pbx_"
 TOKEN_SHAPE = re.compile(r"pbx_[A-Za-z0-9_-]{43}")
@@ -53,10 +53,6 @@ class Scope(StrEnum):
     """Send SMS and read the inbox and outbox."""
     CALLS_READ = "calls:read"
     """Read the call log and missed calls."""
-
-
-class TokenError(PbxbridgeError):
-    """A token cannot be created or revoked as asked (the message says why)."""
 
 
 class ApiTokenRow(Base):

@@ -75,14 +75,9 @@ async def _decide(
         return PauseOutcome(PauseResult.NOTFOUND), None
     normalised = deps.billing.phones.normalise(number)
     if deps.settings.require_pin:
-        if await deps.lockout.locked_until(normalised, login):
-            return PauseOutcome(PauseResult.DENIED, login=login), "LOCKED"
-        try:
-            pin = await check_pin(deps, request, session, number=normalised, login=login)
-        except BillingError as exc:
-            return PauseOutcome(PauseResult.ERROR, login=login, error=str(exc)), None
-        if pin != PinCheck.OK:
-            return PauseOutcome(PauseResult.DENIED, login=login), str(pin)
+        refused = await _pin_gate(deps, request, session, normalised, login)
+        if refused is not None:
+            return refused
     outcome = await deps.money_move(
         deps.billing.set_paused(
             paused,
@@ -92,3 +87,19 @@ async def _decide(
         )
     )
     return outcome, None
+
+
+async def _pin_gate(
+    deps: RouteDeps, request: AgiRequest, session: AgiSession, number: str | None, login: str
+) -> tuple[PauseOutcome, str | None] | None:
+    """The lockout, then the PIN (agi.require_pin): why the caller may not pause or unpause
+    now, or None when they may."""
+    if await deps.lockout.locked_until(number, login):
+        return PauseOutcome(PauseResult.DENIED, login=login), "LOCKED"
+    try:
+        pin = await check_pin(deps, request, session, number=number, login=login)
+    except BillingError as exc:
+        return PauseOutcome(PauseResult.ERROR, login=login, error=str(exc)), None
+    if pin != PinCheck.OK:
+        return PauseOutcome(PauseResult.DENIED, login=login), str(pin)
+    return None

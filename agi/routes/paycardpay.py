@@ -72,16 +72,9 @@ async def _decide(
     if login is None or match != LoginMatch.FOUND:
         return PaycardOutcome(PaycardResult.NOTFOUND), str(match)
     normalised = deps.billing.phones.normalise(number)
-    if await deps.lockout.locked_until(normalised, login):
-        return PaycardOutcome(PaycardResult.LOCKED, login=login), ""
-    try:
-        pin = await check_pin(deps, request, session, number=normalised, login=login)
-    except BillingError as exc:
-        return PaycardOutcome(PaycardResult.ERROR, login=login, error=str(exc)), ""
-    if pin == PinCheck.LOCKED:
-        return PaycardOutcome(PaycardResult.LOCKED, login=login), str(pin)
-    if pin != PinCheck.OK:
-        return PaycardOutcome(PaycardResult.INVALID, login=login), str(pin)
+    refused = await _pin_gate(deps, request, session, normalised, login)
+    if refused is not None:
+        return refused
     card = await _card(deps, request, session)
     if not card:
         return PaycardOutcome(PaycardResult.INVALID, login=login), "NO_INPUT"
@@ -92,3 +85,20 @@ async def _decide(
         # The guard logs (and tells staff) when this failure locks the number and login.
         await deps.lockout.record_failure(normalised, login, str(outcome.result))
     return outcome, ""
+
+
+async def _pin_gate(
+    deps: RouteDeps, request: AgiRequest, session: AgiSession, number: str | None, login: str
+) -> tuple[PaycardOutcome, str] | None:
+    """The lockout, then the PIN: why the caller may not pay now, or None when they may."""
+    if await deps.lockout.locked_until(number, login):
+        return PaycardOutcome(PaycardResult.LOCKED, login=login), ""
+    try:
+        pin = await check_pin(deps, request, session, number=number, login=login)
+    except BillingError as exc:
+        return PaycardOutcome(PaycardResult.ERROR, login=login, error=str(exc)), ""
+    if pin == PinCheck.LOCKED:
+        return PaycardOutcome(PaycardResult.LOCKED, login=login), str(pin)
+    if pin != PinCheck.OK:
+        return PaycardOutcome(PaycardResult.INVALID, login=login), str(pin)
+    return None

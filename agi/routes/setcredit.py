@@ -60,15 +60,26 @@ async def _decide(
         return CreditOutcome(CreditResult.NOTFOUND), None
     normalised = deps.billing.phones.normalise(number)
     if deps.settings.require_pin:
-        if await deps.lockout.locked_until(normalised, login):
-            return CreditOutcome(CreditResult.DENIED, login=login), "LOCKED"
-        try:
-            pin = await check_pin(deps, request, session, number=normalised, login=login)
-        except BillingError as exc:
-            return CreditOutcome(CreditResult.ERROR, login=login, error=str(exc)), None
-        if pin != PinCheck.OK:
-            return CreditOutcome(CreditResult.DENIED, login=login), str(pin)
+        refused = await _pin_gate(deps, request, session, normalised, login)
+        if refused is not None:
+            return refused
     outcome = await deps.money_move(
         deps.billing.set_credit(login=login, source=call_source(request, normalised or number))
     )
     return outcome, None
+
+
+async def _pin_gate(
+    deps: RouteDeps, request: AgiRequest, session: AgiSession, number: str | None, login: str
+) -> tuple[CreditOutcome, str | None] | None:
+    """The lockout, then the PIN (agi.require_pin): why the caller may not take a credit
+    now, or None when they may."""
+    if await deps.lockout.locked_until(number, login):
+        return CreditOutcome(CreditResult.DENIED, login=login), "LOCKED"
+    try:
+        pin = await check_pin(deps, request, session, number=number, login=login)
+    except BillingError as exc:
+        return CreditOutcome(CreditResult.ERROR, login=login, error=str(exc)), None
+    if pin != PinCheck.OK:
+        return CreditOutcome(CreditResult.DENIED, login=login), str(pin)
+    return None

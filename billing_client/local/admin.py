@@ -13,6 +13,7 @@ import builtins
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import TextIO
@@ -22,13 +23,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_client.audit import AuditJournal
+from billing_client.errors import AdminError, FieldProblem
 from billing_client.local import flags
 from billing_client.local.backend import lock_subscriber
 from billing_client.local.csvio import (
     NAME_MAX,
     SUBSCRIBER_FIELDS,
     TARIFF_MAX,
-    FieldProblem,
     check_amount,
     check_credit,
     check_login,
@@ -55,10 +56,6 @@ FlagCondition = Callable[[SubscriberInfo], bool]
 ACTOR_MAX = 64  # billing_audit.actor
 NOTE_MAX = 1000  # billing_audit.detail is cut there
 _EXPORT_PAGE = 1000
-
-
-class AdminError(Exception):
-    """A refused admin request; the message is one line, fit to show the operator as is."""
 
 
 @contextmanager
@@ -126,6 +123,49 @@ def replace_phones(row: Subscriber, numbers: tuple[str, ...]) -> bool:
         kept.append(item)
     row.phones = kept
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """What an edit asks for, checked (None: keep what is stored)."""
+
+    name: str | None = None
+    tariff: str | None = None
+    fee_cents: int | None = None
+    credit_cents: int | None = None
+    phones: tuple[str, ...] | None = None
+    credit_expire: date | None = None
+    clear_credit: bool = False
+    pin_hash: str | None = None
+    clear_pin: bool = False
+
+
+def field_changes(row: Subscriber, wanted: Edit) -> dict[str, object]:
+    """The columns (besides phones and credit) an edit changes, with their new values;
+    those already holding the value asked for are left out. Nothing is written."""
+    asked = {"name": wanted.name, "tariff": wanted.tariff, "fee_cents": wanted.fee_cents}
+    changes: dict[str, object] = {
+        column: value
+        for column, value in asked.items()
+        if value is not None and value != getattr(row, column)
+    }
+    if wanted.pin_hash is not None:  # a new hash (salted) always differs from the stored one
+        changes["pin_hash"] = wanted.pin_hash
+    elif wanted.clear_pin and row.pin_hash is not None:
+        changes["pin_hash"] = None
+    return changes
+
+
+def credit_after(row: Subscriber, wanted: Edit) -> tuple[int, date | None]:
+    """(credit in cents, expiry) once the edit is made, before it is checked: a new credit
+    or expiry replaces the stored one; clear_credit drops both."""
+    credit = 0 if wanted.clear_credit else row.credit_cents
+    expire = None if wanted.clear_credit else row.credit_expire
+    if wanted.credit_cents is not None:
+        credit = wanted.credit_cents
+    if wanted.credit_expire is not None:
+        expire = wanted.credit_expire
+    return credit, expire
 
 
 class LocalAdmin:
@@ -314,55 +354,24 @@ class LocalAdmin:
         if isinstance(phones, str):
             phones = (phones,)
         with _refusal():
-            name = None if name is None else check_text(name, "name", NAME_MAX)
-            tariff = None if tariff is None else check_text(tariff, "tariff", TARIFF_MAX)
-            fee_cents = None if fee is None else check_amount(fee, "fee", negative_ok=False)
-            credit_cents = (
-                None if credit is None else check_amount(credit, "credit", negative_ok=False)
+            wanted = Edit(
+                name=None if name is None else check_text(name, "name", NAME_MAX),
+                tariff=None if tariff is None else check_text(tariff, "tariff", TARIFF_MAX),
+                fee_cents=None if fee is None else check_amount(fee, "fee", negative_ok=False),
+                credit_cents=(
+                    None if credit is None else check_amount(credit, "credit", negative_ok=False)
+                ),
+                phones=None if phones is None else normalise_phones(phones, self._phones),
+                credit_expire=credit_expire,
+                clear_credit=clear_credit,
+                clear_pin=clear_pin,
             )
-            numbers = None if phones is None else normalise_phones(phones, self._phones)
-        pin_hash = await _hash(pin)
+        wanted = replace(wanted, pin_hash=await _hash(pin))
         source = MoneySource(kind="cli", user=actor)
         try:
             async with self._sessions.begin() as session:
                 row = await self._locked(session, login)
-                changed = False
-                if numbers is not None:
-                    await self._refuse_foreign_phones(session, numbers, login)
-                    changed |= replace_phones(row, numbers)
-                if name is not None and name != row.name:
-                    row.name, changed = name, True
-                if tariff is not None and tariff != row.tariff:
-                    row.tariff, changed = tariff, True
-                if fee_cents is not None and fee_cents != row.fee_cents:
-                    row.fee_cents, changed = fee_cents, True
-                if pin_hash is not None:
-                    row.pin_hash, changed = pin_hash, True
-                if clear_pin and row.pin_hash is not None:
-                    row.pin_hash, changed = None, True
-                new_credit = 0 if clear_credit else row.credit_cents
-                new_expire = None if clear_credit else row.credit_expire
-                if credit_cents is not None:
-                    new_credit = credit_cents
-                if credit_expire is not None:
-                    new_expire = credit_expire
-                with _refusal():
-                    new_expire = check_credit(new_credit, new_expire)
-                if (new_credit, new_expire) != (row.credit_cents, row.credit_expire):
-                    detail = "cleared" if new_credit == 0 else "set by admin"
-                    session.add(
-                        self._credit_entry(
-                            login,
-                            before_cents=row.credit_cents,
-                            after_cents=new_credit,
-                            expire=new_expire,
-                            source=source,
-                            why=detail,
-                        )
-                    )
-                    row.credit_cents, row.credit_expire, changed = new_credit, new_expire, True
-                if changed:
-                    row.updated_at = self._clock.now()
+                changed = await self._apply_edit(session, row, wanted, source)
                 await session.flush()
                 info = subscriber_info(row, self._clock.today())
         except IntegrityError as exc:
@@ -372,6 +381,37 @@ class LocalAdmin:
         if changed:
             log.info("%s edited subscriber %s", actor, login)
         return info
+
+    async def _apply_edit(
+        self, session: AsyncSession, row: Subscriber, wanted: Edit, source: MoneySource
+    ) -> bool:
+        """Make the locked `row` what `wanted` says; whether anything changed. A change of
+        credit is journalled in the same transaction."""
+        changed = False
+        if wanted.phones is not None:
+            await self._refuse_foreign_phones(session, wanted.phones, row.login)
+            changed = replace_phones(row, wanted.phones)
+        changes = field_changes(row, wanted)
+        for column, value in changes.items():
+            setattr(row, column, value)
+        credit, expire = credit_after(row, wanted)
+        with _refusal():
+            expire = check_credit(credit, expire)
+        if (credit, expire) != (row.credit_cents, row.credit_expire):
+            session.add(
+                self._credit_entry(
+                    row.login,
+                    before_cents=row.credit_cents,
+                    after_cents=credit,
+                    expire=expire,
+                    source=source,
+                    why="cleared" if credit == 0 else "set by admin",
+                )
+            )
+            row.credit_cents, row.credit_expire, changed = credit, expire, True
+        if changed or changes:
+            row.updated_at = self._clock.now()
+        return changed or bool(changes)
 
     async def set_frozen(
         self,

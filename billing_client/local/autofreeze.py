@@ -38,7 +38,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_client import rules
-from billing_client.local.admin import AdminError, FlagCondition, LocalAdmin
+from billing_client.errors import AdminError
+from billing_client.local.admin import FlagCondition, LocalAdmin
 from billing_client.models import AuditEntry, AutofreezeWatch, Subscriber
 from billing_client.money import from_cents
 from billing_client.outcomes import MoneySource

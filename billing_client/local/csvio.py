@@ -21,8 +21,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol, TextIO
 
+from billing_client.errors import FieldProblem, MoneyError
 from billing_client.models import Subscriber
-from billing_client.money import MoneyError, from_cents, parse_amount, to_cents
+from billing_client.money import from_cents, parse_amount, to_cents
 from primitives.phones import PhoneNormaliser
 
 SUBSCRIBER_FIELDS: tuple[str, ...] = (
@@ -44,10 +45,6 @@ _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 NAME_MAX = 255  # billing_subscribers.name
 TARIFF_MAX = 64  # billing_subscribers.tariff
 PHONES_MAX = 32  # per subscriber; a longer list is a broken file, not a customer
-
-
-class FieldProblem(ValueError):
-    """A value that cannot be stored; the message is the one-line reason."""
 
 
 def _show(value: str, limit: int = 40) -> str:

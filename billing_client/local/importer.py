@@ -29,15 +29,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_client.audit import AuditJournal
-from billing_client.local.admin import (
-    AdminError,
-    check_actor,
-    phone_owners,
-    take_write_lock,
-)
+from billing_client.errors import AdminError, FieldProblem, ImportStopped
+from billing_client.local.admin import check_actor, phone_owners, take_write_lock
 from billing_client.local.csvio import (
     SUBSCRIBER_FIELDS,
-    FieldProblem,
     Record,
     SubscriberRow,
     parse_subscriber,
@@ -66,14 +61,6 @@ class ImportReport:
             f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
             f"skipped {len(self.skipped)}"
         )
-
-
-class ImportStopped(AdminError):
-    """The database failed part-way; `report` tells what landed before that."""
-
-    def __init__(self, message: str, report: ImportReport) -> None:
-        super().__init__(message)
-        self.report = report
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,17 +22,17 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_client.client import clean_card
-from billing_client.local.admin import AdminError, take_write_lock
+from billing_client.errors import AdminError, FieldProblem, ImportStopped
+from billing_client.local.admin import take_write_lock
 from billing_client.local.csvio import (
     PAYCARD_FIELDS,
-    FieldProblem,
     Record,
     check_amount,
     check_cells,
     parse_money,
     read_records,
 )
-from billing_client.local.importer import BATCH_ROWS, ImportReport, ImportStopped
+from billing_client.local.importer import BATCH_ROWS, ImportReport
 from billing_client.models import Paycard
 from billing_client.money import from_cents
 from primitives.clock import Clock

@@ -24,7 +24,7 @@ import aiohttp
 from yarl import URL
 
 from billing_client.breaker import CircuitBreaker
-from billing_client.errors import BillingError, BillingUnavailable
+from billing_client.errors import BillingError, BillingUnavailable, FateUnknown, RequestNotSent
 from billing_client.settings import BillingSettings
 from billing_client.stats import (
     ABANDONED,
@@ -56,14 +56,6 @@ def scrub(body: str, secret: str = "") -> str:
     if secret:
         body = body.replace(secret, "***")
     return redact(body)
-
-
-class RequestNotSent(BillingUnavailable):
-    """The request certainly did not reach Ubilling (breaker open, no connection)."""
-
-
-class FateUnknown(BillingUnavailable):
-    """The request may have reached Ubilling, but no usable answer came back."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from billing_client import rules
 from billing_client.audit import AuditJournal
-from billing_client.errors import BillingError, UnexpectedReply
+from billing_client.errors import (
+    BillingError,
+    FateUnknown,
+    RequestNotSent,
+    UbillingRefused,
+    UnexpectedReply,
+)
 from billing_client.outcomes import (
     CreditOutcome,
     CreditReason,
@@ -34,8 +40,8 @@ from billing_client.outcomes import (
 )
 from billing_client.settings import BillingSettings
 from billing_client.ubilling import replies
-from billing_client.ubilling.http import FateUnknown, Reply, RequestNotSent, UbillingHttp
-from billing_client.ubilling.replies import UbillingRefused, UserRecord, cents, local_date
+from billing_client.ubilling.http import Reply, UbillingHttp
+from billing_client.ubilling.replies import UserRecord, cents, local_date
 from primitives.clock import Clock
 from storage.errors import brief
 
@@ -124,11 +130,17 @@ class MoneyMoves:
         if result != CreditResult.OK:
             await self._close(entry, "denied", before=before.credit, detail=sent.body)
             return CreditOutcome(result, reason, login=login)
+        return await self._confirm_credit(entry, before, limit, days, said=sent.body)
+
+    async def _confirm_credit(
+        self, entry: int, before: UserRecord, limit: Decimal, days: int, *, said: str
+    ) -> CreditOutcome:
+        """Ubilling said the credit is set: read the subscriber back to see that it is
+        (unless billing.verify_money_moves is off), and close the journal entry."""
+        login = before.login
         today = self._clock.today()
         if not self._settings.verify_money_moves:
-            await self._close(
-                entry, "ok", before=before.credit, detail=f"{sent.body}; not read back"
-            )
+            await self._close(entry, "ok", before=before.credit, detail=f"{said}; not read back")
             return CreditOutcome(
                 CreditResult.OK, amount=limit, expire=rules.credit_expiry(today, days), login=login
             )
@@ -184,6 +196,12 @@ class MoneyMoves:
         if result != PaycardResult.OK:
             await self._close(entry, "denied", before=before.cash, detail=f"{sent.body} ({tail})")
             return PaycardOutcome(result, login=login)
+        return await self._confirm_paycard(entry, before, tail)
+
+    async def _confirm_paycard(self, entry: int, before: UserRecord, tail: str) -> PaycardOutcome:
+        """Ubilling said the card is paid: read the balance back to see that it moved
+        (unless billing.verify_money_moves is off), and close the journal entry."""
+        login = before.login
         if not self._settings.verify_money_moves:
             await self._close(entry, "ok", before=before.cash, detail=f"{tail}; not read back")
             return PaycardOutcome(PaycardResult.OK, login=login)

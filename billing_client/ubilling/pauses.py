@@ -75,6 +75,11 @@ class PauseMoves(MoneyMoves):
         if refused is not None:
             await self._close(entry, "denied", detail=sent.body)
             return PauseOutcome(PauseResult.DENIED, refused, login=login)
+        return await self._confirm_pause(entry, login, paused, what)
+
+    async def _confirm_pause(self, entry: int, login: str, paused: bool, what: str) -> PauseOutcome:
+        """Ubilling said the pause is set: read the subscriber back to see that it is
+        (unless billing.verify_money_moves is off), and close the journal entry."""
         if not self._settings.verify_money_moves:
             await self._close(entry, "ok", detail=f"{_state(paused)}; not read back")
             return PauseOutcome(PauseResult.OK, login=login)

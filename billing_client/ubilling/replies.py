@@ -17,13 +17,13 @@ from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from billing_client.errors import UnexpectedReply
+from billing_client.errors import PhpSerializeError, UbillingRefused, UnexpectedReply
 from billing_client.money import CENT
 from billing_client.outcomes import CreditReason, CreditResult, LoginMatch, PaycardResult
 from billing_client.pause import EquipmentCheck, EquipmentReason, EquipmentStatus, PauseReason
 from billing_client.subscriber import Status
 from billing_client.ubilling.http import scrub
-from billing_client.ubilling.phpserialize import PhpSerializeError, loads
+from billing_client.ubilling.phpserialize import loads
 
 MAX_AMOUNT = Decimal(10) ** 12
 """Ubilling keeps money in MySQL DOUBLEs: a value this large (a corrupt row) is no amount
@@ -33,17 +33,6 @@ MAX_UNIX_TIME = 253_402_300_799
 
 _LOGIN = re.compile(r"[A-Za-z0-9_.@\-]{1,64}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
-
-
-class UbillingRefused(UnexpectedReply):
-    """Ubilling answered before running the request: a known envelope error or a fallback page.
-
-    Nothing was changed by a request answered this way.
-    """
-
-    def __init__(self, request: str, body: str, message: str) -> None:
-        super().__init__(request, body)
-        self.args = (f"{request}: {message}",)
 
 
 ENVELOPE_ERRORS: dict[str, str] = {
@@ -76,17 +65,9 @@ def refuse_or_unexpected(request: str, body: str, secret: str = "") -> Unexpecte
     """The error for a body outside the request's shapes (to be raised by the caller)."""
     safe = scrub(body, secret)
     stripped = body.strip()
-    if stripped in ENVELOPE_ERRORS:
-        return UbillingRefused(request, safe, ENVELOPE_ERRORS[stripped])
-    if not stripped:
-        return UbillingRefused(request, safe, "Ubilling answered an empty body")
-    head = stripped[:400].lower()
-    if head.startswith(("<!doctype html", "<html")) or "<title>ubilling</title>" in head:
-        return UbillingRefused(request, safe, HTML_PAGE)
-    if stripped.startswith("Stargazer"):
-        return UbillingRefused(
-            request, safe, "Ubilling says its Stargazer is not running (NOSTGCHECKPID=0)"
-        )
+    refusal = envelope_refusal(stripped)
+    if refusal is not None:
+        return UbillingRefused(request, safe, refusal)
     if stripped.startswith("<?"):
         return UnexpectedReply(request, safe)  # raw PHP source: the web server is misconfigured
     if "<b>Fatal error</b>" in stripped or "<b>Warning</b>" in stripped:
@@ -94,6 +75,21 @@ def refuse_or_unexpected(request: str, body: str, secret: str = "") -> Unexpecte
         error.args = (f"{request}: Ubilling answered a PHP error: {error.snippet!r}",)
         return error
     return UnexpectedReply(request, safe)
+
+
+def envelope_refusal(stripped: str) -> str | None:
+    """Why Ubilling refused before running the request, when the (stripped) body is one of
+    its envelope's answers: a known error, nothing, its HTML page, or Stargazer down."""
+    if stripped in ENVELOPE_ERRORS:
+        return ENVELOPE_ERRORS[stripped]
+    if not stripped:
+        return "Ubilling answered an empty body"
+    head = stripped[:400].lower()
+    if head.startswith(("<!doctype html", "<html")) or "<title>ubilling</title>" in head:
+        return HTML_PAGE
+    if stripped.startswith("Stargazer"):
+        return "Ubilling says its Stargazer is not running (NOSTGCHECKPID=0)"
+    return None
 
 
 # ---------------------------------------------------------------- subscriber records

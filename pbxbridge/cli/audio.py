@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from callfile_spooler.audio import AudioError, CampaignAudio
-from callfile_spooler.campaigns import CampaignError
+from callfile_spooler.audio import CampaignAudio
+from callfile_spooler.errors import CallfileSpoolerError
 from pbxbridge.app import Core
 from pbxbridge.cli.common import with_core
 
@@ -32,7 +32,7 @@ def audio(ctx: click.Context, name: str, file: Path | None) -> None:
                 click.echo(info.describe() if info else f"{name}: no message yet")
                 return
             click.echo((await messages.attach(name, file)).describe())
-        except (AudioError, CampaignError) as exc:
+        except CallfileSpoolerError as exc:
             raise click.ClickException(str(exc)) from None
 
     with_core(ctx, body)

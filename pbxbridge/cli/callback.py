@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from callfile_spooler.callbacks import CallbackError, CallbackService, callmeback_of
+from callfile_spooler.callbacks import CallbackService, callmeback_of
+from callfile_spooler.errors import CallbackError
 from pbxbridge.app import Core
 from pbxbridge.cli.common import actor, with_core
 from pbxbridge.cli.format import LOCAL_MINUTES, local_time, table

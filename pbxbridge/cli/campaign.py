@@ -16,16 +16,15 @@ import click
 
 from callfile_spooler.audio import CampaignAudio
 from callfile_spooler.campaigns import (
-    CampaignError,
     CampaignInfo,
     CampaignManager,
     CampaignSettings,
     CampaignStatus,
 )
-from callfile_spooler.imports import NumbersFileError
+from callfile_spooler.errors import CallfileSpoolerError, ScheduleError
 from callfile_spooler.report import COLUMNS, write_csv
 from callfile_spooler.report import cells as report_cells
-from callfile_spooler.schedule import ScheduleError, TimeWindow, WeeklySchedule
+from callfile_spooler.schedule import TimeWindow, WeeklySchedule
 from pbxbridge.app import Core
 from pbxbridge.cli.common import with_core
 from pbxbridge.cli.files import private_text
@@ -127,7 +126,7 @@ def _run(ctx: click.Context, body: Callable[[CampaignManager, Core], Any]) -> An
     async def wrapped(core: Core) -> Any:
         try:
             return await body(manager(core), core)
-        except (CampaignError, NumbersFileError) as exc:
+        except CallfileSpoolerError as exc:
             raise click.ClickException(str(exc)) from None
 
     return with_core(ctx, wrapped)

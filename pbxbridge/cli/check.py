@@ -29,9 +29,9 @@ import click
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from ami_listener import AmiClient, AmiError
-from billing_client.errors import BillingError
-from callfile_spooler.writer import SpoolError, SpoolFolder, SpoolMissing
+from ami_listener import AmiClient
+from callfile_spooler.errors import SpoolMissing
+from callfile_spooler.writer import SpoolFolder
 from pbxbridge import migrations
 from pbxbridge.app import Core, open_core
 from pbxbridge.cli.common import state
@@ -39,6 +39,7 @@ from pbxbridge.cli.format import one_line
 from pbxbridge.logs import redact
 from pbxbridge.settings import Settings
 from primitives.clock import Clock
+from primitives.errors import PbxbridgeError
 
 log = logging.getLogger("pbxbridge.cli")
 
@@ -66,14 +67,14 @@ class Line:
         return f"{self.level.value:<6}{self.item:<11}{self.detail}"
 
 
-class Problem(Exception):
+class Problem(PbxbridgeError):
     """A check's finding, said as is (no exception type in front)."""
 
 
 def _explain(exc: BaseException) -> str:
     """Our own errors say what is wrong in words; a driver's gets its class name in front
     (`ConnectionRefusedError: …`), which is often the most telling part."""
-    if isinstance(exc, Problem | SpoolError | BillingError | AmiError) and str(exc):
+    if isinstance(exc, PbxbridgeError) and str(exc):
         return str(exc)
     if isinstance(exc, TimeoutError) and not str(exc):
         return f"no answer within {DEADLINE:g} s"

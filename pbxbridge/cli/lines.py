@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import click
 
 from lines import Done, LineError
+from lines.errors import LineRefused
 from lines.service import Lines
 from pbxbridge import line_hooks
 from pbxbridge.app import Core
@@ -71,10 +72,6 @@ def parse_arguments(args: Sequence[str]) -> Arguments:
     return parsed
 
 
-class _Failed(Exception):
-    """A line command refused or failed: its one-line reason."""
-
-
 @dataclass(frozen=True)
 class _Outcome:
     ok: str | None
@@ -91,7 +88,7 @@ def _answer(
     async def body(core: Core) -> _Outcome:
         try:
             ok = await act(core, parsed)
-        except (LineError, _Failed) as exc:
+        except LineError as exc:  # refused (LineRefused) or failed: its one-line reason
             return _Outcome(None, str(exc), tuple(parsed.warnings))
         return _Outcome(ok, None, tuple(parsed.warnings))
 
@@ -109,7 +106,7 @@ def _answer(
 
 def _require_id(parsed: Arguments) -> str:
     if not parsed.id:
-        raise _Failed("--id=<line> is required (the id open answered)")
+        raise LineRefused("--id=<line> is required (the id open answered)")
     return parsed.id
 
 

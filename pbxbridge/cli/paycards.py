@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from billing_client.local.admin import AdminError
+from billing_client.errors import AdminError
 from pbxbridge.app import Core
 from pbxbridge.cli.common import paycard_admin, with_core
 from pbxbridge.cli.files import private_text

@@ -11,8 +11,9 @@ import click
 from pbxbridge.app import Core
 from pbxbridge.cli.common import actor, with_core
 from pbxbridge.cli.format import echo_err, local_time
+from sms.errors import SmsRefused
 from sms.inbox import Inbox
-from sms.outbox import Outbox, SmsRefused
+from sms.outbox import Outbox
 from sms.types import OutboxMessage, OutboxState, StoredSms
 
 STATES = [s.value for s in OutboxState]

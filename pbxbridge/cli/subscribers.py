@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from billing_client.local.admin import AdminError
-from billing_client.money import MoneyError, parse_amount
+from billing_client.errors import AdminError, MoneyError
+from billing_client.money import parse_amount
 from billing_client.outcomes import BillingResult
 from billing_client.subscriber import STATUS_WORDS, Status
 from pbxbridge.app import Core

@@ -7,7 +7,8 @@ import click
 from pbxbridge.app import Core
 from pbxbridge.cli.common import actor, with_core
 from pbxbridge.cli.format import local_time, table
-from web.tokens import Scope, TokenError, TokenStore
+from web.errors import TokenError
+from web.tokens import Scope, TokenStore
 
 SCOPES = [s.value for s in Scope]
 

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from ami_listener.framing import AmiFramer, FrameTooLarge
+from ami_listener.errors import FrameTooLarge
+from ami_listener.framing import AmiFramer
 from ami_listener.message import AmiMessage
 from tests.fakes.ami_asterisk import (
     FIXTURES,

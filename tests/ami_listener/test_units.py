@@ -9,11 +9,11 @@ from pydantic import ValidationError
 
 from ami_listener import AmiSettings, header_name, header_value
 from ami_listener.dispatch import EventDispatcher
-from ami_listener.errors import AmiActionError, AmiDisconnected
+from ami_listener.errors import AmiActionError, AmiDisconnected, ProtocolViolation
 from ami_listener.escape import MAX_LINE_BYTES, format_action
 from ami_listener.lists import complete_event
 from ami_listener.message import AmiMessage
-from ami_listener.router import MAX_FRAGMENTS_IN_A_ROW, MessageRouter, ProtocolViolation
+from ami_listener.router import MAX_FRAGMENTS_IN_A_ROW, MessageRouter
 
 # Escaping
 

@@ -1,11 +1,11 @@
 """The Askozia PBX face: Basic auth, the CDR CSV as Ubilling's parser reads it, the status.
 
 `wdyc_parse` is Ubilling's WhyDoYouCall parser of the Askozia CSV
-(api/libs/api.wdyc.php `fetchAskoziaCalls`, reference §1.4) re-implemented here: explode
-on `\\n`, drop empty lines, explode on `;`, delete `"`, skip the header, the "CFE fix"
-(more than 25 fields: drop field 3), fields 1, 2, 7, 9, 13, 14 and 16, rows of a day of
-billsec or more ignored. It is fed what the face answers over HTTP, as curl sends
-Ubilling's request (multipart, Basic auth).
+(api/libs/api.wdyc.php `fetchAskoziaCalls`, reference §1.4), re-implemented in
+tests/fakes/ubilling_wdyc.py: explode on `\\n`, drop empty lines, explode on `;`, delete
+`"`, skip the header, the "CFE fix" (more than 25 fields: drop field 3), fields 1, 2, 7, 9,
+13, 14 and 16, rows of a day of billsec or more ignored. It is fed what the face answers
+over HTTP, as curl sends Ubilling's request (multipart, Basic auth).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from tests.ami_listener.conftest import TEST_SETTINGS, connected
 from tests.askozia_api.conftest import settings_with
 from tests.conftest import Database
 from tests.fakes.ami_asterisk import FakeAmi, success
+from tests.fakes.ubilling_wdyc import wdyc_parse
 from tests.missed_calls.conftest import capture_messages
 from tests.web.conftest import web_rig
 from web.server import WebServer
@@ -57,66 +57,6 @@ FIELDS = {
     "page_format": "A4",
     "SubmitCSVCDR": "Download CSV",
 }
-
-
-# ------------------------------------------------------------------ Ubilling's parser
-
-
-@dataclass
-class Wdyc:
-    unanswered: dict[str, list[str]] = field(default_factory=dict)
-    misscount: dict[str, int] = field(default_factory=dict)
-    recalled: dict[str, dict[str, int]] = field(default_factory=dict)
-
-
-def _strtotime(text: str) -> int:
-    return int(datetime.strptime(text, "%Y-%m-%d %H:%M:%S").timestamp())
-
-
-def wdyc_parse(raw: str) -> Wdyc:
-    """fetchAskoziaCalls, line by line (PHP's ispos() is `in`)."""
-    rows = [line.split(";") for line in raw.split("\n") if line]
-    rows = [[value.replace('"', "") for value in row] for row in rows]
-    out = Wdyc()
-    tries: dict[str, int] = {}
-    income_times: dict[str, str] = {}
-    for each in rows[1:]:  # unset($normalCalls[0])
-        if len(each) > 25:  # Askozia CFE fix
-            del each[3]
-        incoming, destination = each[1], each[2]
-        income_times[incoming] = each[9]
-        if int(each[13]) >= 86_400:
-            continue
-        if "NO ANSWER" in each[14] or "VoiceMail" in each[7]:
-            if "out" not in each[16] and len(incoming) > 3:
-                out.unanswered[incoming] = each
-                tries[incoming] = tries.get(incoming, 0) + 1
-        elif incoming in out.unanswered:
-            del out.unanswered[incoming]
-        elif "380" in incoming:
-            out.unanswered.pop(incoming.replace("38", ""), None)
-        if each[2] == incoming and "ANSWERED" in each[14]:
-            out.unanswered.pop(incoming, None)
-        if "Unknown" in incoming:
-            out.unanswered.pop(incoming, None)
-        if "out" in each[16]:
-            answered = "ANSWERED" in each[14]
-            for number in (destination, "38" + destination):
-                if number not in out.unanswered:
-                    continue
-                if answered:
-                    del out.unanswered[number]
-                seen = out.recalled.get(number)
-                if seen is not None:
-                    seen["time"] += int(each[13])
-                    seen["count"] += 1
-                else:
-                    trytime = 0
-                    if number in income_times:
-                        trytime = _strtotime(each[9]) - _strtotime(income_times[number])
-                    out.recalled[number] = {"time": int(each[13]), "count": 1, "trytime": trytime}
-    out.misscount = {n: tries[n] for n in out.unanswered}
-    return out
 
 
 # ------------------------------------------------------------------ a call log of the capture

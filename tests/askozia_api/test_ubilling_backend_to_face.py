@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from billing_client.client import BillingClient
 from billing_client.outcomes import (
     BillingResult,
     CreditResult,
@@ -57,6 +58,76 @@ async def ubilling_client_of(url: str, folder: Path, clock: FixedClock) -> Async
         yield core
 
 
+async def _a_call(billing: BillingClient) -> None:
+    """A call: userstatus&getmoney, then userbynum, getuserdatabylogin, days left."""
+    call = await billing.lookup_call("0501110002")
+    assert call.result == BillingResult.OK
+    info = call.subscriber
+    assert info is not None
+    assert info.unknown == frozenset()
+    assert (info.login, info.name, info.status) == (
+        "testuser2",
+        "Debtor Dmytro",
+        Status.DEBTOR,
+    )
+    assert (info.balance, info.fee, info.tariff, info.days_left) == (
+        Decimal("-50.00"),
+        Decimal("100.00"),
+        "Test100",
+        0,
+    )
+    assert info.phones == ("+380501110002",)
+    named = await billing.lookup_call("+380501110001")
+    assert named.subscriber is not None
+    assert named.subscriber.name == "Петренко Іван Петрович"  # userbynum: intact
+    assert named.subscriber.days_left == 45
+    assert (await billing.lookup_call("0509999999")).result == BillingResult.NOTFOUND
+
+
+async def _lookups(billing: BillingClient) -> None:
+    """Lookups that are not calls: getuserdatabymobile / bylogin."""
+    found = await billing.find("0501110004")
+    assert found.subscriber is not None
+    assert (found.subscriber.login, found.subscriber.credit) == (
+        "testuser4",
+        Decimal("50.00"),
+    )
+    assert found.subscriber.status == Status.ACTIVE
+    frozen = await billing.find("testuser3")
+    assert frozen.subscriber is not None
+    assert (frozen.subscriber.status, frozen.subscriber.frozen) == (Status.FROZEN, True)
+    assert await billing.login_for_money("0501110005") == (
+        LoginMatch.FOUND,
+        "testuser5",
+    )
+
+
+async def _money_moves(b: Core) -> None:
+    """Money moves: journalled at B, sent once, verified by reading back."""
+    billing = b.billing
+    credit = await billing.set_credit(login="testuser2", source=STAFF)
+    assert (credit.result, credit.amount) == (CreditResult.OK, Decimal("100.00"))
+    assert credit.expire is not None
+    assert credit.expire.isoformat() == "2026-11-27"
+    again = await billing.set_credit(login="testuser2", source=STAFF)
+    assert again.result == CreditResult.DENIED
+    paid = await billing.pay_card("1111222233334444", login="testuser1", source=STAFF)
+    assert (paid.result, paid.amount, paid.balance) == (
+        PaycardResult.OK,
+        Decimal("50.00"),
+        Decimal("200.00"),
+    )
+    used = await billing.pay_card("1111222233334444", login="testuser1", source=STAFF)
+    assert used.result == PaycardResult.INVALID
+    b_journal = await b.audit.records()
+    assert [(r.kind, r.outcome, r.backend) for r in reversed(b_journal)] == [
+        ("credit", "ok", "ubilling"),
+        ("credit", "denied", "ubilling"),
+        ("paycard", "ok", "ubilling"),
+        ("paycard", "denied", "ubilling"),
+    ]
+
+
 async def test_pbxbridges_ubilling_backend_works_against_the_face(
     database: Database, clock: FixedClock, tmp_path: Path
 ) -> None:
@@ -69,69 +140,9 @@ async def test_pbxbridges_ubilling_backend_works_against_the_face(
             async with ubilling_client_of(url, tmp_path, clock) as b:
                 billing = b.billing
                 await billing.check()  # getuserdatabylogin of a login nobody has: []
-
-                # a call: userstatus&getmoney, then userbynum, getuserdatabylogin, days left
-                call = await billing.lookup_call("0501110002")
-                assert call.result == BillingResult.OK
-                info = call.subscriber
-                assert info is not None
-                assert info.unknown == frozenset()
-                assert (info.login, info.name, info.status) == (
-                    "testuser2",
-                    "Debtor Dmytro",
-                    Status.DEBTOR,
-                )
-                assert (info.balance, info.fee, info.tariff, info.days_left) == (
-                    Decimal("-50.00"),
-                    Decimal("100.00"),
-                    "Test100",
-                    0,
-                )
-                assert info.phones == ("+380501110002",)
-                named = await billing.lookup_call("+380501110001")
-                assert named.subscriber is not None
-                assert named.subscriber.name == "Петренко Іван Петрович"  # userbynum: intact
-                assert named.subscriber.days_left == 45
-                assert (await billing.lookup_call("0509999999")).result == BillingResult.NOTFOUND
-
-                # lookups that are not calls: getuserdatabymobile / bylogin
-                found = await billing.find("0501110004")
-                assert found.subscriber is not None
-                assert (found.subscriber.login, found.subscriber.credit) == (
-                    "testuser4",
-                    Decimal("50.00"),
-                )
-                assert found.subscriber.status == Status.ACTIVE
-                frozen = await billing.find("testuser3")
-                assert frozen.subscriber is not None
-                assert (frozen.subscriber.status, frozen.subscriber.frozen) == (Status.FROZEN, True)
-                assert await billing.login_for_money("0501110005") == (
-                    LoginMatch.FOUND,
-                    "testuser5",
-                )
-
-                # money moves: journalled at B, sent once, verified by reading back
-                credit = await billing.set_credit(login="testuser2", source=STAFF)
-                assert (credit.result, credit.amount) == (CreditResult.OK, Decimal("100.00"))
-                assert credit.expire is not None
-                assert credit.expire.isoformat() == "2026-11-27"
-                again = await billing.set_credit(login="testuser2", source=STAFF)
-                assert again.result == CreditResult.DENIED
-                paid = await billing.pay_card("1111222233334444", login="testuser1", source=STAFF)
-                assert (paid.result, paid.amount, paid.balance) == (
-                    PaycardResult.OK,
-                    Decimal("50.00"),
-                    Decimal("200.00"),
-                )
-                used = await billing.pay_card("1111222233334444", login="testuser1", source=STAFF)
-                assert used.result == PaycardResult.INVALID
-                b_journal = await b.audit.records()
-                assert [(r.kind, r.outcome, r.backend) for r in reversed(b_journal)] == [
-                    ("credit", "ok", "ubilling"),
-                    ("credit", "denied", "ubilling"),
-                    ("paycard", "ok", "ubilling"),
-                    ("paycard", "denied", "ubilling"),
-                ]
+                await _a_call(billing)
+                await _lookups(billing)
+                await _money_moves(b)
 
                 # callmeback: a callback request at A
                 backend = billing.backend

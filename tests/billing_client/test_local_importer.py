@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import event, func, insert, select, text
 
 from billing_client.audit import AuditJournal
-from billing_client.local.admin import AdminError, LocalAdmin
+from billing_client.errors import AdminError
+from billing_client.local.admin import LocalAdmin
 from billing_client.local.importer import ImportReport, SubscriberImporter
 from billing_client.models import AuditEntry, Subscriber, SubscriberPhone
 from billing_client.subscriber import SubscriberInfo

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from billing_client.audit import AuditJournal
-from billing_client.local.admin import AdminError, LocalAdmin
+from billing_client.errors import AdminError
+from billing_client.local.admin import LocalAdmin
 from billing_client.local.backend import LocalBackend
 from billing_client.local.paycards import PaycardAdmin, new_number
 from billing_client.models import Paycard

@@ -7,12 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from billing_client.errors import UnexpectedReply
+from billing_client.errors import PhpSerializeError, UbillingRefused, UnexpectedReply
 from billing_client.outcomes import CreditReason, CreditResult, LoginMatch, PaycardResult
 from billing_client.subscriber import Status
 from billing_client.ubilling import phpserialize, replies
 from billing_client.ubilling.http import base_url, redact, scrub
-from billing_client.ubilling.replies import UbillingRefused
 from tests.fakes.ubilling import LOGIN_PAGE, PHP_FATAL_ERROR, SERIAL, STARGAZER_DOWN
 
 # bodies exactly as the reference recorded them (rows 24-28, 42, 63, 64)
@@ -84,7 +83,7 @@ def test_php_serialize_reader() -> None:
     assert phpserialize.loads(b"d:1.0E+25;") == Decimal("1.0E+25")
     assert phpserialize.loads(b"b:1;") is True
     for bad in (b's:5:"abc";', b"i:1", b"a:1:{i:0;i:1;i:0;i:2;}", b"a:1:{}", b"x:1;", b"i:1;;"):
-        with pytest.raises(phpserialize.PhpSerializeError):
+        with pytest.raises(PhpSerializeError):
             phpserialize.loads(bad)
 
 

@@ -16,8 +16,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from callfile_spooler import audio
-from callfile_spooler.audio import AudioError, CampaignAudio, convert, convert_file, prompt_base
-from callfile_spooler.campaigns import CampaignError, CampaignSettings
+from callfile_spooler.audio import CampaignAudio, convert, convert_file, prompt_base
+from callfile_spooler.campaigns import CampaignSettings
+from callfile_spooler.errors import AudioError, CampaignError
 from callfile_spooler.imports import parse_numbers
 from callfile_spooler.settings import CallbackSettings, SpoolSettings
 from callfile_spooler.spooler import Spooler

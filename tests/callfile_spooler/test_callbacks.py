@@ -16,17 +16,12 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from billing_client.audit import AuditJournal
-from billing_client.errors import BillingError
+from billing_client.errors import BillingError, UbillingRefused
 from billing_client.local import LocalBackend
-from billing_client.ubilling.replies import UbillingRefused
-from callfile_spooler.callbacks import (
-    CallbackError,
-    CallbackRequest,
-    CallbackService,
-    callmeback_of,
-)
+from callfile_spooler.callbacks import CallbackRequest, CallbackService, callmeback_of
 from callfile_spooler.callfile import ArchivedCallFile
 from callfile_spooler.calls import CallDialer
+from callfile_spooler.errors import CallbackError
 from callfile_spooler.models import Attempt, Campaign
 from callfile_spooler.settings import CallbackSettings, SpoolSettings
 from callfile_spooler.spooler import Spooler

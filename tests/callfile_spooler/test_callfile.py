@@ -8,7 +8,7 @@ import pytest
 
 from callfile_spooler.callfile import SEED_ORDER, CallFile, parse, render
 from callfile_spooler.dialing import Callee, Dialer, Target
-from callfile_spooler.escape import CallFileValueError
+from callfile_spooler.errors import CallFileValueError
 from callfile_spooler.settings import SpoolSettings
 from primitives.phones import PhoneNormaliser
 

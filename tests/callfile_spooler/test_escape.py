@@ -9,7 +9,7 @@ import pytest
 from callfile_spooler import escape
 from callfile_spooler.callfile import CallFile, parse, render
 from callfile_spooler.dialing import Callee, Dialer, Target
-from callfile_spooler.escape import CallFileValueError
+from callfile_spooler.errors import CallFileValueError
 from callfile_spooler.settings import SpoolSettings
 from callfile_spooler.writer import SpoolFolder, file_name
 from primitives.phones import PhoneNormaliser

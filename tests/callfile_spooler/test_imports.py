@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from callfile_spooler.campaigns import CampaignManager
-from callfile_spooler.imports import NumbersFileError, parse_csv, parse_json, parse_numbers
+from callfile_spooler.errors import NumbersFileError, ScheduleError
+from callfile_spooler.imports import parse_csv, parse_json, parse_numbers
 from callfile_spooler.models import CampaignNumber
-from callfile_spooler.schedule import ScheduleError, TimeWindow, WeeklySchedule
+from callfile_spooler.schedule import TimeWindow, WeeklySchedule
 from primitives.clock import FixedClock
 from primitives.phones import PhoneNormaliser
 from tests.conftest import Database

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from callfile_spooler.campaigns import CampaignError, CampaignSettings
+from callfile_spooler.campaigns import CampaignSettings
+from callfile_spooler.errors import CampaignError, SpoolError
 from callfile_spooler.imports import parse_numbers
 from callfile_spooler.models import Attempt, Campaign
 from callfile_spooler.schedule import WeeklySchedule
 from callfile_spooler.settings import SpoolSettings
 from callfile_spooler.spooler import Spooler
-from callfile_spooler.writer import SpoolError, SpoolFolder, file_name
+from callfile_spooler.writer import SpoolFolder, file_name
 from primitives.clock import FixedClock
 from tests.callfile_spooler.conftest import make_spooler, ua_numbers
 from tests.callfile_spooler.fake_asterisk import FakeAsterisk, Fate

@@ -62,6 +62,22 @@ def run_and_kill(url: str, log: Path, run: int, rng: random.Random) -> list[str]
     return lines + [x for x in rest.splitlines() if x]
 
 
+def acknowledged(url: str, log: Path, rng: random.Random) -> tuple[dict[int, str], set[int]]:
+    """Run and kill the child RUNS times; what the children acknowledged before dying:
+    the texts of the SMS they stored, by row id, and the ids of the messages they queued."""
+    stored: dict[int, str] = {}
+    queued: set[int] = set()
+    for run in range(RUNS):
+        for line in run_and_kill(url, log, run, rng):
+            kind, _, rest = line.partition(" ")
+            if kind == "stored":
+                stored_id, run_no, i = rest.split()
+                stored[int(stored_id)] = text_for(int(run_no), int(i))
+            elif kind == "queued":
+                queued.add(int(rest))
+    return stored, queued
+
+
 def test_kill_minus_nine_loses_nothing_acknowledged(tmp_path: Path) -> None:
     path = tmp_path / "crash.db"
     url = f"sqlite+aiosqlite:///{path}"
@@ -77,17 +93,7 @@ def test_kill_minus_nine_loses_nothing_acknowledged(tmp_path: Path) -> None:
 
     asyncio.run(migrate())
     seed = random.randrange(1 << 30)
-    rng = random.Random(seed)
-    stored: dict[int, str] = {}
-    queued: set[int] = set()
-    for run in range(RUNS):
-        for line in run_and_kill(url, log, run, rng):
-            kind, _, rest = line.partition(" ")
-            if kind == "stored":
-                stored_id, run_no, i = rest.split()
-                stored[int(stored_id)] = text_for(int(run_no), int(i))
-            elif kind == "queued":
-                queued.add(int(rest))
+    stored, queued = acknowledged(url, log, random.Random(seed))
     assert len(stored) >= RUNS * 6, f"seed {seed}"
 
     with sqlite3.connect(path) as raw:

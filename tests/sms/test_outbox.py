@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import text as sql
 
 from ami_listener import AmiClient, AmiHealth, AmiMessage, AmiSettings
-from sms.outbox import Outbox, SmsRefused
+from sms.errors import SmsRefused
+from sms.outbox import Outbox
 from sms.settings import SmsSettings
 from sms.transports import (
     Ready,

@@ -11,8 +11,9 @@ from pydantic import ValidationError
 from ami_listener.message import AmiMessage
 from billing_client.subscriber import Status, SubscriberInfo
 from sms import text
+from sms.errors import PduError
 from sms.events import inbound_from_event, report_from_event
-from sms.pdu import PduError, cmgr_pdu, decode_deliver
+from sms.pdu import cmgr_pdu, decode_deliver
 from sms.replies import command_word, reply_for
 from sms.settings import AutoReplySettings, SmsSettings
 from sms.transports import dongle_message

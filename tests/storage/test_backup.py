@@ -15,8 +15,9 @@ from billing_client.local.admin import LocalAdmin
 from primitives.clock import FixedClock
 from primitives.phones import PhoneNormaliser
 from storage import DatabaseSettings
-from storage.backup import BackupError, db_backup
+from storage.backup import db_backup
 from storage.engine import sqlite_path
+from storage.errors import BackupError
 from tests.conftest import Database
 
 START = datetime(2027, 10, 31, 0, 30, tzinfo=UTC)  # 03:30 Kyiv, the first time

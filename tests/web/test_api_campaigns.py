@@ -33,138 +33,10 @@ async def test_create_edit_schedule_numbers_start_pause(
     async with web_rig(database, clock, tmp_path) as rig:
         client = await aiohttp_client(rig.app)
         api = Api(client, await rig.token(Scope.CAMPAIGNS))
-        made = await api.call(
-            "POST",
-            "/campaigns",
-            201,
-            json={
-                "name": "december",
-                "callerid": '"ISP" <0441234567>',
-                "pacing": {"max_concurrent": 2, "cps": 5},
-                "window": "09:00-20:00",
-                "schedule": {"mon": "10:00"},
-                "max_attempts": 2,
-            },
-        )
-        assert made.headers["Location"] == "/api/v1/campaigns/1"
-        created = made.body
-        assert created == {
-            "id": 1,
-            "name": "december",
-            "state": "idle",
-            "run": 0,
-            "context": "pbxbridge-campaign",
-            "extension": "s",
-            "callerid": '"ISP" <0441234567>',
-            "pacing": {"bundle": 0, "delay": 0.0, "max_concurrent": 2, "cps": 5.0},
-            "window": "09:00-20:00",
-            "schedule": {**ALL_DAYS_OFF, "mon": "10:00"},
-            "max_attempts": 2,
-            "last_run_on": None,
-            "created_at": "2026-11-22T10:00:00Z",
-            "started_at": None,
-            "finished_at": None,
-        }
-        assert await api.get("/campaigns/1") == created
-        taken = await api.call("POST", "/campaigns", 409, json={"name": "december"})
-        assert taken.error == ("conflict", "name")
-        other = await api.post("/campaigns", 201, json={"name": "other"})
-
-        assert [c["id"] for c in (await api.get("/campaigns"))["items"]] == [2, 1]
-        assert (await api.get("/campaigns?name=december"))["items"] == [created]
-        assert (await api.get("/campaigns?name=nope"))["items"] == []
-        assert len((await api.get("/campaigns?state=idle"))["items"]) == 2
-        assert (await api.get("/campaigns?state=running"))["items"] == []
-        page = await api.get("/campaigns?limit=1")
-        assert [c["id"] for c in page["items"]] == [2]
-        rest = await api.get(f"/campaigns?cursor={page['next']}")
-        assert [c["id"] for c in rest["items"]] == [1]
-
-        # PATCH: what is given changes; null clears; pacing value by value.
-        edited = await api.call(
-            "PATCH",
-            "/campaigns/1",
-            200,
-            json={"name": "december-2", "pacing": {"cps": 2}, "window": None},
-        )
-        assert edited.body["name"] == "december-2"
-        assert edited.body["pacing"] == {
-            "bundle": 0,
-            "delay": 0.0,
-            "max_concurrent": 2,
-            "cps": 2.0,
-        }
-        assert (edited.body["window"], edited.body["callerid"]) == (None, '"ISP" <0441234567>')
-        clash = await api.call("PATCH", "/campaigns/1", 409, json={"name": "other"})
-        assert clash.error == ("conflict", "name")
-
-        week = await api.call("PUT", "/campaigns/1/schedule", 200, json={"tue": "09:30"})
-        assert week.body["schedule"] == {**ALL_DAYS_OFF, "tue": "09:30"}
-        cleared = await api.call("DELETE", "/campaigns/1/schedule", 200)
-        assert cleared.body["schedule"] is None
-
-        added = await api.post(
-            "/campaigns/1/numbers",
-            json={
-                "numbers": [
-                    "0501110001",
-                    {"number": "050 111 00 02", "extension": "2", "vars": {"DEBT": "120"}},
-                    "12",
-                    {"number": "0501110003", "vars": {"CAMPAIGN_ID": "6"}},
-                    {"number": "0501110004", "context": "7"},
-                ]
-            },
-        )
-        reserved = "variable CAMPAIGN_ID: CAMPAIGN_* variables are set by pbxbridge"
-        assert added == {
-            "added": 3,
-            "updated": 0,
-            "queued": 0,
-            "skipped": [
-                {"index": 3, "reason": "'12' is not a valid phone number"},
-                {"index": 4, "reason": reserved},
-            ],
-        }
-        updated = await api.post(
-            "/campaigns/1/numbers", json={"numbers": [{"number": "0501110002", "extension": "3"}]}
-        )
-        assert (updated["added"], updated["updated"]) == (0, 1)
-        removed = await api.call(
-            "DELETE",
-            "/campaigns/1/numbers",
-            200,
-            json={"numbers": ["0501110001", "0509999999", "abc"]},
-        )
-        assert removed.body == {"removed": 1, "missing": ["abc", "+380509999999"], "busy": []}
-        report = await api.get("/campaigns/1/report")
-        assert [(n["number"], n["extension"]) for n in report["items"]] == [
-            ("+380501110002", "3"),
-            ("+380501110004", "7"),
-        ]
-
-        started = await api.post("/campaigns/1/start")
-        assert started["message"] == "december-2: run 1 started, 2 number(s) queued"
-        assert (started["campaign"]["state"], started["campaign"]["run"]) == ("running", 1)
-        again = await api.post("/campaigns/1/start")
-        assert again["message"] == "december-2: already running (run 1)"
-        # Numbers added to a run under way join it.
-        joined = await api.post("/campaigns/1/numbers", json={"numbers": ["0501110005"]})
-        assert (joined["added"], joined["queued"]) == (1, 1)
-        status = await api.get("/campaigns/1/status")
-        assert (status["numbers"], status["done"]) == (3, 0)
-        assert status["by_number_status"] == {"pending": 3}
-        assert status["calls"] == {"queued": 3}
-        assert status["message"] is None
-        paused = await api.post("/campaigns/1/pause")
-        assert paused["campaign"]["state"] == "paused"
-        assert await api.fails("POST", "/campaigns/1/pause", 409) == ("conflict", None)
-        resumed = await api.post("/campaigns/1/start")
-        assert resumed["message"] == "december-2: run 1 resumed"
-        empty = await api.call("POST", f"/campaigns/{other['id']}/start", 409)
-        assert empty.body["error"]["message"] == (
-            "campaign 'other' has no numbers: import some first"
-        )
-
+        other_id = await _create_and_list(api)
+        await _edit_and_schedule(api)
+        await _add_and_remove_numbers(api)
+        await _start_pause_resume(api, other_id=other_id)
         # A callback's one-number campaign is no campaign here.
         await rig.service.callbacks.request("0507000000", source="test")
         callback_campaign = 3
@@ -176,6 +48,146 @@ async def test_create_edit_schedule_numbers_start_pause(
         callbacks_only = Api(client, await rig.token(Scope.CALLBACKS, name="callbacks"))
         for method, path in (("GET", "/campaigns"), ("POST", "/campaigns/1/start")):
             assert await callbacks_only.fails(method, path, 403) == ("forbidden", None)
+
+
+async def _create_and_list(api: Api) -> int:
+    """Two campaigns made and listed; the second's id."""
+    made = await api.call(
+        "POST",
+        "/campaigns",
+        201,
+        json={
+            "name": "december",
+            "callerid": '"ISP" <0441234567>',
+            "pacing": {"max_concurrent": 2, "cps": 5},
+            "window": "09:00-20:00",
+            "schedule": {"mon": "10:00"},
+            "max_attempts": 2,
+        },
+    )
+    assert made.headers["Location"] == "/api/v1/campaigns/1"
+    created = made.body
+    assert created == {
+        "id": 1,
+        "name": "december",
+        "state": "idle",
+        "run": 0,
+        "context": "pbxbridge-campaign",
+        "extension": "s",
+        "callerid": '"ISP" <0441234567>',
+        "pacing": {"bundle": 0, "delay": 0.0, "max_concurrent": 2, "cps": 5.0},
+        "window": "09:00-20:00",
+        "schedule": {**ALL_DAYS_OFF, "mon": "10:00"},
+        "max_attempts": 2,
+        "last_run_on": None,
+        "created_at": "2026-11-22T10:00:00Z",
+        "started_at": None,
+        "finished_at": None,
+    }
+    assert await api.get("/campaigns/1") == created
+    taken = await api.call("POST", "/campaigns", 409, json={"name": "december"})
+    assert taken.error == ("conflict", "name")
+    other = await api.post("/campaigns", 201, json={"name": "other"})
+
+    assert [c["id"] for c in (await api.get("/campaigns"))["items"]] == [2, 1]
+    assert (await api.get("/campaigns?name=december"))["items"] == [created]
+    assert (await api.get("/campaigns?name=nope"))["items"] == []
+    assert len((await api.get("/campaigns?state=idle"))["items"]) == 2
+    assert (await api.get("/campaigns?state=running"))["items"] == []
+    page = await api.get("/campaigns?limit=1")
+    assert [c["id"] for c in page["items"]] == [2]
+    rest = await api.get(f"/campaigns?cursor={page['next']}")
+    assert [c["id"] for c in rest["items"]] == [1]
+    return int(other["id"])
+
+
+async def _edit_and_schedule(api: Api) -> None:
+    # PATCH: what is given changes; null clears; pacing value by value.
+    edited = await api.call(
+        "PATCH",
+        "/campaigns/1",
+        200,
+        json={"name": "december-2", "pacing": {"cps": 2}, "window": None},
+    )
+    assert edited.body["name"] == "december-2"
+    assert edited.body["pacing"] == {
+        "bundle": 0,
+        "delay": 0.0,
+        "max_concurrent": 2,
+        "cps": 2.0,
+    }
+    assert (edited.body["window"], edited.body["callerid"]) == (None, '"ISP" <0441234567>')
+    clash = await api.call("PATCH", "/campaigns/1", 409, json={"name": "other"})
+    assert clash.error == ("conflict", "name")
+
+    week = await api.call("PUT", "/campaigns/1/schedule", 200, json={"tue": "09:30"})
+    assert week.body["schedule"] == {**ALL_DAYS_OFF, "tue": "09:30"}
+    cleared = await api.call("DELETE", "/campaigns/1/schedule", 200)
+    assert cleared.body["schedule"] is None
+
+
+async def _add_and_remove_numbers(api: Api) -> None:
+    added = await api.post(
+        "/campaigns/1/numbers",
+        json={
+            "numbers": [
+                "0501110001",
+                {"number": "050 111 00 02", "extension": "2", "vars": {"DEBT": "120"}},
+                "12",
+                {"number": "0501110003", "vars": {"CAMPAIGN_ID": "6"}},
+                {"number": "0501110004", "context": "7"},
+            ]
+        },
+    )
+    reserved = "variable CAMPAIGN_ID: CAMPAIGN_* variables are set by pbxbridge"
+    assert added == {
+        "added": 3,
+        "updated": 0,
+        "queued": 0,
+        "skipped": [
+            {"index": 3, "reason": "'12' is not a valid phone number"},
+            {"index": 4, "reason": reserved},
+        ],
+    }
+    updated = await api.post(
+        "/campaigns/1/numbers", json={"numbers": [{"number": "0501110002", "extension": "3"}]}
+    )
+    assert (updated["added"], updated["updated"]) == (0, 1)
+    removed = await api.call(
+        "DELETE",
+        "/campaigns/1/numbers",
+        200,
+        json={"numbers": ["0501110001", "0509999999", "abc"]},
+    )
+    assert removed.body == {"removed": 1, "missing": ["abc", "+380509999999"], "busy": []}
+    report = await api.get("/campaigns/1/report")
+    assert [(n["number"], n["extension"]) for n in report["items"]] == [
+        ("+380501110002", "3"),
+        ("+380501110004", "7"),
+    ]
+
+
+async def _start_pause_resume(api: Api, *, other_id: int) -> None:
+    started = await api.post("/campaigns/1/start")
+    assert started["message"] == "december-2: run 1 started, 2 number(s) queued"
+    assert (started["campaign"]["state"], started["campaign"]["run"]) == ("running", 1)
+    again = await api.post("/campaigns/1/start")
+    assert again["message"] == "december-2: already running (run 1)"
+    # Numbers added to a run under way join it.
+    joined = await api.post("/campaigns/1/numbers", json={"numbers": ["0501110005"]})
+    assert (joined["added"], joined["queued"]) == (1, 1)
+    status = await api.get("/campaigns/1/status")
+    assert (status["numbers"], status["done"]) == (3, 0)
+    assert status["by_number_status"] == {"pending": 3}
+    assert status["calls"] == {"queued": 3}
+    assert status["message"] is None
+    paused = await api.post("/campaigns/1/pause")
+    assert paused["campaign"]["state"] == "paused"
+    assert await api.fails("POST", "/campaigns/1/pause", 409) == ("conflict", None)
+    resumed = await api.post("/campaigns/1/start")
+    assert resumed["message"] == "december-2: run 1 resumed"
+    empty = await api.call("POST", f"/campaigns/{other_id}/start", 409)
+    assert empty.body["error"]["message"] == ("campaign 'other' has no numbers: import some first")
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,18 @@ async def test_the_migration_matches_the_model(database: Database) -> None:
     assert await schema_drift(database, ApiTokenRow) == []
 
 
+async def stored_hashed(database: Database, token: str) -> None:
+    """Stored hashed: the token is nowhere in the table (of two tokens, crm's is `token`)."""
+    async with database.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT * FROM web_api_tokens"))).all()
+    assert len(rows) == 2
+    assert all(token not in str(row) for row in rows)
+    async with database.sessions() as session:
+        crm = await session.scalar(select(ApiTokenRow).where(ApiTokenRow.name == "crm"))
+        assert crm is not None
+        assert crm.hash == digest(token)
+
+
 async def test_create_list_use_revoke_from_the_cli(
     database: Database, clock: FixedClock, tmp_path: Path, aiohttp_client: Any
 ) -> None:
@@ -55,15 +67,7 @@ async def test_create_list_use_revoke_from_the_cli(
     bad = await pbx(config, clock, "tokens", "create", "crm2", "--scope", "root")
     assert bad.exit_code == 2
 
-    # Stored hashed: the token is nowhere in the table.
-    async with database.engine.connect() as conn:
-        rows = (await conn.execute(text("SELECT * FROM web_api_tokens"))).all()
-    assert len(rows) == 2
-    assert all(token not in str(row) for row in rows)
-    async with database.sessions() as session:
-        crm = await session.scalar(select(ApiTokenRow).where(ApiTokenRow.name == "crm"))
-        assert crm is not None
-        assert crm.hash == digest(token)
+    await stored_hashed(database, token)
 
     listed = ok(await pbx(config, clock, "tokens", "list"))
     assert token not in listed

@@ -15,7 +15,8 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from callfile_spooler.callbacks import CallbackError, CallbackInfo, Refusal
+from callfile_spooler.callbacks import CallbackInfo, Refusal
+from callfile_spooler.errors import CallbackError
 from web.api.common import PHONE_PATTERN, DateQuery, IsoDateTime, Page, PageQuery, RowId
 from web.api.deps import actor, api_deps
 from web.api.routing import ApiBody, ApiInput, RouteTable

@@ -16,8 +16,8 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from callfile_spooler.audio import AudioError, AudioInfo, AudioUnavailable
-from callfile_spooler.campaigns import CampaignError
+from callfile_spooler.audio import AudioInfo
+from callfile_spooler.errors import AudioError, AudioUnavailable, CampaignError
 from web.api.campaigns import CampaignPath, campaign_of
 from web.api.deps import actor, api_deps
 from web.api.routing import UPLOAD, RouteTable

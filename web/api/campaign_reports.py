@@ -13,7 +13,8 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from callfile_spooler.campaigns import CampaignError, NumberReport
+from callfile_spooler.campaigns import NumberReport
+from callfile_spooler.errors import CampaignError
 from callfile_spooler.outcomes import reason_words
 from callfile_spooler.report import cells, csv_text
 from web.api.campaign_audio import Message

@@ -25,11 +25,11 @@ from callfile_spooler.campaigns import (
     DEFAULT_EXTENSION,
     KIND,
     NAME,
-    CampaignError,
     CampaignInfo,
     CampaignSettings,
     check_name,
 )
+from callfile_spooler.errors import CampaignError
 from callfile_spooler.pacing import MAX_BUNDLE_DELAY, MIN_CPS
 from callfile_spooler.schedule import DAYS, TimeWindow, WeeklySchedule
 from web.api.common import DateQuery, Page, PageQuery, RowId

@@ -144,11 +144,11 @@ def _links(location: str, routes: Iterable[Route]) -> dict[str, Any]:
     return links
 
 
-def build_document(
-    routes: Iterable[Route], *, prefix: str, title: str, version: str, description: str = ""
-) -> dict[str, Any]:
-    """The whole document; `prefix` (`/api/v1`) is the server URL, paths are below it."""
-    routes = sorted(routes, key=lambda r: (r.path, r.method))
+def _models(
+    routes: Iterable[Route],
+) -> tuple[list[tuple[type[BaseModel], Mode]], set[type[BaseModel]]]:
+    """Every model the document describes (with the mode it is read in), and those laid out
+    as path and query parameters."""
     wanted: list[tuple[type[BaseModel], Mode]] = [(ErrorBody, "serialization")]
     params: set[type[BaseModel]] = set()
     for route in routes:
@@ -160,7 +160,28 @@ def build_document(
             wanted.append((route.body_model, "validation"))
         if route.response is not None:
             wanted.append((route.response, "serialization"))
-    refs, top = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
+    return list(dict.fromkeys(wanted)), params
+
+
+def _drop_parameter_models(
+    defs: dict[str, Any], refs: dict[Any, Any], params: set[type[BaseModel]]
+) -> None:
+    """Path and query models were laid out as parameters: their own schemas are not needed
+    (unless an answer or a body uses the same model)."""
+    used = {_ref_name(refs[key]) for key in refs if key[0] not in params}
+    for model in params:
+        name = _ref_name(refs[(model, "validation")])
+        if name not in used:
+            defs.pop(name, None)
+
+
+def build_document(
+    routes: Iterable[Route], *, prefix: str, title: str, version: str, description: str = ""
+) -> dict[str, Any]:
+    """The whole document; `prefix` (`/api/v1`) is the server URL, paths are below it."""
+    routes = sorted(routes, key=lambda r: (r.path, r.method))
+    wanted, params = _models(routes)
+    refs, top = models_json_schema(wanted, ref_template=REF)
     defs: dict[str, Any] = dict(top.get("$defs", {}))
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
@@ -169,13 +190,7 @@ def build_document(
         if route.location is not None:
             success = paths[route.path][route.method.lower()]["responses"][str(route.status)]
             success["links"] = _links(route.location, routes)
-    # Path and query models were laid out as parameters: their own schemas are not needed
-    # (unless an answer or a body uses the same model).
-    used = {_ref_name(refs[key]) for key in refs if key[0] not in params}
-    for model in params:
-        name = _ref_name(refs[(model, "validation")])
-        if name not in used:
-            defs.pop(name, None)
+    _drop_parameter_models(defs, refs, params)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version, "description": description},

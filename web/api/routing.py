@@ -120,6 +120,47 @@ def _model(annotation: Any, where: str, name: str) -> type[BaseModel]:
     raise TypeError(f"{name}: parameter {where!r} must be annotated with a pydantic model")
 
 
+def _inputs(handler: Handler, name: str) -> dict[str, type[BaseModel]]:
+    """The handler's inputs by name (`path`, `query`, `body`), each a pydantic model."""
+    hints = typing.get_type_hints(handler)
+    params = list(inspect.signature(handler).parameters)
+    if not params or params[0] != "request":
+        raise TypeError(f"{name}: the first parameter must be `request: web.Request`")
+    unknown = set(params[1:]) - set(INPUTS)
+    if unknown:
+        raise TypeError(f"{name}: unknown parameters {sorted(unknown)} (use {INPUTS})")
+    return {p: _model(hints.get(p), p, name) for p in params[1:]}
+
+
+def _returned(handler: Handler) -> Any:
+    return typing.get_type_hints(handler).get("return")
+
+
+def _streams(handler: Handler) -> bool:
+    """Whether the handler builds its own answer (a web.StreamResponse: CSV, a file)."""
+    returned = _returned(handler)
+    return isinstance(returned, type) and issubclass(returned, web.StreamResponse)
+
+
+def _response(handler: Handler, name: str) -> type[BaseModel] | None:
+    """The model the handler answers with; None for no body (204) or its own response."""
+    returned = _returned(handler)
+    if isinstance(returned, type) and issubclass(returned, BaseModel):
+        return returned
+    if returned is type(None) or returned is None or _streams(handler):
+        return None
+    raise TypeError(f"{name}: return a pydantic model, None or a web.StreamResponse")
+
+
+def _summary(handler: Handler, name: str) -> tuple[str, str]:
+    """The docstring's first line (the operation's summary) and the rest."""
+    doc = inspect.getdoc(handler) or ""
+    summary, _, description = doc.partition("\n")
+    if not summary:
+        raise ValueError(f"{name}: the docstring's first line is the operation's summary")
+    return summary.strip(), description.strip()
+
+
 def declare(
     handler: Handler,
     *,
@@ -139,26 +180,11 @@ def declare(
     name = handler.__qualname__
     if (scope is None) != public:
         raise ValueError(f"{name}: give a scope, or public=True (and no scope)")
-    hints = typing.get_type_hints(handler)
-    params = list(inspect.signature(handler).parameters)
-    if not params or params[0] != "request":
-        raise TypeError(f"{name}: the first parameter must be `request: web.Request`")
-    unknown = set(params[1:]) - set(INPUTS)
-    if unknown:
-        raise TypeError(f"{name}: unknown parameters {sorted(unknown)} (use {INPUTS})")
-    models = {p: _model(hints.get(p), p, name) for p in params[1:]}
-    returned = hints.get("return")
-    response: type[BaseModel] | None = None
-    if returned is type(None) or returned is None:
+    models = _inputs(handler, name)
+    response = _response(handler, name)
+    if response is None and not _streams(handler):
         status = 204
-    elif isinstance(returned, type) and issubclass(returned, BaseModel):
-        response = returned
-    elif not (isinstance(returned, type) and issubclass(returned, web.StreamResponse)):
-        raise TypeError(f"{name}: return a pydantic model, None or a web.StreamResponse")
-    doc = inspect.getdoc(handler) or ""
-    summary, _, description = doc.partition("\n")
-    if not summary:
-        raise ValueError(f"{name}: the docstring's first line is the operation's summary")
+    summary, description = _summary(handler, name)
     if "{" in path and "path" not in models:
         raise TypeError(f"{name}: {path} has parameters: declare `path: <model>`")
     if uploads and "body" in models:
@@ -170,8 +196,8 @@ def declare(
         path=path,
         handler=handler,
         tag=tag,
-        summary=summary.strip(),
-        description=description.strip(),
+        summary=summary,
+        description=description,
         scope=scope,
         public=public,
         path_model=models.get("path"),

@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from sms.outbox import MAX_TEXT, SmsRefused
+from sms.errors import SmsRefused
+from sms.outbox import MAX_TEXT
 from sms.types import OutboxMessage, OutboxState, StoredSms
 from web.api.common import DateQuery, Page, PageQuery, RowId
 from web.api.deps import actor, api_deps
