@@ -47,6 +47,7 @@ from billing_client.pause import EquipmentCheck, PauseOutcome
 from billing_client.settings import BillingSettings
 from billing_client.subscriber import Status, SubscriberInfo
 from billing_client.ubilling import replies
+from billing_client.ubilling.actions import ActionAnswer, read_answer
 from billing_client.ubilling.http import UbillingHttp
 from billing_client.ubilling.moves import Alert
 from billing_client.ubilling.pauses import PauseMoves
@@ -118,6 +119,17 @@ class UbillingBackend:
 
     def __repr__(self) -> str:
         return f"UbillingBackend(breaker={self.breaker.state.value})"
+
+    # ------------------------------------------------------------------ periodic actions
+
+    async def periodic_action(
+        self, action: str, params: Sequence[tuple[str, str]] = ()
+    ) -> ActionAnswer:
+        """Run one of Ubilling's periodic remoteapi actions (a crontab line) and read its
+        answer (billing_client.ubilling.actions). Raises BillingError when no answer came
+        (RequestNotSent: it certainly did not reach Ubilling)."""
+        reply = await self._http.action(action, params)
+        return read_answer(action, reply.body, self._secret)
 
     # ------------------------------------------------------------------ requests
 

@@ -41,6 +41,8 @@ _KEY_IN_URL = re.compile(r"(?i)((?:^|[?&;\s])key=)[^&#\s'\"]*")
 _CARD_IN_URL = re.compile(
     r"(?i)((?:^|[?&;\s])paycardnum=)[^&#\s'\"]*?([^&#\s'\"]{0,4})(?=$|[&#\s'\"])"
 )
+PERIODIC = "periodic"
+"""The request kind of a periodic action in the request counters (/metrics)."""
 _PASSWORD_IN_JSON = re.compile(r'("Password"\s*:\s*)("(?:[^"\\]|\\.)*"|null)')
 
 
@@ -182,6 +184,44 @@ class UbillingHttp:
                 "answered" if healthy else "failed",
                 (time.monotonic() - started) * 1000,
             )
+        return reply
+
+    async def action(self, action: str, params: Sequence[tuple[str, str]]) -> Reply:
+        """One periodic action (a line of Ubilling's crontab), on the same session.
+
+        Outside the breaker, and with no read timeout: backupdb or swpoll over many
+        switches may work for minutes before they answer, which says nothing about whether
+        the calls' lookups will be answered (and a lookup failing says nothing about
+        swpoll). The caller bounds it (the job's timeout cancels it). Never retried here.
+        """
+        self.stats.asked(PERIODIC)
+        try:
+            url = self.url(action, params)
+        except RequestNotSent:
+            self.stats.failed(PERIODIC, NOT_SENT)
+            raise
+        shown = redact(str(url))
+        limits = aiohttp.ClientTimeout(
+            total=None,
+            connect=self._settings.connect_timeout,
+            sock_connect=self._settings.connect_timeout,
+            sock_read=None,
+        )
+        started = time.monotonic()
+        try:
+            reply = await self._send(action, url, shown, limits)
+        except BillingUnavailable as exc:
+            self.stats.failed(
+                PERIODIC, NOT_SENT if isinstance(exc, RequestNotSent) else FATE_UNKNOWN
+            )
+            raise
+        except asyncio.CancelledError:
+            self.stats.failed(PERIODIC, ABANDONED)
+            raise
+        except BillingError:
+            self.stats.failed(PERIODIC, HTTP_STATUS)
+            raise
+        log.debug("ubilling %s: answered in %.0f ms", shown, (time.monotonic() - started) * 1000)
         return reply
 
     async def _send(
