@@ -81,9 +81,9 @@ class JobRunner:
             return None
         if claim.busy is not None:
             self._count(job.name, SKIPPED)
-            log.info("job %s: %s", job.name, self.store.busy(claim.busy))
+            log.debug("job %s: %s", job.name, self.store.busy(claim.busy))
             return RunReport(claim.run_id, job.name, SKIPPED, 0, error=self.store.busy(claim.busy))
-        log.info("job %s: started (%s)", job.name, "manual run" if manual else f"tick {tick}")
+        log.debug("job %s: started (%s)", job.name, "manual run" if manual else f"tick {tick}")
         try:
             end = await self._tries(job)
         except asyncio.CancelledError:
@@ -93,7 +93,6 @@ class JobRunner:
             raise
         await self.store.finish(job.name, claim.run_id, end)
         self._count(job.name, end.result)
-        self._log(job, end)
         await self._tell(job, claim.run_id, end)
         return RunReport(claim.run_id, job.name, end.result, end.attempts, end.output, end.error)
 
@@ -156,21 +155,26 @@ class JobRunner:
 
     # ------------------------------------------------------------------ telling
 
-    def _log(self, job: Job, end: Finished) -> None:
-        if end.result in FAILURES:
-            log.error("job %s: %s: %s", job.name, end.result, end.error)
-        else:
-            log.info("job %s: %s: %s", job.name, end.result, end.output or "-")
-
     async def _tell(self, job: Job, run_id: int, end: Finished) -> None:
-        """The first failure of a streak, and the ok run that ends one, go to staff."""
-        if self._alert is None or end.result == SKIPPED:
-            return
-        before = await self.store.previous_decided(job.name, run_id)
+        """The first failure of a streak, and the ok run that ends one, go to staff (and the
+        log); the runs between are in the history and at DEBUG in the log, so a job failing
+        every two minutes for a day writes two lines, not seven hundred."""
+        before = None
+        if end.result != SKIPPED:
+            before = await self.store.previous_decided(job.name, run_id)
         if end.result in FAILURES and before not in FAILURES:
-            await self._alert(f"job {job.name} {_said(end.result)}: {end.error}")
+            await self._say(logging.ERROR, f"job {job.name} {_said(end.result)}: {end.error}")
         elif end.result == OK and before in FAILURES:
-            await self._alert(f"job {job.name} works again: {end.output or 'ok'}")
+            await self._say(logging.INFO, f"job {job.name} works again: {end.output or 'ok'}")
+        else:
+            log.debug("job %s: %s: %s", job.name, end.result, end.error or end.output or "-")
+
+    async def _say(self, level: int, text: str) -> None:
+        """To the alert path (which logs it), or to the log when there is none."""
+        if self._alert is not None:
+            await self._alert(text)
+        else:
+            log.log(level, "%s", text)
 
 
 def _said(result: str) -> str:

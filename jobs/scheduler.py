@@ -189,9 +189,10 @@ class Scheduler:
             f"job {job.name} has stopped working: no successful run in its last "
             f"{self._stale_after} scheduled runs ({job.schedule.expression}); last success: {when}"
         )
-        log.error("%s", message)
         if self._alert is not None:
-            await self._alert(message)
+            await self._alert(message)  # which logs it
+        else:
+            log.error("%s", message)
 
     # ------------------------------------------------------------------ state
 

@@ -22,7 +22,8 @@ from primitives.backoff import Backoff
 def check_entries(entries: Sequence[JobSettings], backend: str) -> list[str]:
     """What is wrong with the `[[jobs]]` entries for `backend`, one line per problem."""
     problems = []
-    known = {d.name for d in default_table(backend)}
+    defaults = {d.name: d for d in default_table(backend)}
+    known = set(defaults)
     for name, times in Counter(e.name for e in entries).items():
         if times > 1:
             problems.append(f"jobs: {name!r} is listed {times} times; one entry per job")
@@ -33,12 +34,20 @@ def check_entries(entries: Sequence[JobSettings], backend: str) -> list[str]:
                 "(billing.backend = 'ubilling')"
             )
         elif entry.name not in known and (entry.action is None or entry.schedule is None):
-            what = "a schedule and an action" if backend == "ubilling" else "a default job"
-            problems.append(
-                f"jobs: {entry.name!r} is no default job of the {backend} billing "
-                f"({', '.join(sorted(known))}); a new job needs {what}"
-            )
+            problems.append(_unknown(entry.name, backend, known))
+        elif entry.action is not None and entry.name in known and not defaults[entry.name].action:
+            problems.append(f"jobs: {entry.name!r} is pbxbridge's own job: it takes no action")
     return problems
+
+
+def _unknown(name: str, backend: str, known: set[str]) -> str:
+    jobs = ", ".join(sorted(known))
+    if backend == "ubilling":
+        return (
+            f"jobs: {name!r} is no default job ({jobs}); a new job needs a schedule and an "
+            "action (Ubilling's remoteapi)"
+        )
+    return f"jobs: {name!r} is no job of the embedded billing ({jobs})"
 
 
 def _merged(default: Default, entry: JobSettings | None) -> Default:

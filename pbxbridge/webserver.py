@@ -24,6 +24,7 @@ from pbxbridge.health import (
     AmiCheck,
     BillingCheck,
     DatabaseCheck,
+    SchedulerCheck,
     SpoolCheck,
     TelegramCheck,
 )
@@ -33,6 +34,7 @@ from pbxbridge.metrics import (
     BillingCollector,
     CallbackFormCollector,
     DatabaseFigures,
+    JobsCollector,
 )
 from storage.engine import sqlite_path
 from web.api.deps import ApiDeps
@@ -68,12 +70,15 @@ def web_parts(service: Service) -> WebParts:
     health.add(SpoolCheck(service.spooler), critical=False)
     notifier = service.telegram.notifier if service.telegram is not None else None
     health.add(TelegramCheck(notifier.queued if notifier is not None else None), critical=False)
+    health.add(SchedulerCheck(service.scheduler), critical=False)
 
     metrics = Metrics()
     metrics.add(AgiCollector(service.agi))
     metrics.add(BillingCollector(core.billing))
     if service.ami is not None:
         metrics.add(AmiCollector(service.ami))
+    if service.scheduler is not None:
+        metrics.add(JobsCollector(service.scheduler.runner))
     figures = DatabaseFigures(core.sessions)
     metrics.add(figures)
     metrics.add_refresh(figures.refresh)

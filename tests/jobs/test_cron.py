@@ -95,6 +95,10 @@ def test_hourly_ticks_by_wall_time_around_the_switches() -> None:
         "2027-03-28 04:00 EEST",
         "2027-03-28 05:00 EEST",
     ]
+    # Half past every hour: 03:30 never happens in spring, and no run stands in for it
+    # (02:30 EET and 04:30 EEST are one real hour apart).
+    half = ticks("30 * * * *", kyiv(2027, 3, 28, 1, 45), kyiv(2027, 3, 28, 5, 0))
+    assert [local(t) for t in half] == ["2027-03-28 02:30 EET", "2027-03-28 04:30 EEST"]
     autumn = ticks("0 * * * *", kyiv(2027, 10, 31, 1, 30), kyiv(2027, 10, 31, 4, 30))
     assert [local(t) for t in autumn] == [
         "2027-10-31 02:00 EEST",
