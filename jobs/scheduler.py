@@ -88,6 +88,7 @@ class Scheduler:
         )
         self.wakeups = 0
         """Passes of the loop since start (its idle cost)."""
+        self._troubled = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -168,10 +169,26 @@ class Scheduler:
         try:
             await self.runner.run(slot.job, tick)
             await self._check_stale(slot)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("job %s: its tick %s could not be run or recorded", slot.job.name, tick)
+        except Exception as exc:
+            await self._trouble(slot.job, tick, exc)
+        else:
+            if self._troubled:
+                self._troubled = False
+                log.info("jobs are claimed and recorded again")
+
+    async def _trouble(self, job: Job, tick: datetime, exc: Exception) -> None:
+        """A tick that could not be claimed or recorded (the database away): the first of
+        a streak is logged with its traceback and told; the rest only at DEBUG."""
+        if self._troubled:
+            log.debug("job %s: tick %s not run either: %s", job.name, tick, exc)
+            return
+        self._troubled = True
+        log.exception("job %s: its tick %s could not be run or recorded", job.name, tick)
+        if self._alert is not None:
+            await self._alert(
+                f"scheduled jobs cannot be claimed or recorded ({type(exc).__name__}): "
+                f"job {job.name} did not run"
+            )
 
     async def _check_stale(self, slot: _Slot) -> None:
         job, now = slot.job, self._clock.now()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from itertools import pairwise
 
-from sqlalchemy import insert
+import pytest
+from sqlalchemy import insert, text
 
 from jobs.models import JobLock, JobRun
 from jobs.scheduler import Scheduler
@@ -423,3 +425,29 @@ async def test_runs_cut_off_at_stop_are_recorded(database: Database) -> None:
     (run,) = await rig.runs("long")
     assert (run.result, run.error) == ("failed", "cut off: the service stopped during the run")
     assert await rig.store().holder("long") is None  # the lock went with it
+
+
+async def test_a_database_gone_away_is_told_once_not_per_tick(
+    sqlite_database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "pbxbridge.jobs")
+    clock = FixedClock(kyiv(2026, 11, 22, 11, 59))
+    rig, time = Rig(sqlite_database, clock), VirtualTime(clock)
+    body = Body(clock)
+    scheduler = rig.scheduler([job("tidy", "*/2 * * * *", body)], time)
+    await scheduler.start()
+    try:
+        async with sqlite_database.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE jobs_runs RENAME TO jobs_runs_away"))
+        await time.run_until(kyiv(2026, 11, 22, 12, 3), settled(scheduler))
+        async with sqlite_database.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE jobs_runs_away RENAME TO jobs_runs"))
+        await time.run_until(kyiv(2026, 11, 22, 12, 5), settled(scheduler))
+    finally:
+        await scheduler.stop()
+    assert rig.alerts == [
+        "scheduled jobs cannot be claimed or recorded (OperationalError): job tidy did not run"
+    ]
+    assert caplog.text.count("could not be run or recorded") == 1
+    assert "claimed and recorded again" in caplog.text
+    assert [local(c) for c in body.calls] == ["2026-11-22 12:04 EET"]
