@@ -6,7 +6,6 @@ ran a job, and carries no secret (a Ubilling answer is quoted scrubbed of its ke
         ├── BadSchedule       a cron expression croniter refuses, or one that never matches
         │                     (also a ValueError, so the settings report it on their key)
         ├── JobConfigError    a [[jobs]] entry that cannot be used (unknown name, no action…)
-        ├── UnknownJob        `pbxbridge jobs run NAME` with a NAME no job has
         └── JobFailed         a job's body says its work failed; `nothing_done` tells the
             │                 runner a retry cannot repeat work already done
             └── ActionFailed  a Ubilling remoteapi action answered an error, its login
@@ -31,10 +30,6 @@ class BadSchedule(JobError, ValueError):
 
 class JobConfigError(JobError):
     """A [[jobs]] entry (or the table it builds) that cannot be used."""
-
-
-class UnknownJob(JobError):
-    """No job has that name."""
 
 
 class JobFailed(JobError):

@@ -13,9 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
-from billing_client.errors import BillingError
 from billing_client.ubilling.actions import ActionAnswer, ActionOutcome
-from billing_client.ubilling.http import RequestNotSent
 from jobs.errors import ActionFailed
 from jobs.job import Body
 from primitives.job_result import JobResult
@@ -23,7 +21,8 @@ from primitives.job_result import JobResult
 
 @runtime_checkable
 class PeriodicActions(Protocol):
-    """What runs a remoteapi action (billing_client.ubilling.UbillingBackend is one)."""
+    """What runs a remoteapi action (billing_client.ubilling.UbillingBackend is one): its
+    answer read, or a failed one saying why none came; it raises nothing of its own."""
 
     async def periodic_action(
         self, action: str, params: Sequence[tuple[str, str]] = ()
@@ -41,12 +40,7 @@ def action_body(ubilling: PeriodicActions, line: str) -> Body:
     action, params = split_action(line)
 
     async def run() -> JobResult:
-        try:
-            answer = await ubilling.periodic_action(action, params)
-        except RequestNotSent as exc:
-            raise ActionFailed(str(exc), nothing_done=True) from None
-        except BillingError as exc:
-            raise ActionFailed(str(exc)) from None
+        answer = await ubilling.periodic_action(action, params)
         if answer.outcome is ActionOutcome.FAILED:
             quoted = f": {answer.quote!r}" if answer.quote else ""
             raise ActionFailed(

@@ -34,8 +34,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from billing_client.errors import UnexpectedReply
 from billing_client.ubilling.http import scrub
-from billing_client.ubilling.replies import UbillingRefused, refuse_or_unexpected
+from billing_client.ubilling.replies import refuse_or_unexpected
 
 QUOTE_MAX = 200
 
@@ -95,7 +96,9 @@ def _failure(action: str, body: str, last: str, word: str, secret: str) -> Actio
         reason = "Ubilling answered nothing (PHP died before the action's last word?)"
         return ActionAnswer(action, ActionOutcome.FAILED, "", reason)
     refusal = refuse_or_unexpected(action, body, secret)
-    if isinstance(refusal, UbillingRefused):  # the envelope, the login page, Stargazer, empty
+    if (
+        type(refusal) is not UnexpectedReply
+    ):  # UbillingRefused: envelope, login page, Stargazer, empty
         reason = str(refusal).removeprefix(f"{action}: ")
         return ActionAnswer(
             action, ActionOutcome.FAILED, _quote(body, secret), reason, nothing_done=True
@@ -111,3 +114,9 @@ def _failure(action: str, body: str, last: str, word: str, secret: str) -> Actio
         )
     reason = "Ubilling failed" if word == "fail" else "Ubilling answered something unexpected"
     return ActionAnswer(action, ActionOutcome.FAILED, _quote(last or body, secret), reason)
+
+
+def unanswered(action: str, reason: str, *, nothing_done: bool) -> ActionAnswer:
+    """A periodic action that got no answer at all (`reason`: one safe line)."""
+    reason = reason.removeprefix(f"{action}: ")
+    return ActionAnswer(action, ActionOutcome.FAILED, "", reason, nothing_done=nothing_done)

@@ -76,6 +76,15 @@ class Reply:
     allow_origin: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Unanswered:
+    """A request that got no usable answer: why (one safe line), and whether it certainly
+    never reached Ubilling (`not_sent`: connection refused, no billing.url)."""
+
+    reason: str
+    not_sent: bool
+
+
 def base_url(url: str) -> str:
     """`billing.url` as the prefix that `?module=remoteapi…` is appended to."""
     try:
@@ -186,8 +195,9 @@ class UbillingHttp:
             )
         return reply
 
-    async def action(self, action: str, params: Sequence[tuple[str, str]]) -> Reply:
-        """One periodic action (a line of Ubilling's crontab), on the same session.
+    async def action(self, action: str, params: Sequence[tuple[str, str]]) -> Reply | Unanswered:
+        """One periodic action (a line of Ubilling's crontab), on the same session: its
+        answer, or why there is none (never raised: a job records it).
 
         Outside the breaker, and with no read timeout: backupdb or swpoll over many
         switches may work for minutes before they answer, which says nothing about whether
@@ -197,9 +207,9 @@ class UbillingHttp:
         self.stats.asked(PERIODIC)
         try:
             url = self.url(action, params)
-        except RequestNotSent:
+        except RequestNotSent as exc:
             self.stats.failed(PERIODIC, NOT_SENT)
-            raise
+            return Unanswered(str(exc), not_sent=True)
         shown = redact(str(url))
         limits = aiohttp.ClientTimeout(
             total=None,
@@ -210,17 +220,16 @@ class UbillingHttp:
         started = time.monotonic()
         try:
             reply = await self._send(action, url, shown, limits)
-        except BillingUnavailable as exc:
-            self.stats.failed(
-                PERIODIC, NOT_SENT if isinstance(exc, RequestNotSent) else FATE_UNKNOWN
-            )
-            raise
         except asyncio.CancelledError:
             self.stats.failed(PERIODIC, ABANDONED)
             raise
-        except BillingError:
-            self.stats.failed(PERIODIC, HTTP_STATUS)
-            raise
+        except BillingError as exc:
+            sent = not isinstance(exc, RequestNotSent)
+            unavailable = isinstance(exc, BillingUnavailable)
+            self.stats.failed(
+                PERIODIC, (FATE_UNKNOWN if sent else NOT_SENT) if unavailable else HTTP_STATUS
+            )
+            return Unanswered(str(exc), not_sent=not sent)
         log.debug("ubilling %s: answered in %.0f ms", shown, (time.monotonic() - started) * 1000)
         return reply
 
