@@ -35,6 +35,7 @@ from callfile_spooler.callbacks import CallbackService, callmeback_of
 from callfile_spooler.calls import CallDialer
 from callfile_spooler.spooler import STOP_TIMEOUT as SPOOLER_STOP_TIMEOUT
 from callfile_spooler.spooler import Spooler
+from jobs.scheduler import STOP_WITHIN as SCHEDULER_STOP
 from lines import Lines
 from missed_calls.tracker import MissedCallTracker
 from notify import Notice
@@ -227,6 +228,11 @@ class Service:
             # Line changes made here reload over the link; one AMI missed is sent on connect.
             core.lines.use_reloader(line_hooks.link_reload(self.ami, s.lines))
             self.ami.on_health(line_hooks.on_ami_health(core.lines, core.alerts))
+        # After the outbox: reminders queue through it. Imported here: the job bodies cost
+        # a process-per-call AGI script (which imports this module) ~0.1 s it never needs.
+        from pbxbridge.job_table import build_scheduler
+
+        self.scheduler = build_scheduler(core, self.outbox)
         self.web = build_web_server(self)
         self._lifecycle = Lifecycle(self.parts(), log)
 
@@ -257,6 +263,7 @@ class Service:
                 Hooks(start=spooler.start_when_ready, stop=spooler.stop),
                 stop_within=2 * SPOOLER_STOP_TIMEOUT + STOP_MARGIN,
             ),
+            Part("scheduler", self.scheduler, stop_within=SCHEDULER_STOP + STOP_MARGIN),
             Part(
                 "money moves",
                 Hooks(stop=self.routes.drain),

@@ -88,7 +88,36 @@ INTROS = {
         "/external_get_info.php), with HTTP Basic auth: set a password to switch it on."
     ),
     "logging": "Log lines on stderr (journald keeps them under systemd).",
+    "scheduler": (
+        "The scheduled jobs (pbxbridge jobs list|run|history): each billing backend has a "
+        "default table of jobs; [[jobs]] entries at the end of this file change it."
+    ),
 }
+
+ARRAY_TABLES = {
+    "jobs": """\
+########################################################################################
+# [[jobs]]: one entry per job to change (keys left out keep the default) or to add.
+# `pbxbridge jobs list` shows the table in force. With Ubilling a new job is a remoteapi
+# action, written as after /bin/ubapi in a crontab line.
+# [[jobs]]
+# name = "fastping"              # a default job: turned off
+# enabled = false
+# [[jobs]]
+# name = "charge_fee"            # a default job: moved, retried
+# schedule = "15 0 * * *"        # minute hour day month weekday, in `timezone`
+# timeout = 1800.0               # seconds one attempt may take
+# attempts = 3                   # tries per run (1: no retry)
+# retry_delay = 60.0             # seconds before the first retry, doubling
+# retry_delay_max = 900.0        # the longest wait between tries
+# [[jobs]]
+# name = "vservices_weekly"      # Ubilling: a new job
+# schedule = "40 1 * * 1"
+# action = "vserviceschargefee&period=7"
+""",
+}
+"""Settings written as TOML arrays of tables: shown commented out at the end of the file
+(a `jobs = []` above them would clash with the [[jobs]] tables a reader adds)."""
 
 
 def _value(value: Any) -> str | None:
@@ -116,6 +145,9 @@ def _section(name: str, model: BaseModel) -> list[str]:
     nested: list[tuple[str, BaseModel]] = []
     for key, field in type(model).model_fields.items():
         value = getattr(model, key)
+        if key in ARRAY_TABLES and not name:
+            lines += [*_comment(field.description or ""), f"# {key} = (as [[{key}]] tables below)"]
+            continue
         if isinstance(value, BaseModel):
             nested.append((f"{name}.{key}" if name else key, value))
             continue
@@ -129,7 +161,8 @@ def _section(name: str, model: BaseModel) -> list[str]:
 
 
 def _render(header: str, settings: Settings) -> str:
-    return header + "\n" + "\n".join(_section("", settings)).rstrip() + "\n"
+    body = "\n".join(_section("", settings)).rstrip() + "\n"
+    return header + "\n" + body + "".join("\n" + text for text in ARRAY_TABLES.values())
 
 
 def render() -> str:

@@ -19,6 +19,7 @@ from ami_listener import AmiClient, AmiHealth
 from billing_client.breaker import BreakerState
 from billing_client.client import BillingClient
 from callfile_spooler.spooler import Spooler
+from jobs.scheduler import Scheduler
 from primitives.health import Health
 
 OFF = Health.ok("off")
@@ -116,3 +117,16 @@ class TelegramCheck:
         if self.queued is None:
             return OFF
         return Health.ok(f"{self.queued()} notice(s) queued")
+
+
+@dataclass(frozen=True)
+class SchedulerCheck:
+    """Degraded while a job fails or has stopped working (the scheduler's own account)."""
+
+    scheduler: Scheduler | None
+    name: str = "scheduler"
+
+    async def health(self) -> Health:
+        if self.scheduler is None:
+            return OFF
+        return await self.scheduler.health()

@@ -23,6 +23,8 @@ from billing_client.breaker import BreakerState, CircuitBreaker
 from billing_client.client import BillingClient
 from billing_client.stats import HasRequestStats
 from callfile_spooler.counts import attempt_counts
+from jobs.models import FAILURES
+from jobs.runner import JobRunner
 from missed_calls.counts import MissedCounts, missed_counts
 from sms.counts import SmsCounts, sms_counts
 from web.callback_form import FormStats
@@ -239,3 +241,28 @@ class CallbackFormCollector:
         for outcome, count in self._stats.outcomes.items():
             submissions.add_metric([outcome.value], count)
         yield submissions
+
+
+class JobsCollector:
+    """The scheduler's runs in this process, by job and result."""
+
+    def __init__(self, runner: JobRunner) -> None:
+        self._runner = runner
+
+    def collect(self) -> Iterator[Metric]:
+        runs = CounterMetricFamily(
+            "pbxbridge_job_runs",
+            "Job runs this process recorded, by job and result (ok, failed, timeout, skipped).",
+            labels=["job", "result"],
+        )
+        for (job, result), count in sorted(self._runner.counts.items()):
+            runs.add_metric([job, result], count)
+        yield runs
+        failing = GaugeMetricFamily(
+            "pbxbridge_job_failing",
+            "1 while the latest run of the job recorded here failed or timed out.",
+            labels=["job"],
+        )
+        for job, result in sorted(self._runner.last.items()):
+            failing.add_metric([job], 1 if result in FAILURES else 0)
+        yield failing

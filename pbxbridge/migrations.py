@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import agi.migrations
 import billing_client.migrations
 import callfile_spooler.migrations
+import jobs.migrations
 import lines.migrations
 import missed_calls.migrations
 import sms.migrations
@@ -23,6 +24,7 @@ VERSION_LOCATIONS: tuple[Path, ...] = (
     callfile_spooler.migrations.VERSIONS,
     web.migrations.VERSIONS,
     lines.migrations.VERSIONS,
+    jobs.migrations.VERSIONS,
 )
 
 

@@ -33,6 +33,8 @@ from ami_listener.settings import AmiSettings
 from askozia_api.settings import AskoziaSettings
 from billing_client.settings import BillingSettings
 from callfile_spooler.settings import CallbackSettings, SpoolSettings
+from jobs.settings import JobSettings, SchedulerSettings
+from jobs.table import check_entries
 from lines.settings import LinesSettings
 from missed_calls.settings import MissedCallSettings
 from notify.settings import TelegramSettings
@@ -98,6 +100,11 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     lines: LinesSettings = LinesSettings()
     askozia: AskoziaSettings = AskoziaSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    jobs: list[JobSettings] = Field(
+        default_factory=list,
+        description="[[jobs]] entries: default jobs changed or turned off, new ones added.",
+    )
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("timezone")
@@ -128,6 +135,13 @@ class Settings(BaseSettings):
                 "agi.require_pin needs billing.backend = 'local': PINs live in the embedded "
                 "billing (Ubilling's remoteapi keeps none)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _jobs_fit_the_backend(self) -> Settings:
+        problems = check_entries(self.jobs, self.billing.backend)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def secrets(self) -> list[str]:

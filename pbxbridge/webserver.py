@@ -25,6 +25,7 @@ from pbxbridge.health import (
     AmiCheck,
     BillingCheck,
     DatabaseCheck,
+    SchedulerCheck,
     SpoolCheck,
     TelegramCheck,
 )
@@ -34,6 +35,7 @@ from pbxbridge.metrics import (
     BillingCollector,
     CallbackFormCollector,
     DatabaseFigures,
+    JobsCollector,
 )
 from sms.history import SmsHistory
 from storage.engine import sqlite_path
@@ -70,12 +72,15 @@ def web_parts(service: Service) -> WebParts:
     health.add(SpoolCheck(service.spooler), critical=False)
     notifier = service.telegram.notifier if service.telegram is not None else None
     health.add(TelegramCheck(notifier.queued if notifier is not None else None), critical=False)
+    health.add(SchedulerCheck(service.scheduler), critical=False)
 
     metrics = Metrics()
     metrics.add(AgiCollector(service.agi))
     metrics.add(BillingCollector(core.billing))
     if service.ami is not None:
         metrics.add(AmiCollector(service.ami))
+    if service.scheduler is not None:
+        metrics.add(JobsCollector(service.scheduler.runner))
     figures = DatabaseFigures(core.sessions)
     metrics.add(figures)
     metrics.add_refresh(figures.refresh)

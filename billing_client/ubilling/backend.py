@@ -47,7 +47,8 @@ from billing_client.pause import EquipmentCheck, PauseOutcome
 from billing_client.settings import BillingSettings
 from billing_client.subscriber import Status, SubscriberInfo
 from billing_client.ubilling import replies
-from billing_client.ubilling.http import UbillingHttp
+from billing_client.ubilling.actions import ActionAnswer, read_answer, unanswered
+from billing_client.ubilling.http import UbillingHttp, Unanswered
 from billing_client.ubilling.moves import Alert
 from billing_client.ubilling.pauses import PauseMoves
 from billing_client.ubilling.replies import MoneyReply, UserRecord, cents, local_date
@@ -118,6 +119,18 @@ class UbillingBackend:
 
     def __repr__(self) -> str:
         return f"UbillingBackend(breaker={self.breaker.state.value})"
+
+    # ------------------------------------------------------------------ periodic actions
+
+    async def periodic_action(
+        self, action: str, params: Sequence[tuple[str, str]] = ()
+    ) -> ActionAnswer:
+        """Run one of Ubilling's periodic remoteapi actions (a crontab line) and read its
+        answer (billing_client.ubilling.actions); no answer is a failed one, never raised."""
+        reply = await self._http.action(action, params)
+        if isinstance(reply, Unanswered):
+            return unanswered(action, reply.reason, nothing_done=reply.not_sent)
+        return read_answer(action, reply.body, self._secret)
 
     # ------------------------------------------------------------------ requests
 

@@ -41,6 +41,8 @@ _KEY_IN_URL = re.compile(r"(?i)((?:^|[?&;\s])key=)[^&#\s'\"]*")
 _CARD_IN_URL = re.compile(
     r"(?i)((?:^|[?&;\s])paycardnum=)[^&#\s'\"]*?([^&#\s'\"]{0,4})(?=$|[&#\s'\"])"
 )
+PERIODIC = "periodic"
+"""The request kind of a periodic action in the request counters (/metrics)."""
 _PASSWORD_IN_JSON = re.compile(r'("Password"\s*:\s*)("(?:[^"\\]|\\.)*"|null)')
 
 
@@ -64,6 +66,15 @@ class Reply:
     body: str
     content_type: str
     allow_origin: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unanswered:
+    """A request that got no usable answer: why (one safe line), and whether it certainly
+    never reached Ubilling (`not_sent`: connection refused, no billing.url)."""
+
+    reason: str
+    not_sent: bool
 
 
 def base_url(url: str) -> str:
@@ -174,6 +185,44 @@ class UbillingHttp:
                 "answered" if healthy else "failed",
                 (time.monotonic() - started) * 1000,
             )
+        return reply
+
+    async def action(self, action: str, params: Sequence[tuple[str, str]]) -> Reply | Unanswered:
+        """One periodic action (a line of Ubilling's crontab), on the same session: its
+        answer, or why there is none (never raised: a job records it).
+
+        Outside the breaker, and with no read timeout: backupdb or swpoll over many
+        switches may work for minutes before they answer, which says nothing about whether
+        the calls' lookups will be answered (and a lookup failing says nothing about
+        swpoll). The caller bounds it (the job's timeout cancels it). Never retried here.
+        """
+        self.stats.asked(PERIODIC)
+        try:
+            url = self.url(action, params)
+        except RequestNotSent as exc:
+            self.stats.failed(PERIODIC, NOT_SENT)
+            return Unanswered(str(exc), not_sent=True)
+        shown = redact(str(url))
+        limits = aiohttp.ClientTimeout(
+            total=None,
+            connect=self._settings.connect_timeout,
+            sock_connect=self._settings.connect_timeout,
+            sock_read=None,
+        )
+        started = time.monotonic()
+        try:
+            reply = await self._send(action, url, shown, limits)
+        except asyncio.CancelledError:
+            self.stats.failed(PERIODIC, ABANDONED)
+            raise
+        except BillingError as exc:
+            sent = not isinstance(exc, RequestNotSent)
+            unavailable = isinstance(exc, BillingUnavailable)
+            self.stats.failed(
+                PERIODIC, (FATE_UNKNOWN if sent else NOT_SENT) if unavailable else HTTP_STATUS
+            )
+            return Unanswered(str(exc), not_sent=not sent)
+        log.debug("ubilling %s: answered in %.0f ms", shown, (time.monotonic() - started) * 1000)
         return reply
 
     async def _send(

@@ -13,6 +13,7 @@ from pbxbridge.cli.check import check_command
 from pbxbridge.cli.common import CliState
 from pbxbridge.cli.config import config
 from pbxbridge.cli.database import db
+from pbxbridge.cli.jobs import jobs
 from pbxbridge.cli.lines import line
 from pbxbridge.cli.lockouts import lockouts
 from pbxbridge.cli.missed import missed
@@ -59,6 +60,7 @@ for command in (
     tokens,
     config,
     line,
+    jobs,
 ):
     cli.add_command(command)
 

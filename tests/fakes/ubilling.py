@@ -39,6 +39,14 @@ Usage::
         fake.state.dead_switches.add("10.0.0.2")           # swstatus: DIE (SWDEAD)
         clock.instant += timedelta(hours=1)        # ages the caches (the fake's clock)
         fake.add_fault(Fault(delay=2.0, when={"param": "setcredit"}))
+        fake.config.wdyc_enabled = False           # whydoyoucall: ERROR: WDYC DISABLED
+        fake.state.running.add("SWPOLL_ALL")       # swpoll: SKIP:SWPOLL_ALREADY_RUNNING
+        fake.ran("swping"); fake.state.periodic    # the crontab's actions asked, answered
+
+The periodic actions (Ubilling's crontab: swping, swpoll, senddog, multigen, backupdb,
+vserviceschargefee, whydoyoucall, callshistusrupd …) follow modules/remoteapi/<action>.php:
+the alter.ini switch, then the StarDust lock, then the work (vservices charged through
+Stargazer, unknown callers' logins guessed, a wdycinfo row), then the action's own word.
 
 Everything is answered HTTP 200 with `text/html; charset=UTF-8`, except userbynum (JSON with
 `Access-Control-Allow-Origin: *`) and the faults a test asks for. The fake keeps no access
@@ -321,6 +329,14 @@ class UbillingState:
     vservices: dict[str, list[tuple[str, Decimal, str]]] = field(default_factory=dict)
     callmeback: list[CallMeBackRow] = field(default_factory=list)
     frozen_charge_days: dict[str, FreezeDays] = field(default_factory=dict)  # by login
+    # the periodic actions (Ubilling's crontab)
+    switches: list[str] = field(default_factory=lambda: ["10.0.0.2", "10.0.0.3"])  # swpoll
+    networks: list[str] = field(default_factory=lambda: ["172.16.0.0/24"])  # fullhostscan
+    running: set[str] = field(default_factory=set)  # StarDust processes running now
+    periodic: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
+    """Every periodic action asked: (action, its parameters but the key, the answer)."""
+    wdycinfo: list[str] = field(default_factory=list)  # dates of whydoyoucallstats' rows
+    dn_folder: bool = True  # content/dn exists (fullhostscan with DN_FULLHOSTSCAN)
 
     @classmethod
     def default(cls) -> UbillingState:
@@ -382,6 +398,24 @@ class Config:
     callmeback_enabled: bool = True  # CALLMEBACK_ENABLED
     freeze_days_charge_enabled: bool = False  # FREEZE_DAYS_CHARGE_ENABLED
     cache_storage: str = "redis"  # UBCACHE_STORAGE: redis and files keep, fake keeps nothing
+    # The periodic actions' modules: on, as an install running the minimum crontab has them
+    # (the shipped alter.ini has WATCHDOG, SENDDOG, PON, MULTIGEN, MTSIGMON, FASTPING, WDYC
+    # and CALLSHIST off).
+    fastping_enabled: bool = True
+    watchdog_enabled: bool = True
+    senddog_enabled: bool = True
+    mysqldump_path: str = "/usr/local/bin/mysqldump"
+    sphinx_search_enabled: bool = False
+    dealwithit_enabled: bool = True
+    exhorse_enabled: bool = True
+    nasmon_enabled: bool = True
+    mtsigmon_enabled: bool = True
+    pon_enabled: bool = True
+    multigen_enabled: bool = True
+    fees_harvester: bool = True
+    dn_fullhostscan: bool = True
+    wdyc_enabled: bool = True
+    callshist_enabled: bool = True
 
 
 # ------------------------------------------------------------------ UbillingCache
@@ -478,6 +512,55 @@ class Fault:
 class Answer:
     body: str
     json: bool = False
+
+
+@dataclass(frozen=True)
+class _Periodic:
+    """A periodic action that checks an alter.ini switch, then a StarDust lock, then dies
+    with its word (modules/remoteapi/<action>.php)."""
+
+    ok: str
+    switch: str | None = None
+    off: str = ""
+    lock: str | None = None
+    busy: str = ""
+
+
+PERIODIC: dict[str, _Periodic] = {
+    "swping": _Periodic("OK:SWPING", lock="SWPING", busy="SKIP:SWPING_ALREADY_RUNNING"),
+    "fastping": _Periodic("OK:FASTPING", "fastping_enabled", "ERROR:FASTPING_DISABLED"),
+    "watchdog": _Periodic("OK:WATCHDOG", "watchdog_enabled", "ERROR:NO_WATCHDOG_ENABLED"),
+    "senddog": _Periodic(
+        "OK:SENDDOG SMS `0` TLG `0` EML `0`",
+        "senddog_enabled",
+        "ERROR:SENDDOG_DISABLED",
+        "SENDDOG",
+        "WARNING:SENDDOG_ALREADY_RUNING",
+    ),
+    "dealwithit": _Periodic("OK:DEALWITHIT", "dealwithit_enabled", "ERROR:DEALWITHIT DISABLED"),
+    "exhorse": _Periodic(
+        "OK:EXHORSE", "exhorse_enabled", "ERROR:EXHORSE_DISABLED", "EXHORSE",
+        "SKIP:EXHORSE_ALREADY_RUNNING",
+    ),
+    "nasmon": _Periodic(
+        "OK: NASMON", "nasmon_enabled", "ERROR: NASMON DISABLED", "NASMON",
+        "SKIP:NASMON_ALREADY_RUNNING",
+    ),
+    "mtsigmonpoll": _Periodic("OK:MTPOLL", "mtsigmon_enabled", "ERROR:MTSIGMON_DISABLED"),
+    "fdbarchive": _Periodic("OK:FDBARCHIVE"),
+    "oltpoll": _Periodic(
+        "OK:OLTPOLL", "pon_enabled", "ERROR:PON_DISABLED", "ONUSIGCOMPRESSOR", "SKIPPED:OLTPOLL"
+    ),
+    "multigen": _Periodic(
+        "OK: MULTIGEN", "multigen_enabled", "ERROR: MULTIGEN DISABLED", "MULTIGEN",
+        "SKIP: MULTIGEN ALREADY RUNNING",
+    ),
+    "feesharvester": _Periodic(
+        "OK: FEES HARVESTED `0`", "fees_harvester", "ERROR:FEES_HARVESTER_DISABLED",
+        "FEESHARVESTER", "WARNING:FEES_HARVESTER_ALREADY_RUNING",
+    ),
+    "whydoyoucall": _Periodic("TELEPONY:FETCHED\nOK: WDYC", "wdyc_enabled", "ERROR: WDYC DISABLED"),
+}  # fmt: skip
 
 
 # ------------------------------------------------------------------ the fake
@@ -662,6 +745,7 @@ class FakeUbilling:
             "userbynum": self._userbynum,
             "callmeback": self._callmeback,
             "cachedog": self._cachedog,
+            **self._periodic_handlers(),
         }
         handler = handlers.get(q["action"])
         if handler is None or q["action"] in self.config.disabled_calls:
@@ -864,6 +948,145 @@ class FakeUbilling:
             for key in ("PHONEDATA", "EXTMOBILES", "PHONETELEPATHY"):
                 self.cache.delete(key)
         return Answer("CACHEDOG:CACHE_CLEANED")
+
+    # -------------------------------------------------------------- the periodic actions
+
+    def _periodic_handlers(self) -> dict[str, Callable[[Mapping[str, str]], Answer]]:
+        """modules/remoteapi/<action>.php of the actions Ubilling's crontab calls: each
+        checks its alter.ini switch, then its StarDust lock, does its work and dies with
+        its word. Every call is kept in `state.periodic` (the key left out)."""
+        handlers: dict[str, Callable[[Mapping[str, str]], Answer]] = {
+            name: self._simple(spec) for name, spec in PERIODIC.items()
+        }
+        handlers |= {
+            "cachedog": self._cachedog,
+            "vserviceschargefee": self._vserviceschargefee,
+            "fullhostscan": self._fullhostscan,
+            "swpoll": self._swpoll,
+            "backupdb": self._backupdb,
+            "autocleandb": self._autocleandb,
+            "rebuildglscache": self._rebuildglscache,
+            "whydoyoucallstats": self._whydoyoucallstats,
+            "callshistusrupd": self._callshistusrupd,
+        }
+        return {name: self._recorded(name, handler) for name, handler in handlers.items()}
+
+    def _recorded(
+        self, name: str, handler: Callable[[Mapping[str, str]], Answer]
+    ) -> Callable[[Mapping[str, str]], Answer]:
+        def answer(q: Mapping[str, str]) -> Answer:
+            result = handler(q)
+            params = {k: v for k, v in q.items() if k not in {"key", "module", "action"}}
+            self.state.periodic.append((name, params, result.body))
+            return result
+
+        return answer
+
+    def ran(self, action: str) -> int:
+        """How many times `action` was asked for."""
+        return sum(1 for name, _, _ in self.state.periodic if name == action)
+
+    def _simple(self, spec: _Periodic) -> Callable[[Mapping[str, str]], Answer]:
+        def answer(q: Mapping[str, str]) -> Answer:
+            if spec.switch is not None and not getattr(self.config, spec.switch):
+                return Answer(spec.off)
+            if spec.lock is not None and spec.lock in self.state.running:
+                return Answer(spec.busy)
+            return Answer(spec.ok)
+
+        return answer
+
+    def _vserviceschargefee(self, q: Mapping[str, str]) -> Answer:
+        """zb_VservicesProcessAll: each user's virtual services charged through Stargazer
+        (`param=nofrozen`: not the frozen; `period=30_7`: only services of those periods),
+        each charge a payment row."""
+        charge_frozen = q.get("param") != "nofrozen"
+        periods = set(q["period"].split("_")) if "period" in q else None
+        for login, services in self.state.vservices.items():
+            user = self.state.users.get(login)
+            if user is None or (user.passive and not charge_frozen):
+                continue
+            for name, price, period in services:
+                if periods is not None and period not in periods:
+                    continue
+                if user.cash <= 0:
+                    continue
+                self._charge_vservice(user, name, price)
+        return Answer("OK:SERVICE_CHARGE_FEE")
+
+    def _charge_vservice(self, user: User, name: str, price: Decimal) -> None:
+        before = user.cash
+
+        def charge(u: User) -> None:
+            u.cash -= price
+
+        self._sgconf(user.login, charge)
+        self.state.payments.append(
+            Payment(user.login, self._curdatetime(), "external", before, -price, "1", name)
+        )
+
+    def _fullhostscan(self, q: Mapping[str, str]) -> Answer:
+        lines = []
+        if "nn" not in q:  # nmap over every network, one line each
+            lines = [f"{net} :{self._curdatetime()}:SCANNED" for net in self.state.networks]
+        if self.config.dn_fullhostscan and not self.state.dn_folder:
+            return Answer("\n".join([*lines, "FAIL:NO_CONTENT_DN_EXISTS"]))
+        return Answer("\n".join([*lines, "OK:FULLHOSTSCAN"]))
+
+    def _swpoll(self, q: Mapping[str, str]) -> Answer:
+        if not self.state.switches:
+            return Answer("ERROR:SWPOLL_NODEVICES")
+        if "SWPOLL_ALL" in self.state.running:
+            return Answer("SKIP:SWPOLL_ALREADY_RUNNING")
+        now = self._curdatetime()
+        lines = []
+        for ip in self.state.switches:
+            state = "[SKIP] SWITCH DEAD" if ip in self.state.dead_switches else "[OK]"
+            lines.append(f"{now} {ip} {state}")
+        return Answer("\n".join(lines) + "\nOK:SWPOLL")
+
+    def _backupdb(self, q: Mapping[str, str]) -> Answer:
+        if not self.config.mysqldump_path:
+            return Answer("You missed an important option: MYSQLDUMP_PATH")
+        stamp = self._now().strftime("%Y-%m-%d_%H_%M_%S")
+        return Answer(f"OK:BACKUPDB content/backups/sql/ubilling-{stamp}.sql")
+
+    def _autocleandb(self, q: Mapping[str, str]) -> Answer:
+        cleaned = len(self.state.weblogs)
+        self.state.weblogs.clear()
+        return Answer(f"OK:AUTOCLEANDB {cleaned}")
+
+    def _rebuildglscache(self, q: Mapping[str, str]) -> Answer:
+        if self.config.sphinx_search_enabled:
+            return Answer("SKIPPED:SPHINX_SEARCH_ENABLED")
+        if "GLSREBUILD" in self.state.running:
+            return Answer("SKIPPED:ALREADY_RUNNING")
+        return Answer("OK:REBUILDGLSCACHE")
+
+    def _whydoyoucallstats(self, q: Mapping[str, str]) -> Answer:
+        if not self.config.wdyc_enabled:
+            return Answer("ERROR: WDYC DISABLED")
+        self.state.wdycinfo.append(self._now().date().isoformat())
+        return Answer("OK: WDYCSTATS")
+
+    def _callshistusrupd(self, q: Mapping[str, str]) -> Answer:
+        """CallsHistory::updateUnknownLogins: each call without a login gets the one
+        Telepathy finds for its number now (a subscriber added after the call)."""
+        if not self.config.callshist_enabled:
+            return Answer("ERROR:CALLSHIST_DISABLED")
+        if "CALLSHIST_UPD" in self.state.running:
+            return Answer("ERROR:CALLSHIST_ALREADY_RUNS")
+        guessed = missed = 0
+        for call in self.state.callshist:
+            if call.login:
+                continue
+            login = self._telepathy(call.number)
+            if login:
+                call.login = login
+                guessed += 1
+            else:
+                missed += 1
+        return Answer(f"GUESSED:{guessed} MISSED:{missed} OK:CALLSHIST_USERS_UPDATE")
 
     def _phone_row(self, login: str) -> PhoneRow | None:
         return next((r for r in self.state.phones if r.login == login), None)

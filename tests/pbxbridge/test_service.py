@@ -74,15 +74,18 @@ async def probe(config: Path, *args: str) -> str:
     return out.decode()
 
 
-def write_config(tmp_path: Path) -> Path:
+def write_config(tmp_path: Path, *, scheduler: bool = False) -> Path:
     """FastAGI on a free port; AMI pointed at a port where nothing listens; the spool and
-    the campaign sounds in tmp_path (never the machine's, which the service prunes)."""
+    the campaign sounds in tmp_path (never the machine's, which the service prunes). The
+    scheduler off unless asked for: on the real clock a job could fire mid-test (charge_fee
+    at 00:05 moves the balances these tests read)."""
     config = tmp_path / "pbxbridge.toml"
     config.write_text(
         f'[database]\nurl = "sqlite+aiosqlite:///pbx.db"\n[agi]\nport = {free_port()}\n'
         "[http]\nport = 0\n"
         f"[ami]\nport = {free_port()}\nbackoff_initial = 0.05\nbackoff_max = 0.1\n"
-        '[spool]\ndir = "spool"\nsounds_dir = "sounds"\n',
+        '[spool]\ndir = "spool"\nsounds_dir = "sounds"\n'
+        f"[scheduler]\nenabled = {'true' if scheduler else 'false'}\n",
         encoding="utf-8",
     )
     (tmp_path / "spool" / "outgoing").mkdir(parents=True)
@@ -131,10 +134,11 @@ async def read_until(
 
 async def test_plain_run_never_seeds_and_serves_without_asterisk(tmp_path: Path) -> None:
     """No AMI peer: the client retries quietly (one line per state change) and calls
-    are still answered."""
-    config = write_config(tmp_path)
+    are still answered. The scheduler runs (no subscriber for a job to change)."""
+    config = write_config(tmp_path, scheduler=True)
     async with running(config, log_level="DEBUG") as (proc, lines):
         assert "Demo subscribers" not in "".join(lines)
+        assert "scheduler started: 6 job(s) scheduled, 2 off" in "".join(lines)
         # five more refused attempts, each only a DEBUG line at backoff_max 0.1 s
         await read_until(proc, lines, "AMI still reconnecting", 5)
         status = await probe(config, "askozianum", "--callerid", "0501110002")

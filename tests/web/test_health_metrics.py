@@ -68,7 +68,17 @@ async def test_a_running_service_answers_health_and_metrics(
         assert status == 200, body
         health = json.loads(body)
         components = health["components"]
-        assert list(components) == ["database", "billing", "agi", "ami", "spool", "telegram"]
+        assert list(components) == [
+            "database",
+            "billing",
+            "agi",
+            "ami",
+            "spool",
+            "telegram",
+            "scheduler",
+        ]
+        assert components["scheduler"]["status"] == "ok"
+        assert "job(s) scheduled" in components["scheduler"]["reason"]
         assert components["database"] == {"status": "ok", "reason": ""}
         assert components["billing"] == {"status": "ok", "reason": ""}
         assert components["agi"] == {"status": "ok", "reason": "0 session(s), 0 pending"}
