@@ -12,6 +12,7 @@ secret, no traceback.
     ├── AskoziaApiError           askozia_api/errors.py: a Ubilling or Askozia face
     ├── BillingError              billing_client/errors.py: the billing could not do it
     ├── CallfileSpoolerError      callfile_spooler/errors.py: campaigns, callbacks, call files
+    ├── JobError                  jobs/errors.py: a scheduled job could not be set up or run
     ├── LineError                 lines/errors.py: a voice-line command failed
     ├── MissedCallsError          missed_calls/errors.py: the missed-call tracker
     ├── NotifyError               notify/errors.py: the notifier and the staff bot

@@ -28,6 +28,7 @@ ROOMS: dict[str, str] = {
     "askozia_api": "AskoziaApiError",
     "billing_client": "BillingError",
     "callfile_spooler": "CallfileSpoolerError",
+    "jobs": "JobError",
     "lines": "LineError",
     "missed_calls": "MissedCallsError",
     "notify": "NotifyError",
