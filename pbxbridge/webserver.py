@@ -35,6 +35,7 @@ from pbxbridge.metrics import (
     BillingCollector,
     CallbackFormCollector,
     DatabaseFigures,
+    FeedCollector,
     JobsCollector,
 )
 from sms.history import SmsHistory
@@ -77,6 +78,7 @@ def web_parts(service: Service) -> WebParts:
     metrics = Metrics()
     metrics.add(AgiCollector(service.agi))
     metrics.add(BillingCollector(core.billing))
+    metrics.add(FeedCollector(service.feed))
     if service.ami is not None:
         metrics.add(AmiCollector(service.ami))
     if service.scheduler is not None:
