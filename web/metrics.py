@@ -11,7 +11,10 @@ Two kinds of metrics:
   object with `collect() -> Iterable[Metric]` (prometheus_client's Collector protocol);
   the root's are in pbxbridge/metrics.py. Figures that need the database (SMS by status)
   are read by an async refresher (`Metrics.add_refresh`) that runs, bounded in time,
-  before each scrape and leaves what it read for its collector.
+  before each scrape and leaves what it read for its collector. A refresher that fails
+(the database gone away) is told once when it starts failing, again at most once per
+`FAILURE_REPEAT` seconds with the count of failed scrapes, and once when it reads again:
+Prometheus scrapes every few seconds, and a line per scrape would bury the log.
 
 Only addresses in http.metrics_allow may read it (403 otherwise), judged on the client
 address web/addresses.py resolves.
@@ -21,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -38,13 +43,29 @@ Refresh = Callable[[], Awaitable[None]]
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 """Any other method is counted as `other`: clients choose it, labels must stay bounded."""
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+FAILURE_REPEAT = 300.0
+"""Seconds between two reminders that a refresher still fails."""
+
+
+@dataclass
+class _Streak:
+    """Failed scrapes of one refresher since it last read, and when that was last told."""
+
+    failures: int = 0
+    told_at: float = 0.0
 
 
 class Metrics:
-    def __init__(self, refresh_timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        refresh_timeout: float = 2.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._refresh_timeout = refresh_timeout
+        self._monotonic = monotonic
         self._refreshers: list[Refresh] = []
+        self._streaks: dict[int, _Streak] = {}
         self._requests = Counter(
             "pbxbridge_http_requests",
             "HTTP requests answered, by route, method and status.",
@@ -78,10 +99,29 @@ class Metrics:
                 *(asyncio.wait_for(r(), self._refresh_timeout) for r in self._refreshers),
                 return_exceptions=True,
             )
-            for refresh, result in zip(self._refreshers, results, strict=True):
-                if isinstance(result, BaseException):
-                    log.warning("metrics: %s failed: %r", refresh, result)
+            for index, result in enumerate(results):
+                self._tell(index, result)
         return generate_latest(self.registry)
+
+    def _tell(self, index: int, result: object) -> None:
+        """Log a refresher's failure streak: its start, a reminder per interval, its end."""
+        name = getattr(self._refreshers[index], "__qualname__", repr(self._refreshers[index]))
+        streak = self._streaks.setdefault(index, _Streak())
+        if not isinstance(result, BaseException):
+            if streak.failures:
+                log.info("metrics: %s reads again after %d failed scrapes", name, streak.failures)
+            streak.failures = 0
+            return
+        streak.failures += 1
+        now = self._monotonic()
+        if streak.failures == 1:
+            log.warning("metrics: %s failed: %r (its figures stay as last read)", name, result)
+            streak.told_at = now
+        elif now - streak.told_at >= FAILURE_REPEAT:
+            log.warning(
+                "metrics: %s still fails (%d scrapes so far): %r", name, streak.failures, result
+            )
+            streak.told_at = now
 
 
 METRICS = web.AppKey("metrics", Metrics)
