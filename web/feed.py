@@ -24,8 +24,8 @@ Each message is a JSON object `{"kind": …, "seq": n, "at": ISO-8601 UTC, "data
     alert      an alert for staff: text
     resync     events were dropped for this page: reload its state
 
-`feed_socket(authenticate)` is the WebSocket handler (the admin pages mount it at
-/admin/feed); `authenticate(request)` names the logged-in staff user or refuses (None).
+`serve_feed(request, feed, authenticate)` answers the WebSocket (the admin pages serve it
+at /admin/feed); `authenticate(request)` names the logged-in staff user, or None: 403.
 The script web/static/feed.js connects to it from every admin page and reconnects by
 itself with backoff.
 """
@@ -155,30 +155,37 @@ def same_origin(request: web.Request) -> bool:
 
 
 def feed_socket(feed: LiveFeed, authenticate: Authenticate) -> Callable[..., Any]:
-    """The WebSocket handler: 403 for anyone not logged in or another site's page, 503
-    when too many pages are open, else the page's events until it goes."""
+    """A handler serving `feed` (see `serve_feed`) to whom `authenticate` names."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        user = await authenticate(request)
-        if user is None or not same_origin(request):
-            raise web.HTTPForbidden(text="the live feed is for logged-in staff pages")
-        if feed.full:
-            raise web.HTTPServiceUnavailable(
-                text="too many live pages open", headers={"Retry-After": "30"}
-            )
-        socket = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=1024)
-        await socket.prepare(request)
-        with feed.subscribe(user) as subscriber:
-            subscriber.queue.put_nowait(feed.encode("hello", {"user": user}))
-            sender = asyncio.create_task(_send(socket, subscriber), name="live-feed-send")
-            try:
-                await _drain_incoming(socket)
-            finally:
-                sender.cancel()
-                await asyncio.gather(sender, return_exceptions=True)
-        return socket
+        return await serve_feed(request, feed, authenticate)
 
     return handler
+
+
+async def serve_feed(
+    request: web.Request, feed: LiveFeed, authenticate: Authenticate
+) -> web.StreamResponse:
+    """The WebSocket: 403 for anyone not logged in or another site's page, 503 when too
+    many pages are open, else the page's events until it goes."""
+    user = await authenticate(request)
+    if user is None or not same_origin(request):
+        raise web.HTTPForbidden(text="the live feed is for logged-in staff pages")
+    if feed.full:
+        raise web.HTTPServiceUnavailable(
+            text="too many live pages open", headers={"Retry-After": "30"}
+        )
+    socket = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=1024)
+    await socket.prepare(request)
+    with feed.subscribe(user) as subscriber:
+        subscriber.queue.put_nowait(feed.encode("hello", {"user": user}))
+        sender = asyncio.create_task(_send(socket, subscriber), name="live-feed-send")
+        try:
+            await _drain_incoming(socket)
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+    return socket
 
 
 async def _send(socket: web.WebSocketResponse, subscriber: Subscriber) -> None:
