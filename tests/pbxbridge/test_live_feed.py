@@ -25,7 +25,7 @@ from tests.callfile_spooler.fake_asterisk import FakeAsterisk as FakeSpool
 from tests.callfile_spooler.fake_asterisk import Fate
 from tests.conftest import Database
 from tests.fakes.agi_asterisk import FakeAsterisk
-from tests.fakes.ami_asterisk import FakeAmi, dongle_sms_events, success
+from tests.fakes.ami_asterisk import FakeAmi, dongle_sms_events, newchannel, success
 from web.feed import Subscriber
 
 OLENA = "+380501112233"
@@ -77,39 +77,17 @@ async def next_event(page: Subscriber, kind: str, within: float = 5.0) -> dict[s
                 return data
 
 
-def newchannel(uniqueid: str, linkedid: str, callerid: str, context: str) -> dict[str, str]:
-    """A Newchannel as the captures show it (tests/fixtures/asterisk/), for a trunk call."""
-    return {
-        "Event": "Newchannel",
-        "Privilege": "call,all",
-        "Channel": f"PJSIP/trunk-{uniqueid[-2:]}",
-        "ChannelState": "4",
-        "ChannelStateDesc": "Ring",
-        "CallerIDNum": callerid,
-        "CallerIDName": "<unknown>",
-        "ConnectedLineNum": "<unknown>",
-        "ConnectedLineName": "<unknown>",
-        "Language": "en",
-        "AccountCode": "",
-        "Context": context,
-        "Exten": "0800300300",
-        "Priority": "1",
-        "Uniqueid": uniqueid,
-        "Linkedid": linkedid,
-    }
-
-
 async def test_a_call_rings_and_the_ivr_lookup_becomes_the_screen_pop(
     database: Database, clock: FixedClock, tmp_path: Path
 ) -> None:
     async with FakeAmi() as ami, service(database, clock, ami, tmp_path) as running:
         with running.feed.subscribe("anna") as page:
-            await ami.send_event(newchannel(CALL_ID, CALL_ID, "0501112233", "from-trunk"))
+            await ami.send_event(newchannel(CALL_ID, "0501112233"))
             call = await next_event(page, "call")
             assert call == {
                 "id": CALL_ID,
                 "number": OLENA,
-                "channel": "PJSIP/trunk-21",
+                "channel": "PJSIP/trunk-00000021",
                 "exten": "0800300300",
             }
             # the dialplan's askozianum on that channel: its answer is the card
@@ -139,7 +117,7 @@ async def test_a_call_without_the_ivr_gets_its_card_from_the_billing(
     async with FakeAmi() as ami, service(database, clock, ami, tmp_path) as running:
         running.screen_pop.wait = 0.05
         with running.feed.subscribe("anna") as page:
-            await ami.send_event(newchannel("1795311700.1", "1795311700.1", "0671234567", "x"))
+            await ami.send_event(newchannel("1795311700.1", "0671234567", context="x"))
             card = await next_event(page, "card")
             assert (card["number"], card["found"], card["result"]) == (
                 "+380671234567",
@@ -154,11 +132,11 @@ async def test_calls_pbxbridge_places_and_internal_legs_pop_nothing(
     async with FakeAmi() as ami, service(database, clock, ami, tmp_path) as running:
         with running.feed.subscribe("anna") as page:
             # a campaign's call file, the second leg of a call, an extension calling
-            await ami.send_event(newchannel("9.1", "9.1", "0501112233", "pbxbridge-campaign"))
-            await ami.send_event(newchannel("9.3", "9.2", "0501112233", "from-trunk"))
-            await ami.send_event(newchannel("9.4", "9.4", "101", "from-internal"))
+            await ami.send_event(newchannel("9.1", "0501112233", context="pbxbridge-campaign"))
+            await ami.send_event(newchannel("9.3", "0501112233", linkedid="9.2"))
+            await ami.send_event(newchannel("9.4", "101", context="from-internal"))
             # then a real one: the first event the page gets is that one
-            await ami.send_event(newchannel("9.5", "9.5", "0939876543", "from-trunk"))
+            await ami.send_event(newchannel("9.5", "0939876543"))
             message = json.loads(await asyncio.wait_for(page.queue.get(), 5))
             assert (message["kind"], message["data"]["id"]) == ("call", "9.5")
 
