@@ -112,6 +112,7 @@ def web_parts(service: Service) -> WebParts:
         metrics,
         callback=form.mount if form else None,
         faces=faces(service),
+        feed=service.feed,
     )
 
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 log = logging.getLogger("pbxbridge.web.feed")
 
@@ -54,6 +54,9 @@ MAX_CLIENTS: Final = 500
 SEND_TIMEOUT: Final = 10.0
 """Seconds one message may take to reach a page before the page is given up (it reconnects)."""
 RESYNC: Final = "resync"
+GOING_AWAY: Final = ""
+"""Put on a page's queue when the service stops: its socket is closed (1001), and its
+script reconnects to the next service."""
 
 Authenticate = Callable[[web.Request], Awaitable[str | None]]
 """The staff user a request comes from, or None (not logged in)."""
@@ -67,6 +70,12 @@ class Subscriber:
     user: str
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     dropped: int = 0
+
+    def going_away(self) -> None:
+        """Nothing more for this page: the service stops."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(GOING_AWAY)
 
 
 @dataclass
@@ -131,6 +140,12 @@ class LiveFeed:
         else:
             self.stats.delivered += 1
 
+    def close_all(self) -> None:
+        """Let every page go (the service stops): their sockets close at once instead of
+        holding the HTTP server's shutdown for its whole timeout."""
+        for subscriber in self._subscribers:
+            subscriber.going_away()
+
     @contextmanager
     def subscribe(self, user: str) -> Iterator[Subscriber]:
         subscriber = Subscriber(user, asyncio.Queue(self._queue_size))
@@ -142,6 +157,11 @@ class LiveFeed:
 
 
 FEED = web.AppKey("live_feed", LiveFeed)
+
+
+async def on_shutdown(app: web.Application) -> None:
+    """aiohttp's on_shutdown hook (web/app.py installs it with the feed)."""
+    app[FEED].close_all()
 
 
 def same_origin(request: web.Request) -> bool:
@@ -191,6 +211,9 @@ async def serve_feed(
 async def _send(socket: web.WebSocketResponse, subscriber: Subscriber) -> None:
     while not socket.closed:
         text = await subscriber.queue.get()
+        if text == GOING_AWAY:
+            await socket.close(code=WSCloseCode.GOING_AWAY, message=b"service stopping")
+            return
         try:
             async with asyncio.timeout(SEND_TIMEOUT):
                 await socket.send_str(text)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import ClientSession, WSCloseCode, WSMsgType, web
 from aiohttp.test_utils import TestClient
 
 from tests.ami_listener.conftest import until
-from web.feed import LiveFeed, feed_socket
+from web.feed import FEED, LiveFeed, feed_socket, on_shutdown
+from web.server import WebServer
+from web.settings import HttpSettings
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -123,3 +126,23 @@ async def test_too_many_pages_are_refused_until_one_goes(
     message = await second.receive(timeout=5)
     assert message.type is WSMsgType.TEXT
     await second.close()
+
+
+async def test_open_pages_do_not_hold_the_service_when_it_stops() -> None:
+    feed = hub()
+    app = feed_app(feed)
+    app[FEED] = feed
+    app.on_shutdown.append(on_shutdown)  # as web/app.py installs it
+    server = WebServer(HttpSettings(port=0), app, stop_timeout=5.0)
+    await server.start()
+    async with ClientSession() as session:
+        socket = await session.ws_connect(
+            f"http://127.0.0.1:{server.port}/admin/feed",
+            headers={"Cookie": f"{STAFF_COOKIE}=anna"},
+        )
+        await socket.receive_str(timeout=5)
+        started = time.monotonic()
+        await server.stop()
+        assert time.monotonic() - started < 2.0  # not the 5 s the server gives requests
+        closing = await socket.receive(timeout=5)
+        assert (closing.type, closing.data) == (WSMsgType.CLOSE, WSCloseCode.GOING_AWAY)
