@@ -118,6 +118,7 @@ def web_parts(service: Service) -> WebParts:
         audit=core.audit,
         api=api,
         health=health,
+        metrics=metrics,
     )
     return WebParts(
         settings,

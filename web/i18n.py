@@ -138,6 +138,32 @@ UK: Final[Mapping[str, str]] = {
     "Choose a role.": "Оберіть роль.",
     "Token %(name)s revoked.": "Токен %(name)s відкликано.",
     "Unknown scope.": "Невідомий дозвіл.",
+    # the status page (web/admin/status.py)
+    "Status": "Стан",
+    "The AMI link, billing, FastAGI, the spool, Telegram and jobs, as /healthz sees them.": (
+        "Звʼязок з AMI, білінг, FastAGI, спул, Telegram і завдання, як їх бачить /healthz."
+    ),
+    "The same facts as /healthz; this page reloads every %(seconds)s s.": (
+        "Ті самі дані, що й /healthz; сторінка оновлюється кожні %(seconds)s с."
+    ),
+    "Billing backend: %(backend)s.": "Білінг: %(backend)s.",
+    "Part": "Частина",
+    "Details": "Подробиці",
+    "critical": "критична",
+    "Counters": "Лічильники",
+    "ok": "працює",
+    "degraded": "з обмеженнями",
+    "down": "не працює",
+    "Database": "База даних",
+    "Billing backend": "Білінг",
+    "FastAGI": "FastAGI",
+    "AMI link": "Звʼязок з AMI",
+    "Call-file spool": "Спул call-файлів",
+    "Telegram": "Telegram",
+    "Scheduled jobs": "Завдання за розкладом",
+    "SMS": "SMS",
+    "Missed calls": "Пропущені дзвінки",
+    "Callback form": "Форма зворотного дзвінка",
 }
 
 CATALOGS: Final[Mapping[Language, Mapping[str, str]]] = {"uk": UK, "en": {}}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -38,6 +39,17 @@ Refresh = Callable[[], Awaitable[None]]
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 """Any other method is counted as `other`: clients choose it, labels must stay bounded."""
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One value of a metric, as a person reads it (the status page)."""
+
+    family: str
+    name: str
+    labels: str
+    """`outcome=ok, route=…`, or empty."""
+    value: float
 
 
 class Metrics:
@@ -73,6 +85,26 @@ class Metrics:
         self._refreshers.append(refresh)
 
     async def render(self) -> bytes:
+        await self._refresh()
+        return generate_latest(self.registry)
+
+    async def figures(self, prefixes: tuple[str, ...]) -> list[Figure]:
+        """The current values of the metrics whose names start with one of `prefixes`
+        (refreshed as for a scrape): what the status page shows beside /healthz. Histogram
+        buckets and `_created` timestamps are left out; a histogram gives its count and sum."""
+        await self._refresh()
+        found: list[Figure] = []
+        for family in self.registry.collect():
+            if not family.name.startswith(prefixes):
+                continue
+            for sample in family.samples:
+                if sample.name.endswith(("_bucket", "_created")):
+                    continue
+                labels = ", ".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                found.append(Figure(family.name, sample.name, labels, sample.value))
+        return found
+
+    async def _refresh(self) -> None:
         if self._refreshers:
             results = await asyncio.gather(
                 *(asyncio.wait_for(r(), self._refresh_timeout) for r in self._refreshers),
@@ -81,7 +113,6 @@ class Metrics:
             for refresh, result in zip(self._refreshers, results, strict=True):
                 if isinstance(result, BaseException):
                     log.warning("metrics: %s failed: %r", refresh, result)
-        return generate_latest(self.registry)
 
 
 METRICS = web.AppKey("metrics", Metrics)

@@ -19,11 +19,12 @@ from billing_client.audit import AuditJournal
 from pbxbridge.cli.common import CliState
 from pbxbridge.cli.main import cli
 from primitives.clock import FixedClock
+from primitives.health import HealthStatus
 from tests.conftest import Database
 from tests.schema import schema_drift
 from tests.web.adminclient import PASSWORD, Staff, add_user, csrf_of, staff
 from tests.web.conftest import web_rig
-from web.admin import accounts, login
+from web.admin import accounts, login, status
 from web.admin.sections import SECTIONS
 from web.admin.sessions import COOKIE
 from web.i18n import UK
@@ -359,6 +360,8 @@ def test_every_admin_message_has_its_ukrainian() -> None:
     env = Environment(autoescape=True)
     messages = {s.title for s in SECTIONS} | {s.blurb for s in SECTIONS} | {r.value for r in Role}
     messages |= set(login.MESSAGES.values()) | set(accounts.MESSAGES.values())
+    messages |= set(status.PARTS.values()) | set(status.GROUPS.values())
+    messages |= {s.value for s in HealthStatus}
     for template in (TEMPLATES / "admin").rglob("*.html"):
         tree = env.parse(template.read_text(encoding="utf-8"))
         messages |= {m for _l, _f, m in extract_from_ast(tree) if isinstance(m, str)}

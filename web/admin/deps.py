@@ -14,6 +14,7 @@ from primitives.clock import Clock
 from web.api.deps import ApiDeps
 from web.health import HealthChecks
 from web.keys import Keys
+from web.metrics import Metrics
 from web.rate_limits import RateLimits
 from web.settings import HttpSettings
 from web.staff import StaffStore
@@ -34,6 +35,8 @@ class AdminDeps:
     """The services the REST API uses (campaigns, audio, callbacks, SMS, missed calls)."""
     health: HealthChecks
     """/healthz's checks: the status page shows the same facts."""
+    metrics: Metrics
+    """/metrics' registry: the status page shows its counters (FastAGI, billing …)."""
 
 
 ADMIN_DEPS = web.AppKey("admin_deps", AdminDeps)

@@ -26,6 +26,12 @@ class Section:
 
 SECTIONS: Final[tuple[Section, ...]] = (
     Section(
+        "/admin/status",
+        "Status",
+        "The AMI link, billing, FastAGI, the spool, Telegram and jobs, as /healthz sees them.",
+        Permission.VIEW,
+    ),
+    Section(
         "/admin/users",
         "Staff accounts",
         "Who may log in here, with which role; passwords and disabling.",
