@@ -102,13 +102,24 @@ class MoneySource:
     """Who asked for a money move (or an unlock): a call (number and uniqueid), a person at
     the CLI, in the staff bot (`telegram`, user `telegram:<chat id>`) or an API, an import,
     or a periodic job (`job`, user the job's name), or a client of the Ubilling-compatible
-    remoteapi face (`remoteapi`, user = its address). Stored as text in the audit
-    journal's `source` (no constraint: a new kind needs no migration)."""
+    remoteapi face (`remoteapi`, user = its address), or a staff member on the admin pages
+    (`staff`, user = the account's name). Stored as text in the audit journal's `source`
+    (no constraint: a new kind needs no migration)."""
 
-    kind: Literal["call", "cli", "telegram", "api", "import", "job", "remoteapi"]
+    kind: Literal["call", "cli", "telegram", "api", "import", "job", "remoteapi", "staff"]
     number: str | None = None
     uniqueid: str | None = None
     user: str | None = None
+
+    @classmethod
+    def of_actor(cls, actor: str) -> MoneySource:
+        """The source of a change made by `actor` as the rooms write it: `staff:<name>` (the
+        admin pages) is a staff member, anything else (`cli:<user>`, `api:<token>`) is
+        recorded as the CLI's, the actor's text as the user."""
+        kind, _, name = actor.partition(":")
+        if kind == "staff" and name:
+            return cls(kind="staff", user=name)
+        return cls(kind="cli", user=actor)
 
     def describe(self) -> str:
         if self.kind == "call":

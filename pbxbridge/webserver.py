@@ -40,13 +40,17 @@ from pbxbridge.metrics import (
 )
 from sms.history import SmsHistory
 from storage.engine import sqlite_path
+from web.admin.app import admin_face
+from web.admin.deps import AdminDeps
 from web.api.deps import ApiDeps
 from web.app import Mount, WebParts, build_app
 from web.callback_form import CallbackForm
 from web.health import HealthChecks
+from web.keys import Keys
 from web.metrics import Metrics
 from web.rate_limits import RateLimits
 from web.server import WebServer
+from web.staff import StaffStore
 from web.tokens import TokenStore
 
 if TYPE_CHECKING:
@@ -105,13 +109,26 @@ def web_parts(service: Service) -> WebParts:
     if core.settings.callback.enabled:
         form = CallbackForm(service.callbacks, RateLimits(core.sessions, core.clock), settings)
         metrics.add(CallbackFormCollector(form.stats))
+    admin = AdminDeps(
+        settings=settings,
+        clock=core.clock,
+        sessions=core.sessions,
+        staff=StaffStore(core.sessions, core.clock, core.audit),
+        tokens=api.tokens,
+        keys=Keys(core.sessions, core.clock),
+        limits=RateLimits(core.sessions, core.clock),
+        audit=core.audit,
+        api=api,
+        health=health,
+        metrics=metrics,
+    )
     return WebParts(
         settings,
         api,
         health,
         metrics,
         callback=form.mount if form else None,
-        faces=faces(service),
+        faces=[*faces(service), admin_face(admin)],
         feed=service.feed,
     )
 

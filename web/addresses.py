@@ -1,4 +1,5 @@
-"""Who sent a request: the one place that reads X-Forwarded-For.
+"""Who sent a request: the one place that reads X-Forwarded-For (and X-Forwarded-Proto:
+`came_over_https`).
 
 Behind the ISP's web server every request comes from the proxy's address; the proxy
 appends the address it saw to X-Forwarded-For. A client can send its own
@@ -78,3 +79,22 @@ def client_ip(request: web.Request) -> str:
     )
     request[CLIENT_IP] = resolved
     return resolved
+
+
+X_FORWARDED_PROTO = "X-Forwarded-Proto"
+
+
+def came_over_https(request: web.Request) -> bool:
+    """Whether the browser reached us over HTTPS: our own TLS, or a trusted proxy's
+    X-Forwarded-Proto (its last value: the one that proxy wrote). From any other peer the
+    header is the client's own writing and is ignored."""
+    if request.secure:
+        return True
+    peer = parse_ip(request.remote or "")
+    trusted = request.config_dict.get(TRUSTED_PROXIES, ())
+    if peer is None or not trusted or not inside(peer, trusted):
+        return False
+    values = [
+        v.strip() for h in request.headers.getall(X_FORWARDED_PROTO, []) for v in h.split(",")
+    ]
+    return bool(values) and values[-1].lower() == "https"

@@ -43,6 +43,7 @@ from web.i18n import Language, translator
 from web.pages import page_language, render
 from web.rate_limits import Limit, RateLimits, Verdict, ip_subject
 from web.settings import HttpSettings
+from web.tally import LOG_EVERY, Tally
 
 log = logging.getLogger("pbxbridge.web.callback")
 
@@ -58,9 +59,6 @@ MAX_NUMBER = 40
 MAX_NAME = 80
 MAX_COMMENT = 500
 """Longest values shown back in the form (the service keeps its own limits)."""
-
-LOG_EVERY = 300.0
-"""Seconds between two log lines about dropped or refused requests."""
 
 
 class Outcome(StrEnum):
@@ -118,30 +116,6 @@ REFUSALS: Final[Mapping[Refusal, Outcome]] = {
     Refusal.UNDER_WAY: Outcome.ALREADY,
     Refusal.TOO_MANY: Outcome.TOO_MANY,
 }
-
-
-class Tally:
-    """Events of one kind, logged at most once per `every` seconds: the first at once,
-    then how many came since, with the latest one's detail."""
-
-    def __init__(
-        self, what: str, every: float = LOG_EVERY, monotonic: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._what = what
-        self._every = every
-        self._monotonic = monotonic
-        self._count = 0
-        self._logged_at: float | None = None
-
-    def note(self, detail: str) -> None:
-        self._count += 1
-        now = self._monotonic()
-        if self._logged_at is not None and now - self._logged_at < self._every:
-            return
-        since = "" if self._logged_at is None else f" in the last {now - self._logged_at:.0f} s"
-        log.warning("callback form: %d %s%s (latest: %s)", self._count, self._what, since, detail)
-        self._logged_at = now
-        self._count = 0
 
 
 @dataclass
@@ -224,8 +198,12 @@ class CallbackForm:
         self._per_ip = Limit("form-ip", settings.callback_ip_per_hour, timedelta(hours=1))
         self._per_number = Limit("form-number", settings.callback_number_per_day, timedelta(days=1))
         self.stats = FormStats()
-        self._dropped = Tally("honeypot submission(s) dropped", log_every, monotonic)
-        self._limited = Tally("request(s) over a limit refused", log_every, monotonic)
+        self._dropped = Tally(
+            "callback form", "honeypot submission(s) dropped", log, log_every, monotonic
+        )
+        self._limited = Tally(
+            "callback form", "request(s) over a limit refused", log, log_every, monotonic
+        )
 
     def mount(self, app: web.Application) -> None:
         app.router.add_get(PATH, self.show)

@@ -4,6 +4,7 @@ one JSON shape every /api/ error is answered in:
     PbxbridgeError               (primitives.errors)
     └── WebError                 anything the HTTP room refuses or cannot do
         ├── TokenError           a token cannot be created or revoked as asked (the CLI says why)
+        ├── StaffError           a staff account cannot be made or changed as asked (web/staff.py)
         └── ApiError             status, code, message, field; rendered as ErrorBody
             ├── BadRequest           400 bad_request      (unreadable JSON, wrong content type)
             ├── Unauthorized         401 unauthorized     (no token, unknown or revoked token)
@@ -62,6 +63,10 @@ class WebError(PbxbridgeError):
 
 class TokenError(WebError):
     """A token cannot be created or revoked as asked (the message says why)."""
+
+
+class StaffError(WebError):
+    """A staff account cannot be made or changed as asked (the message says why)."""
 
 
 class ApiError(WebError):

@@ -9,8 +9,9 @@ A message with `%(name)s` placeholders is formatted after translation; the resul
 text, escaped by the template like any other value (translations hold no HTML).
 
 Which language: `?lang=` when it names one we have (the switch link on every page), else
-the best of the browser's Accept-Language we have (q-values honoured), else
-`http.language`. There is no cookie: the page carries the choice in its links and forms.
+the one remembered in the `pbx_lang` cookie (the admin pages set it when the switch is
+used), else the best of the browser's Accept-Language we have (q-values honoured), else
+`http.language`.
 """
 
 from __future__ import annotations
@@ -75,6 +76,94 @@ UK: Final[Mapping[str, str]] = {
         "Зараз ми не приймаємо запити на дзвінок. Зателефонуйте нам, будь ласка."
     ),
     "Your request was not sent": "Запит не надіслано",
+    # the admin pages (web/admin/, templates/admin/)
+    "Staff pages": "Сторінки персоналу",
+    "Sections": "Розділи",
+    "Log in": "Увійти",
+    "Log out": "Вийти",
+    "User name": "Імʼя користувача",
+    "Password": "Пароль",
+    "Wrong user name or password.": "Неправильне імʼя користувача або пароль.",
+    "Too many login attempts. Please try again in %(minutes)s min.": (
+        "Забагато спроб входу. Спробуйте, будь ласка, через %(minutes)s хв."
+    ),
+    "admin": "адміністратор",
+    "operator": "оператор",
+    "active": "активний",
+    "disabled": "вимкнений",
+    "Pages": "Сторінки",
+    "Previous": "Попередня",
+    "Next": "Наступна",
+    "Page %(page)s": "Сторінка %(page)s",
+    "Name": "Назва",
+    "Role": "Роль",
+    "State": "Стан",
+    "Last login": "Останній вхід",
+    "Save": "Зберегти",
+    "Add": "Додати",
+    "Create": "Створити",
+    "Disable": "Вимкнути",
+    "Enable": "Увімкнути",
+    "Revoke": "Відкликати",
+    "Created": "Створено",
+    "Last used": "Останнє використання",
+    "Revoked": "Відкликано",
+    "Scopes": "Дозволи",
+    "Scopes (none ticked: every scope)": "Дозволи (нічого не позначено: усі)",
+    "New password": "Новий пароль",
+    "New password for %(name)s": "Новий пароль для %(name)s",
+    "Set password": "Змінити пароль",
+    "at least %(count)s characters": "щонайменше %(count)s символів",
+    "Staff accounts": "Облікові записи персоналу",
+    "Who may log in here, with which role; passwords and disabling.": (
+        "Хто може тут входити і з якою роллю; паролі та вимкнення."
+    ),
+    "Add a staff account": "Додати обліковий запис",
+    "API tokens": "Токени API",
+    "Bearer tokens of the REST API: create, revoke.": (
+        "Токени доступу до REST API: створити, відкликати."
+    ),
+    "Create a token": "Створити токен",
+    "Token %(name)s created. Copy it now: it is not shown again.": (
+        "Токен %(name)s створено. Скопіюйте його зараз: більше його не буде показано."
+    ),
+    "User %(name)s added.": "Користувача %(name)s додано.",
+    "Password of %(name)s changed.": "Пароль %(name)s змінено.",
+    "%(name)s is now %(role)s.": "%(name)s тепер має роль %(role)s.",
+    "%(name)s is disabled.": "%(name)s вимкнено.",
+    "%(name)s is enabled.": "%(name)s увімкнено.",
+    "%(name)s is the last active admin: make another admin first.": (
+        "%(name)s — останній активний адміністратор: спершу призначте іншого."
+    ),
+    "Choose a role.": "Оберіть роль.",
+    "Token %(name)s revoked.": "Токен %(name)s відкликано.",
+    "Unknown scope.": "Невідомий дозвіл.",
+    # the status page (web/admin/status.py)
+    "Status": "Стан",
+    "The AMI link, billing, FastAGI, the spool, Telegram and jobs, as /healthz sees them.": (
+        "Звʼязок з AMI, білінг, FastAGI, спул, Telegram і завдання, як їх бачить /healthz."
+    ),
+    "The same facts as /healthz; this page reloads every %(seconds)s s.": (
+        "Ті самі дані, що й /healthz; сторінка оновлюється кожні %(seconds)s с."
+    ),
+    "Billing backend: %(backend)s.": "Білінг: %(backend)s.",
+    "Part": "Частина",
+    "Details": "Подробиці",
+    "critical": "критична",
+    "Counters": "Лічильники",
+    "ok": "працює",
+    "degraded": "з обмеженнями",
+    "down": "не працює",
+    "Database": "База даних",
+    "Billing backend": "Білінг",
+    "FastAGI": "FastAGI",
+    "AMI link": "Звʼязок з AMI",
+    "Call-file spool": "Спул call-файлів",
+    "Telegram": "Telegram",
+    "Scheduled jobs": "Завдання за розкладом",
+    "SMS": "SMS",
+    "Missed calls": "Пропущені дзвінки",
+    "Callback form": "Форма зворотного дзвінка",
 }
 
 CATALOGS: Final[Mapping[Language, Mapping[str, str]]] = {"uk": UK, "en": {}}
@@ -133,12 +222,17 @@ def as_language(value: str | None) -> Language | None:
     return None
 
 
+LANG_COOKIE: Final = "pbx_lang"
+"""The language the switch chose, remembered (web/admin/layout.py sets it)."""
+
+
 def choose(request: web.Request, default: Language, *, chosen: str | None = None) -> Language:
-    """The page's language: `chosen` (a form's `lang` field), `?lang=`, Accept-Language,
-    then `default` (http.language)."""
+    """The page's language: `chosen` (a form's `lang` field), `?lang=`, the `pbx_lang`
+    cookie, Accept-Language, then `default` (http.language)."""
     return (
         as_language(chosen)
         or as_language(request.query.get("lang"))
+        or as_language(request.cookies.get(LANG_COOKIE))
         or negotiate(request.headers.get(hdrs.ACCEPT_LANGUAGE))
         or default
     )

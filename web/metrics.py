@@ -55,6 +55,17 @@ class _Streak:
     told_at: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One value of a metric, as a person reads it (the status page)."""
+
+    family: str
+    name: str
+    labels: str
+    """`outcome=ok, route=…`, or empty."""
+    value: float
+
+
 class Metrics:
     def __init__(
         self,
@@ -94,6 +105,26 @@ class Metrics:
         self._refreshers.append(refresh)
 
     async def render(self) -> bytes:
+        await self._refresh()
+        return generate_latest(self.registry)
+
+    async def figures(self, prefixes: tuple[str, ...]) -> list[Figure]:
+        """The current values of the metrics whose names start with one of `prefixes`
+        (refreshed as for a scrape): what the status page shows beside /healthz. Histogram
+        buckets and `_created` timestamps are left out; a histogram gives its count and sum."""
+        await self._refresh()
+        found: list[Figure] = []
+        for family in self.registry.collect():
+            if not family.name.startswith(prefixes):
+                continue
+            for sample in family.samples:
+                if sample.name.endswith(("_bucket", "_created")):
+                    continue
+                labels = ", ".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                found.append(Figure(family.name, sample.name, labels, sample.value))
+        return found
+
+    async def _refresh(self) -> None:
         if self._refreshers:
             results = await asyncio.gather(
                 *(asyncio.wait_for(r(), self._refresh_timeout) for r in self._refreshers),
@@ -101,7 +132,6 @@ class Metrics:
             )
             for index, result in enumerate(results):
                 self._tell(index, result)
-        return generate_latest(self.registry)
 
     def _tell(self, index: int, result: object) -> None:
         """Log a refresher's failure streak: its start, a reminder per interval, its end."""

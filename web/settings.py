@@ -86,11 +86,38 @@ class HttpSettings(BaseModel):
             "callback.max_per_hour and the do-not-call list apply as well."
         ),
     )
+    admin_idle_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=7 * 24 * 60,
+        description=(
+            "Admin pages (/admin/): minutes without a request after which a staff session "
+            "ends and the login form is shown again."
+        ),
+    )
+    admin_login_ip_per_hour: int = Field(
+        default=30,
+        ge=1,
+        le=10_000,
+        description=(
+            "Admin pages: login attempts one client address may make within an hour (an IPv6 "
+            "client counts by its /64); more get 429. Counted in the database."
+        ),
+    )
+    admin_login_user_per_hour: int = Field(
+        default=10,
+        ge=1,
+        le=10_000,
+        description=(
+            "Admin pages: login attempts for one account within an hour, from anywhere; more "
+            "get 429 (a guesser is stopped, at the price of the account waiting too)."
+        ),
+    )
     language: Language = Field(
         default="uk",
         description=(
-            "Language of the web pages (the callback form) for a browser that asks for none "
-            'of pbxbridge\'s: "uk" or "en". A page offers a link to the other one.'
+            "Language of the web pages (the callback form, the admin pages) for a browser that "
+            'asks for none of pbxbridge\'s: "uk" or "en". A page offers a link to the other one.'
         ),
     )
     max_body_bytes: int = Field(

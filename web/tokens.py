@@ -203,7 +203,7 @@ class TokenStore:
                 kind="api_token",
                 field="token",
                 amount=Decimal(0),
-                source=MoneySource(kind="cli", user=actor),
+                source=MoneySource.of_actor(actor),
                 outcome="ok",
                 detail=detail,
             )

@@ -23,6 +23,7 @@ from pbxbridge.cli.service import audit_command, run_command
 from pbxbridge.cli.sms import sms
 from pbxbridge.cli.subscribers import payments, subscribers
 from pbxbridge.cli.tokens import tokens
+from pbxbridge.cli.users import users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,6 +59,7 @@ for command in (
     campaign,
     callback,
     tokens,
+    users,
     config,
     line,
     jobs,

@@ -20,14 +20,30 @@ from web.addresses import resolve_client
 from web.settings import parse_networks
 
 PUBLIC = {"/healthz", "/metrics", "/api/v1/openapi.json", "/callback", "/static"}
-"""Everything else answers an anonymous request with 401 (or 404 where a face is off)."""
+"""Everything else answers an anonymous request with 401 (or 404 where a face is off),
+but the admin pages (ADMIN)."""
+
+ADMIN = "/admin/"
+"""The staff pages: an anonymous request to any of them, any method, known path or not,
+gets 303 to the login form; the form itself (ADMIN_LOGIN) is open to GET, and a POST to it
+without the form's CSRF token is 403."""
+ADMIN_LOGIN = "/admin/login"
 
 STATIC_FILE = "/static/pbxbridge.css"
 """What the walk asks of /static (a folder of public files): one of them."""
 
-FACE_PATHS = ["/", "/billing/", "/status_cdr.php", "/external_get_info.php", "/admin/"]
-"""Where the Ubilling/Askozia faces (off here: no key, no password) and the admin pages
-(next) are: 404."""
+FACE_PATHS = ["/", "/billing/", "/status_cdr.php", "/external_get_info.php"]
+"""Where the Ubilling/Askozia faces (off here: no key, no password) are: 404."""
+
+
+async def expect_admin_guard(client: Any, method: str, path: str) -> None:
+    """What the anonymous get from an admin route (see ADMIN)."""
+    answer = await client.request(method, concrete(path), allow_redirects=False)
+    if path == ADMIN_LOGIN:
+        assert answer.status == (200 if method == "GET" else 403), (method, path, answer.status)
+        return
+    assert answer.status == 303, (method, path, answer.status)
+    assert answer.headers["Location"].startswith(ADMIN_LOGIN), (method, path)
 
 
 def concrete(path: str) -> str:
@@ -63,6 +79,9 @@ async def test_every_route_is_closed_to_the_anonymous_but_the_public_ones(
             path = resource.canonical
             seen.add(path)
             for method in {route.method, "GET"}:
+                if path.startswith(ADMIN):
+                    await expect_admin_guard(client, method, path)
+                    continue
                 answer = await client.request(method, concrete(path))
                 if path in PUBLIC:
                     # Open (the health may be 503 here: nothing was started).
@@ -72,8 +91,9 @@ async def test_every_route_is_closed_to_the_anonymous_but_the_public_ones(
                     body = await answer.json()
                     assert body["error"]["code"] == "unauthorized"
                     assert answer.headers["WWW-Authenticate"].startswith("Bearer")
-        # The walk saw the API, and every public route exists.
+        # The walk saw the API and the admin pages, and every public route exists.
         assert "/api/v1/subscribers/{number}" in seen
+        assert {"/admin/", ADMIN_LOGIN, "/admin/users", "/admin/tokens"} <= seen
         assert seen >= PUBLIC
         # Unknown paths and methods under the API: 401 too, never a hint of what exists.
         for method, url in [("GET", "/api/v1/nothing"), ("DELETE", "/api/v1/subscribers/1")]:
@@ -81,6 +101,12 @@ async def test_every_route_is_closed_to_the_anonymous_but_the_public_ones(
             assert answer.status == 401, (method, url)
         for url in FACE_PATHS:
             assert (await client.get(url)).status == 404, url
+        for method, url in [
+            ("GET", "/admin/nothing"),
+            ("DELETE", "/admin/users/x"),
+            ("GET", "/admin"),
+        ]:
+            await expect_admin_guard(client, method, url)
         assert (await client.get("/?module=remoteapi&key=x&action=userstatus")).status == 404
 
 
@@ -113,6 +139,9 @@ async def test_faces_switched_on_answer_the_anonymous_by_their_own_rules(
             methods = {"GET", "POST", "PUT"} if route.method == "*" else {route.method, "GET"}
             for method in methods:
                 url = concrete(path)
+                if path.startswith(ADMIN):
+                    await expect_admin_guard(client, method, path)
+                    continue
                 answer = await client.request(method, url)
                 if path in {"/", "/billing/"}:
                     assert answer.status == 404, (method, path)  # only ?module=remoteapi
