@@ -164,6 +164,25 @@ UK: Final[Mapping[str, str]] = {
     "SMS": "SMS",
     "Missed calls": "Пропущені дзвінки",
     "Callback form": "Форма зворотного дзвінка",
+    # the live feed beside every admin page (web/templates/feed.html)
+    "Live feed": "Події наживо",
+    "connecting…": "зʼєднання…",
+    "live": "наживо",
+    "offline, reconnecting": "немає звʼязку, зʼєднуюся знову",
+    "Incoming call": "Вхідний дзвінок",
+    "Missed call": "Пропущений дзвінок",
+    "SMS from": "SMS від",
+    "Campaign": "Кампанія",
+    "Alert:": "Тривога:",
+    "Balance": "Баланс",
+    "Days left": "Залишилось днів",
+    "Tariff": "Тариф",
+    "Last payments": "Останні платежі",
+    "Not a subscriber": "Не абонент",
+    "The billing did not answer": "Білінг не відповів",
+    "unknown": "невідомий",
+    "debtor": "боржник",
+    "frozen": "заморожений",
 }
 
 CATALOGS: Final[Mapping[Language, Mapping[str, str]]] = {"uk": UK, "en": {}}

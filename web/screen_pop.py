@@ -9,10 +9,10 @@ Two sources meet here, both handed in by the root:
   operator's phone) only teach which call their uniqueid belongs to; its first channel's
   `Hangup` publishes `hangup`.
 - **The FastAGI lookup** (`on_lookup`, agi's RouteDeps hook): the IVR asks the billing who
-  is calling as the call comes in; that answer (status, balance, days left when the route
-  asked for details) becomes the card, so the billing is not asked twice. When no lookup
-  came for the call within `wait` seconds (a dialplan without pbxbridge's IVR), the card
-  asks the billing itself (`BillingClient.by_number`, a lookup that is not a call).
+  is calling as the call comes in; that answer becomes the card, so the billing is not
+  asked twice. When no lookup came for the call within `wait` seconds (a dialplan without
+  pbxbridge's IVR), or it left the card's details unknown (a status-only route on Ubilling),
+  the card asks the billing itself (`BillingClient.by_number`, a lookup that is not a call).
 
 The card's last payments come from the audit journal (money in: payments and pay cards
 booked through pbxbridge; with Ubilling, only the cards paid through pbxbridge's IVR).
@@ -49,6 +49,9 @@ MAX_CHANNELS: Final = 4000
 """uniqueid → call entries remembered, for lookups made on a call's other channels."""
 PAYMENTS_SHOWN: Final = 3
 PAYMENT_KINDS: Final = frozenset({"payment", "paycard"})
+CARD_DETAILS: Final = frozenset({"name", "days_left", "tariff", "credit"})
+"""Details the card shows: an IVR lookup without them (askozianum on Ubilling asks the
+status only) is completed by a lookup of the card's own."""
 UNKNOWN_CALLERIDS: Final = frozenset({"", "<unknown>", "anonymous", "unknown"})
 
 
@@ -156,6 +159,9 @@ class ScreenPop:
                 lookup = await asyncio.wait_for(asyncio.shield(call.looked_up), self.wait)
             except TimeoutError:
                 lookup = await self._by_number(call.number)
+            else:
+                if lookup.subscriber is not None and lookup.subscriber.unknown & CARD_DETAILS:
+                    lookup = await self._by_number(call.number)
             self._publish("card", await self._card_data(call, lookup))
         except asyncio.CancelledError:
             return  # hung up before its card was made

@@ -42,6 +42,7 @@ from pbxbridge.settings import Settings
 from primitives.clock import FixedClock
 from tests.conftest import IN_CI, sqlite_database_at
 from tests.fakes.ami_asterisk import FakeAmi
+from web.staff import Role, StaffStore
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -58,6 +59,7 @@ VIEWPORT = {"width": 1000, "height": 700}
 RUN_TIMEOUT = 15.0
 """Seconds a coroutine run on the service's loop may take before the test fails."""
 
+PASSWORD = "correct horse battery"
 SUBSCRIBER = "+380501112233"
 """The number of the subscriber every live service has (login olena)."""
 
@@ -170,6 +172,10 @@ class Live:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     @property
+    def staff(self) -> StaffStore:
+        return StaffStore(self.core.sessions, self.core.clock, self.core.audit)
+
+    @property
     def base_url(self) -> str:
         web = self.service.web
         assert web is not None
@@ -203,7 +209,12 @@ async def _start(
     )
     assert core.local is not None
     await core.local.add(
-        "olena", name="Олена", phones=(SUBSCRIBER,), balance=Decimal("250.00"), actor="test"
+        "olena",
+        name="Олена",
+        phones=(SUBSCRIBER,),
+        balance=Decimal("250.00"),
+        fee=Decimal("300.00"),
+        actor="test",
     )
     service = Service(core)
     await service.start()
@@ -249,3 +260,22 @@ def browse(page: Page, live: Live, request: pytest.FixtureRequest) -> Browse:
     for old in folder.glob("*.png"):
         old.unlink()
     return Browse(page, live.base_url, folder)
+
+
+def add_staff(live: Live, name: str, role: Role, password: str = PASSWORD) -> None:
+    """A staff account, as `pbxbridge users add` makes it."""
+    live.run(live.staff.add(name, role, password, actor="cli:test"))
+
+
+def log_in(
+    browse: Browse, name: str, password: str = PASSWORD, *, expect_home: bool = True
+) -> None:
+    """Fill in the login form as a person does; by default, wait for the home page."""
+    page = browse.page
+    browse.goto("/admin/login")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    if expect_home:
+        expect_page(page).to_have_url(browse.url("/admin/"))
+        browse.shot(f"logged-in-{name}")
