@@ -74,6 +74,7 @@ async def test_every_route_is_closed_to_the_anonymous_but_the_public_ones(
                     assert answer.headers["WWW-Authenticate"].startswith("Bearer")
         # The walk saw the API, and every public route exists.
         assert "/api/v1/subscribers/{number}" in seen
+        assert {"/api/v1/calls", "/api/v1/calls/{id}"} <= seen
         assert seen >= PUBLIC
         # Unknown paths and methods under the API: 401 too, never a hint of what exists.
         for method, url in [("GET", "/api/v1/nothing"), ("DELETE", "/api/v1/subscribers/1")]:
