@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -66,6 +66,12 @@ def to_call(row: CallRow) -> Call:
         recalled_at=_maybe_utc(row.recalled_at),
         recalled_by=row.recalled_by,
     )
+
+
+def _with_number(numbers: Sequence[str]) -> ColumnElement[bool]:
+    """One of `numbers` is the call's caller, callee or outside party."""
+    wanted = sorted(set(numbers))
+    return CallRow.number.in_(wanted) | CallRow.caller.in_(wanted) | CallRow.callee.in_(wanted)
 
 
 def day_bounds(clock: Clock, first: date, last: date) -> tuple[datetime, datetime]:
@@ -146,14 +152,19 @@ class CallLogStore:
             )
             return [(r.id, r.number) for r in rows if r.number is not None]
 
-    async def days(self, first: date, last: date) -> builtins.list[Call]:
-        """Calls that began on the local days `first`..`last`, oldest first."""
+    async def days(
+        self, first: date, last: date, *, numbers: Sequence[str] = ()
+    ) -> builtins.list[Call]:
+        """Calls that began on the local days `first`..`last`, oldest first; with one of
+        `numbers` when given (see `page`)."""
         start, end = day_bounds(self._clock, first, last)
         query = (
             select(CallRow)
             .where(CallRow.started_at >= start, CallRow.started_at < end)
             .order_by(CallRow.started_at, CallRow.id)
         )
+        if numbers:
+            query = query.where(_with_number(numbers))
         async with self._sessions() as session:
             return [to_call(r) for r in await session.scalars(query)]
 
@@ -187,10 +198,7 @@ class CallLogStore:
         if until is not None:
             query = query.where(CallRow.started_at < until)
         if numbers:
-            wanted = sorted(set(numbers))
-            query = query.where(
-                CallRow.number.in_(wanted) | CallRow.caller.in_(wanted) | CallRow.callee.in_(wanted)
-            )
+            query = query.where(_with_number(numbers))
         if direction is not None:
             query = query.where(CallRow.direction == direction)
         if disposition is not None:
