@@ -185,11 +185,13 @@ class CallLogStore:
         numbers: Sequence[str] = (),
         direction: str | None = None,
         disposition: str | None = None,
+        missed: bool | None = None,
+        recalled: bool | None = None,
     ) -> builtins.list[Call]:
         """Calls newest first (by id, the order they were recorded): ids below `before`,
         begun in [since, until) (UTC), with one of `numbers` as caller, callee or outside
         party (pass the number as typed and its E.164 form), of one direction and one
-        disposition when given."""
+        disposition when given; missed or not, recalled or not when asked."""
         query = select(CallRow).order_by(CallRow.id.desc()).limit(limit)
         if before is not None:
             query = query.where(CallRow.id < before)
@@ -203,6 +205,11 @@ class CallLogStore:
             query = query.where(CallRow.direction == direction)
         if disposition is not None:
             query = query.where(CallRow.disposition == disposition)
+        if missed is not None:
+            query = query.where(CallRow.missed.is_(missed))
+        if recalled is not None:
+            recall = CallRow.recalled_at
+            query = query.where(recall.is_not(None) if recalled else recall.is_(None))
         async with self._sessions() as session:
             return [to_call(r) for r in await session.scalars(query)]
 

@@ -179,21 +179,16 @@ class MissedCallStore:
         """Missed calls newest first (by id, the order they were recorded): ids below
         `before`, started in [since, until) (UTC), recalled or still open when asked, of
         one `number` (as stored: E.164) when given."""
-        query = select(CallRow).where(MISSED).order_by(CallRow.id.desc()).limit(limit)
-        if before is not None:
-            query = query.where(CallRow.id < before)
-        if since is not None:
-            query = query.where(CallRow.started_at >= since)
-        if until is not None:
-            query = query.where(CallRow.started_at < until)
-        if recalled is not None:
-            query = query.where(
-                CallRow.recalled_at.is_not(None) if recalled else CallRow.recalled_at.is_(None)
-            )
-        if number is not None:
-            query = query.where(CallRow.number == number)
-        async with self._sessions() as session:
-            return [to_record(to_call(r)) for r in await session.scalars(query)]
+        calls = await self.log.page(
+            limit,
+            before=before,
+            since=since,
+            until=until,
+            numbers=[number] if number is not None else (),
+            missed=True,
+            recalled=recalled,
+        )
+        return [to_record(c) for c in calls]
 
     async def pending_lookups(self, limit: int) -> builtins.list[tuple[int, str]]:
         """Missed calls whose subscriber is still to be asked, newest first."""

@@ -49,45 +49,43 @@ def _entries() -> sa.TableClause:
     )
 
 
+CALL_COLUMNS = (
+    "id",
+    "linkedid",
+    "caller",
+    "callee",
+    "number",
+    "number_valid",
+    "direction",
+    "disposition",
+    "started_at",
+    "ended_at",
+    "duration",
+    "billsec",
+    "queue",
+    "queue_position",
+    "lookup",
+    "login",
+    "name",
+    "status",
+    "missed",
+    "waited_seconds",
+    "recalled_at",
+    "recalled_by",
+)
+"""The columns of `calls` a missed call fills (the others stay empty)."""
+
+
 def _calls() -> sa.TableClause:
-    return sa.table(
-        "calls",
-        *(
-            sa.column(name)
-            for name in (
-                "id",
-                "linkedid",
-                "caller",
-                "callee",
-                "number",
-                "number_valid",
-                "direction",
-                "disposition",
-                "started_at",
-                "ended_at",
-                "duration",
-                "billsec",
-                "queue",
-                "queue_position",
-                "lookup",
-                "login",
-                "name",
-                "status",
-                "missed",
-                "waited_seconds",
-                "recalled_at",
-                "recalled_by",
-            )
-        ),
-    )
+    return sa.table("calls", *(sa.column(name) for name in CALL_COLUMNS))
 
 
-def _reset_sequence() -> None:
+def _reset_sequence(table: str) -> None:
     """PostgreSQL: ids were copied, so the serial's sequence moves past them."""
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
-            "SELECT setval(pg_get_serial_sequence('calls', 'id'), "
-            "COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM calls"
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 (a constant)
+            f"COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {table}"
         )
 
 
@@ -96,30 +94,7 @@ def upgrade() -> None:
     c = entries.c
     op.execute(
         calls.insert().from_select(
-            [
-                "id",
-                "linkedid",
-                "caller",
-                "callee",
-                "number",
-                "number_valid",
-                "direction",
-                "disposition",
-                "started_at",
-                "ended_at",
-                "duration",
-                "billsec",
-                "queue",
-                "queue_position",
-                "lookup",
-                "login",
-                "name",
-                "status",
-                "missed",
-                "waited_seconds",
-                "recalled_at",
-                "recalled_by",
-            ],
+            list(CALL_COLUMNS),
             sa.select(
                 c.id,
                 c.linkedid,
@@ -146,7 +121,7 @@ def upgrade() -> None:
             ).order_by(c.id),
         )
     )
-    _reset_sequence()
+    _reset_sequence("calls")
     op.drop_index("ix_missed_calls_entries_number_at", table_name="missed_calls_entries")
     op.drop_index(op.f("ix_missed_calls_entries_at"), table_name="missed_calls_entries")
     op.drop_table("missed_calls_entries")
@@ -204,4 +179,5 @@ def downgrade() -> None:
             .order_by(c.id),
         )
     )
+    _reset_sequence("missed_calls_entries")
     op.execute(calls.delete().where(missed))
