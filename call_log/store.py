@@ -125,9 +125,9 @@ class CallLogStore:
                 "name": subscriber.name[:NAME_MAX],
                 "status": int(subscriber.status),
             }
+        statement = update(CallRow).where(CallRow.id == call_id).values(**values)
         async with self._sessions.begin() as session:
-            await session.execute(update(CallRow).where(CallRow.id == call_id).values(**values))
-            row = await session.get(CallRow, call_id)
+            row = await session.scalar(statement.returning(CallRow))
             return to_call(row) if row is not None else None
 
     # -- reads ---------------------------------------------------------------------------

@@ -8,7 +8,8 @@ arrival order: the call (`Outcome.entry`, missed or not) is committed to the cal
 once, before the billing is asked anything, so neither a slow billing nor a `kill -9` right
 after loses it. The subscriber of its outside number is looked up afterwards
 (BillingClient.find, a non-call lookup); when the billing fails the row keeps
-`lookup = "pending"` and the next `list()` or the next recorded call asks again.
+`lookup = "pending"` and the next `list()`, or the next lookup the billing answers after
+that failure, asks again.
 `on_missed` is called once per recorded missed call, `on_answered` once per recorded
 answered call (disposition ANSWERED), each after that lookup. A missed call the database refused
 WRITE_RETRIES times is lost: that is logged and told to `alert` (staff), which the root
@@ -85,6 +86,9 @@ class MissedCallTracker:
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lookup_slots = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+        self._lookups_failed = False
+        """A lookup failed since the pending ones were last asked again: the next one the
+        billing answers asks them (not every answer: each call is looked up)."""
         self._closed = False
 
     async def __aenter__(self) -> MissedCallTracker:
@@ -301,7 +305,8 @@ class MissedCallTracker:
                 await self._on_answered(call)
             except Exception:
                 log.exception("call log: on_answered failed for call %s", call.linkedid)
-        if answered:
+        if answered and self._lookups_failed:
+            self._lookups_failed = False
             await self.resolve_pending(PENDING_BATCH)
 
     # -- subscribers ---------------------------------------------------------------------
@@ -322,6 +327,7 @@ class MissedCallTracker:
                     return None, True
                 return updated, True
             lookup_error = lookup.error or "billing error"
+        self._lookups_failed = True
         log.warning(
             "call log: subscriber of %s not known yet (%s); asked again later",
             number,
