@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python bench/fee_bench.py
 	$(BIN)/python bench/remoteapi_bench.py
 	$(BIN)/python bench/scheduler_bench.py
+	$(BIN)/python bench/call_log_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

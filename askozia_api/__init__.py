@@ -5,11 +5,11 @@
   `http.remoteapi_key` is set, money moves only with `http.remoteapi_money`.
 - askozia.py: the Askozia PBX endpoints Ubilling before 1.5.9 polls (`/status_cdr.php`,
   `/external_get_info.php`), with HTTP Basic auth; on while `askozia.password` is set.
-- cdr.py (CdrSource, the CSV), missed_cdr.py (today's source: missed calls only),
+- cdr.py (CdrSource, the CSV), call_log_cdr.py (the source: the call log),
   status.py (the status line), php.py (PHP's ways of reading and printing), records.py
   (subscribers as Ubilling writes users), auth_log.py (failed logins, logged once per
   interval per client), deps.py (what the root passes in), settings.py (`[askozia]`).
 
 The root mounts them (pbxbridge/webserver.py); this room imports billing_client,
-callfile_spooler (callbacks) and missed_calls, never pbxbridge/.
+callfile_spooler (callbacks) and call_log, never pbxbridge/
 """

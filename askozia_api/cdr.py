@@ -2,9 +2,9 @@
 
 `CdrSource` is what the face reads: rows with the fields of Asterisk's CSV CDR (cdr_csv,
 which every Askozia export extended) plus the two Askozia added that Ubilling reads: the
-direction (index 16) and the internal number an incoming call was for (index 18). The full
-call log (issue 11 part 4) implements it; until then `missed_calls_source` serves the
-missed calls pbxbridge keeps, and only those (see askozia_api/missed_cdr.py).
+direction (index 16) and the internal number an incoming call was for (index 18). The call
+log implements it (askozia_api/call_log_cdr.py: every call, recalls as Ubilling reads
+them).
 
 The CSV is written as Ubilling's parser reads it (api.wdyc.php `fetchAskoziaCalls`,
 api.askozia.php, api.exhorse.php): one row a line (`\\n`), `;` between fields, a header
@@ -82,7 +82,7 @@ class CdrRecord:
 
 
 class CdrSource(Protocol):
-    """Where the Askozia face reads calls from (the call log will implement it)."""
+    """Where the Askozia face reads calls from (the call log implements it)."""
 
     def records(self, first: date, last: date) -> AsyncIterator[CdrRecord]:
         """Rows whose start falls on the local days `first`..`last`, oldest first."""

@@ -46,10 +46,10 @@ operator-first callback connects two parties before the customer's phone even ri
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from missed_calls.events import (
+from call_log.events import (
     CdrRow,
     Channel,
     ChannelGone,
@@ -60,8 +60,11 @@ from missed_calls.events import (
     QueueAbandon,
     QueueJoin,
     QueueLeave,
+    Recording,
 )
-from missed_calls.models import NUMBER_MAX
+from call_log.models import FILE_MAX, NUMBER_MAX
+from call_log.records import CallEntry, Direction
+from call_log.summary import Legs, legs
 from missed_calls.settings import MissedCallSettings
 from primitives.phones import PhoneNormaliser
 
@@ -91,6 +94,7 @@ class CallState:
     queue_caller: str = ""
     own_caller: str = ""
     channel_events: int = 0
+    recording: str | None = None
 
     def merge(self, other: CallState) -> None:
         self.first_seen = min(self.first_seen, other.first_seen)
@@ -113,6 +117,7 @@ class CallState:
         self.queue_caller = self.queue_caller or other.queue_caller
         self.own_caller = self.own_caller or other.own_caller
         self.channel_events += other.channel_events
+        self.recording = self.recording or other.recording
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +147,9 @@ class Outcome:
     why: str
     recall_numbers: frozenset[str] = frozenset()
     dialled_numbers: frozenset[str] = frozenset()
+    entry: CallEntry | None = None
+    """The call as the call log records it: None for a call with no Cdr row that is not
+    missed either (nothing to log: cdr_manager off, or only channel events came)."""
 
 
 def _caller_id(value: str) -> str:
@@ -283,6 +291,8 @@ class CallBook:
             call.queue_left_at = call.queue_left_at or now
         elif isinstance(body, ChannelsSeen) and body.connected:
             call.connected = True
+        elif isinstance(body, Recording):
+            call.recording = body.filename[:FILE_MAX]
 
     @staticmethod
     def _saw(call: CallState, channel: Channel, *, gone: bool) -> None:
@@ -448,9 +458,88 @@ def _waited(call: CallState, facts: CallFacts) -> int:
     return int((left - joined).total_seconds())
 
 
+def _party(
+    call: CallState,
+    facts: CallFacts,
+    summary: Legs,
+    recall: frozenset[str],
+    settings: MissedCallSettings,
+    phones: PhoneNormaliser,
+) -> tuple[Direction, tuple[str, bool] | None]:
+    """The call's direction and its outside party's number key: pbxbridge's own calls are
+    outgoing (to the number dialled); an inbound one is incoming (from its caller, see
+    `_caller`); else an outside caller makes it incoming, an outside callee outgoing,
+    and two inside parties internal."""
+
+    def key(raw: str) -> tuple[str, bool] | None:
+        return number_key(raw, phones, settings.min_number_digits)
+
+    if facts.placed:
+        dialled = key(summary.callee) or next(((n, True) for n in sorted(recall)), None)
+        return "outgoing", dialled
+    if facts.inbound:
+        return "incoming", _caller(call, facts, settings, phones)[1]
+    source, target = key(summary.caller or call.own_caller), key(summary.callee)
+    if source is not None and target is None:
+        return "incoming", source
+    if target is not None:
+        return "outgoing", target
+    return "internal", None
+
+
+def _entry(
+    call: CallState,
+    facts: CallFacts,
+    outcome: Outcome,
+    settings: MissedCallSettings,
+    phones: PhoneNormaliser,
+) -> CallEntry | None:
+    """The call-log row of a complete call (see `Outcome.entry`). Its start is the
+    tracker's (the events' Timestamp, else their arrival); its length and talk time are
+    the Cdr rows' (see call_log.summary), so the answer is `end - billsec` as in Asterisk."""
+    missed = outcome.missed
+    if not call.rows and missed is None:
+        return None
+    summary = legs(call.rows, facts.inbound_rows)
+    direction, party = _party(call, facts, summary, outcome.recall_numbers, settings, phones)
+    if facts.connected:
+        disposition = "ANSWERED"
+    elif missed is not None:
+        disposition = "NO ANSWER"
+    else:
+        disposition = summary.row_disposition
+    if call.rows:
+        duration = summary.duration
+    else:
+        duration = min(max(int((outcome.ended - outcome.started).total_seconds()), 0), 86_400)
+    ended = outcome.started + timedelta(seconds=duration)
+    billsec = min(summary.billsec, duration) if disposition == "ANSWERED" else 0
+    caller = missed.raw_number if missed is not None else summary.caller or call.own_caller
+    return CallEntry(
+        linkedid=outcome.key,
+        caller=caller[:NUMBER_MAX],
+        callee=(summary.callee or call.queue or "")[:NUMBER_MAX],
+        number=party[0] if party is not None else None,
+        number_valid=party[1] if party is not None else False,
+        direction="incoming" if missed is not None else direction,
+        disposition=disposition,
+        started_at=outcome.started,
+        answered_at=ended - timedelta(seconds=billsec) if disposition == "ANSWERED" else None,
+        ended_at=ended,
+        duration=duration,
+        billsec=billsec,
+        queue=call.queue or (call.queues_joined[0] if call.queues_joined else None),
+        queue_position=call.queue_position,
+        answered_by=summary.answered_by,
+        recording=call.recording,
+        missed=missed is not None,
+        waited_seconds=missed.waited_seconds if missed is not None else 0,
+    )
+
+
 def decide(call: CallState, settings: MissedCallSettings, phones: PhoneNormaliser) -> Outcome:
     """Facts first (`call_facts`), then the verdict (`why_not_missed`); a missed call also
-    gets its caller's number and how long the caller waited."""
+    gets its caller's number and how long the caller waited; then the call-log row."""
     facts = call_facts(call, settings)
     recall, dialled = _numbers(call, facts, settings, phones)
     why = why_not_missed(facts, require_queue=settings.require_queue)
@@ -469,7 +558,7 @@ def decide(call: CallState, settings: MissedCallSettings, phones: PhoneNormalise
                 queue_position=call.queue_position,
                 waited_seconds=min(max(_waited(call, facts), 0), MAX_WAIT_SECONDS),
             )
-    return Outcome(
+    outcome = Outcome(
         key=call.key,
         started=facts.started,
         ended=call.last_seen,
@@ -479,3 +568,4 @@ def decide(call: CallState, settings: MissedCallSettings, phones: PhoneNormalise
         recall_numbers=recall,
         dialled_numbers=dialled,
     )
+    return replace(outcome, entry=_entry(call, facts, outcome, settings, phones))

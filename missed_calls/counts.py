@@ -1,7 +1,8 @@
 """Missed calls recorded and recalled, all time (for /metrics).
 
-Nothing deletes a missed call today, so both only grow and are exposed as counters; were a
-retention added, Prometheus would read the drop as a counter reset.
+Counted over the call log's missed rows. Both grow and are exposed as counters; the call
+log's retention (`retention.call_log_days`) prunes old calls, which Prometheus reads as a
+counter reset.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from missed_calls.models import MissedCallRow
+from call_log.models import CallRow
+from missed_calls.store import MISSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +27,9 @@ async def missed_counts(sessions: async_sessionmaker[AsyncSession]) -> MissedCou
     async with sessions() as session:
         row = (
             await session.execute(
-                select(func.count(), func.count(MissedCallRow.recalled_at)).select_from(
-                    MissedCallRow
-                )
+                select(func.count(), func.count(CallRow.recalled_at))
+                .select_from(CallRow)
+                .where(MISSED)
             )
         ).one()
     return MissedCounts(missed=int(row[0]), recalled=int(row[1]))

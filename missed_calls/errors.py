@@ -2,11 +2,11 @@
 model):
 
     PbxbridgeError            (primitives.errors)
-    └── MissedCallsError      anything the missed-call tracker could not use
-        └── BadEvent          an AMI event that lacks what it needs (logged and skipped)
+    └── MissedCallsError      anything the missed-call rules could not use
 
-A caller catches `MissedCallsError`. `BadEvent` is a `ValueError` too, as it was. A database
-failure while recording is no error of this room: the tracker retries it (see `tracker`).
+A caller catches `MissedCallsError`. An AMI event the tracker cannot read is the call
+log's `BadEvent` (call_log/errors.py): the events are read there. A database failure while
+recording is no error of this room: the tracker retries it (see `tracker`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,3 @@ from primitives.errors import PbxbridgeError
 
 class MissedCallsError(PbxbridgeError):
     """Base of every missed-call error."""
-
-
-class BadEvent(MissedCallsError, ValueError):
-    """An event of a kind the tracker reads, unusable as it came."""

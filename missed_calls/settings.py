@@ -1,4 +1,5 @@
-"""`[missed_calls]`: which calls count as missed, and how long to wait before deciding."""
+"""`[missed_calls]`: whether calls are recorded (the call log), which count as missed, and
+how long to wait before deciding."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ class MissedCallSettings(BaseModel):
     enabled: bool = Field(
         default=True,
         description=(
-            "Track missed calls from AMI events (needs cdr_manager with unanswered = yes and "
-            "the AMI user's read = call,cdr,agent)."
+            "Record calls from AMI events: the call log and, in it, missed calls (needs "
+            "cdr_manager with unanswered = yes and the AMI user's read = call,cdr,agent; "
+            "add dialplan for MixMonitor's file names)."
         ),
     )
     inbound_userfield: str = Field(

@@ -1,51 +1,73 @@
-"""Reads and writes of the missed-calls tables. Each write is its own committed transaction."""
+"""Missed calls: a view of the call log (rows of `calls` with `missed` true), their
+recall marking, unsuccessful recall attempts and daily statistics. Each write is its own
+committed transaction."""
 
 from __future__ import annotations
 
 import builtins
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing_client.subscriber import Status, SubscriberInfo
+from billing_client.subscriber import SubscriberInfo
+from call_log.models import CallRow
+from call_log.records import Call, CallEntry
+from call_log.store import CallLogStore, day_bounds, to_call
 from missed_calls.calls import Missed
-from missed_calls.models import NAME_MAX, MissedCallRow, RecallAttemptRow
+from missed_calls.models import RecallAttemptRow
 from missed_calls.records import DailyStats, MissedCall
 from primitives.clock import Clock, as_utc
 
 MAX_STATS_DAYS = 366
+MISSED: ColumnElement[bool] = CallRow.missed.is_(True)
 
 
-def _status(value: int | None) -> Status | None:
-    if value is None:
-        return None
-    try:
-        return Status(value)
-    except ValueError:
-        return Status.UNKNOWN
-
-
-def to_record(row: MissedCallRow) -> MissedCall:
+def to_record(call: Call) -> MissedCall:
+    """The missed-call view of a call of the log."""
     return MissedCall(
-        id=row.id,
-        number=row.number,
-        raw_number=row.raw_number,
-        login=row.login,
-        name=row.name,
-        status=_status(row.status),
-        queue=row.queue,
-        at=as_utc(row.at),
-        waited_seconds=row.waited_seconds,
-        recalled_at=as_utc(row.recalled_at) if row.recalled_at is not None else None,
-        recalled_by=row.recalled_by,
-        linkedid=row.linkedid,
-        number_valid=row.number_valid,
-        queue_position=row.queue_position,
-        lookup=row.lookup,
+        id=call.id,
+        number=call.number or call.caller,
+        raw_number=call.caller,
+        login=call.login,
+        name=call.name,
+        status=call.status,
+        queue=call.queue,
+        at=call.started_at,
+        waited_seconds=call.waited_seconds,
+        recalled_at=call.recalled_at,
+        recalled_by=call.recalled_by,
+        linkedid=call.linkedid,
+        number_valid=call.number_valid,
+        queue_position=call.queue_position,
+        lookup=call.lookup,
+    )
+
+
+def missed_entry(
+    linkedid: str, missed: Missed, *, at: datetime, ended_at: datetime, callee: str = ""
+) -> CallEntry:
+    """A missed call as the call log keeps it, from what the verdict knows."""
+    return CallEntry(
+        linkedid=linkedid,
+        caller=missed.raw_number,
+        callee=callee or missed.queue or "",
+        number=missed.number,
+        number_valid=missed.number_valid,
+        direction="incoming",
+        disposition="NO ANSWER",
+        started_at=at,
+        answered_at=None,
+        ended_at=ended_at,
+        duration=max(int((ended_at - at).total_seconds()), missed.waited_seconds, 0),
+        billsec=0,
+        queue=missed.queue,
+        queue_position=missed.queue_position,
+        missed=True,
+        waited_seconds=missed.waited_seconds,
     )
 
 
@@ -53,55 +75,24 @@ class MissedCallStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._sessions = sessions
         self._clock = clock
+        self.log = CallLogStore(sessions, clock)
 
     # -- writes --------------------------------------------------------------------------
 
     async def insert(
         self, linkedid: str, missed: Missed, *, at: datetime, ended_at: datetime
     ) -> MissedCall | None:
-        """Record a missed call, committed before returning; None when the linkedid is
-        already recorded."""
-        row = MissedCallRow(
-            linkedid=linkedid,
-            number=missed.number,
-            raw_number=missed.raw_number,
-            number_valid=missed.number_valid,
-            lookup="pending" if missed.number_valid else "skipped",
-            queue=missed.queue,
-            queue_position=missed.queue_position,
-            at=as_utc(at),
-            ended_at=as_utc(max(at, ended_at)),
-            waited_seconds=missed.waited_seconds,
-        )
-        try:
-            async with self._sessions.begin() as session:
-                session.add(row)
-                await session.flush()
-                record = to_record(row)
-        except IntegrityError:
-            return None
-        return record
+        """Record a missed call in the call log, committed before returning; None when the
+        linkedid is already recorded."""
+        call = await self.log.insert(missed_entry(linkedid, missed, at=at, ended_at=ended_at))
+        return to_record(call) if call is not None else None
 
     async def set_subscriber(
         self, call_id: int, subscriber: SubscriberInfo | None
     ) -> MissedCall | None:
         """The lookup's answer: a subscriber, or None for no subscriber with the number."""
-        values: dict[str, object]
-        if subscriber is None:
-            values = {"lookup": "notfound", "login": None, "name": None, "status": None}
-        else:
-            values = {
-                "lookup": "ok",
-                "login": subscriber.login[:64],
-                "name": subscriber.name[:NAME_MAX],
-                "status": int(subscriber.status),
-            }
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(MissedCallRow).where(MissedCallRow.id == call_id).values(**values)
-            )
-            row = await session.get(MissedCallRow, call_id)
-            return to_record(row) if row is not None else None
+        call = await self.log.set_subscriber(call_id, subscriber)
+        return to_record(call) if call is not None else None
 
     async def mark_recalled(
         self, numbers: Iterable[str], *, at: datetime, by: str, window: timedelta
@@ -113,13 +104,14 @@ class MissedCallStore:
         at = as_utc(at)
         async with self._sessions.begin() as session:
             result = await session.execute(
-                update(MissedCallRow)
+                update(CallRow)
                 .where(
-                    MissedCallRow.number.in_(wanted),
-                    MissedCallRow.recalled_at.is_(None),
-                    MissedCallRow.at <= at,
-                    MissedCallRow.at >= at - window,
-                    MissedCallRow.linkedid != by,
+                    MISSED,
+                    CallRow.number.in_(wanted),
+                    CallRow.recalled_at.is_(None),
+                    CallRow.started_at <= at,
+                    CallRow.started_at >= at - window,
+                    CallRow.linkedid != by,
                 )
                 .values(recalled_at=at, recalled_by=by)
                 .execution_options(synchronize_session=False)
@@ -136,14 +128,15 @@ class MissedCallStore:
         at = as_utc(at)
         try:
             async with self._sessions.begin() as session:
-                open_numbers = set(
+                open_numbers: set[str | None] = set(
                     await session.scalars(
-                        select(MissedCallRow.number)
+                        select(CallRow.number)
                         .where(
-                            MissedCallRow.number.in_(wanted),
-                            MissedCallRow.recalled_at.is_(None),
-                            MissedCallRow.at <= at,
-                            MissedCallRow.at >= at - window,
+                            MISSED,
+                            CallRow.number.in_(wanted),
+                            CallRow.recalled_at.is_(None),
+                            CallRow.started_at <= at,
+                            CallRow.started_at >= at - window,
                         )
                         .distinct()
                     )
@@ -156,7 +149,7 @@ class MissedCallStore:
                         )
                     )
                 )
-                new = sorted(open_numbers - known)
+                new = sorted(n for n in open_numbers - known if n is not None)
                 session.add_all(RecallAttemptRow(linkedid=by, number=n, at=at) for n in new)
         except IntegrityError:  # the same call recorded meanwhile by another process
             return 0
@@ -164,21 +157,14 @@ class MissedCallStore:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def _day_bounds(self, first: date, last: date) -> tuple[datetime, datetime]:
-        """UTC instants of the first day's local midnight and the midnight after `last`."""
-        tz = self._clock.tz
-        start = datetime.combine(first, time.min, tzinfo=tz).astimezone(UTC)
-        end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
-        return start, end
-
     async def list(self, day: date, *, only_open: bool = False) -> builtins.list[MissedCall]:
-        start, end = self._day_bounds(day, day)
-        query = select(MissedCallRow).where(MissedCallRow.at >= start, MissedCallRow.at < end)
+        start, end = day_bounds(self._clock, day, day)
+        query = select(CallRow).where(MISSED, CallRow.started_at >= start, CallRow.started_at < end)
         if only_open:
-            query = query.where(MissedCallRow.recalled_at.is_(None))
+            query = query.where(CallRow.recalled_at.is_(None))
         async with self._sessions() as session:
-            rows = await session.scalars(query.order_by(MissedCallRow.at, MissedCallRow.id))
-            return [to_record(r) for r in rows]
+            rows = await session.scalars(query.order_by(CallRow.started_at, CallRow.id))
+            return [to_record(to_call(r)) for r in rows]
 
     async def page(
         self,
@@ -193,34 +179,20 @@ class MissedCallStore:
         """Missed calls newest first (by id, the order they were recorded): ids below
         `before`, started in [since, until) (UTC), recalled or still open when asked, of
         one `number` (as stored: E.164) when given."""
-        query = select(MissedCallRow).order_by(MissedCallRow.id.desc()).limit(limit)
-        if before is not None:
-            query = query.where(MissedCallRow.id < before)
-        if since is not None:
-            query = query.where(MissedCallRow.at >= since)
-        if until is not None:
-            query = query.where(MissedCallRow.at < until)
-        if recalled is not None:
-            query = query.where(
-                MissedCallRow.recalled_at.is_not(None)
-                if recalled
-                else MissedCallRow.recalled_at.is_(None)
-            )
-        if number is not None:
-            query = query.where(MissedCallRow.number == number)
-        async with self._sessions() as session:
-            return [to_record(r) for r in await session.scalars(query)]
+        calls = await self.log.page(
+            limit,
+            before=before,
+            since=since,
+            until=until,
+            numbers=[number] if number is not None else (),
+            missed=True,
+            recalled=recalled,
+        )
+        return [to_record(c) for c in calls]
 
     async def pending_lookups(self, limit: int) -> builtins.list[tuple[int, str]]:
         """Missed calls whose subscriber is still to be asked, newest first."""
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(MissedCallRow.id, MissedCallRow.number)
-                .where(MissedCallRow.lookup == "pending")
-                .order_by(MissedCallRow.at.desc())
-                .limit(limit)
-            )
-            return [(r.id, r.number) for r in rows]
+        return await self.log.pending_lookups(limit, missed_only=True)
 
     async def stats(self, days: int) -> builtins.list[DailyStats]:
         """The last `days` local days, today included, oldest first; days without a miss
@@ -229,12 +201,12 @@ class MissedCallStore:
             raise ValueError(f"days must be 1..{MAX_STATS_DAYS}, not {days}")
         today = self._clock.today()
         first = today - timedelta(days=days - 1)
-        start, end = self._day_bounds(first, today)
+        start, end = day_bounds(self._clock, first, today)
         async with self._sessions() as session:
             missed = (
                 await session.execute(
-                    select(MissedCallRow.at, MissedCallRow.number, MissedCallRow.recalled_at).where(
-                        MissedCallRow.at >= start, MissedCallRow.at < end
+                    select(CallRow.started_at, CallRow.number, CallRow.recalled_at).where(
+                        MISSED, CallRow.started_at >= start, CallRow.started_at < end
                     )
                 )
             ).all()
@@ -247,6 +219,8 @@ class MissedCallStore:
             ).all()
         per_day: dict[date, list[tuple[str, datetime | None, datetime]]] = defaultdict(list)
         for stored_at, number, recalled_at in missed:
+            if number is None:  # a missed call always has one; the column allows none
+                continue
             at = as_utc(stored_at)
             per_day[self._clock.local(at).date()].append(
                 (number, as_utc(recalled_at) if recalled_at else None, at)

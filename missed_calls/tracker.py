@@ -1,13 +1,17 @@
-"""MissedCallTracker: AMI events in, missed calls recorded, recalls marked, subscribers named.
+"""MissedCallTracker: AMI events in, every call recorded in the call log, missed calls
+decided, recalls marked, subscribers named.
 
 The root registers `handle` with the AMI client for `EVENTS`. `handle` only folds the event
 into the calls in memory (no I/O, so the AMI reader is never held up). When a call is
 complete (see `missed_calls.calls`) its outcome goes to one worker task that writes in
-arrival order: a missed call is committed at once, before the billing is asked anything,
-so neither a slow billing nor a `kill -9` right after loses it. The subscriber is looked up
-afterwards (BillingClient.find, a non-call lookup); when the billing fails the row keeps
-`lookup = "pending"` and the next `list()` or the next missed call asks again. `on_missed`
-is called once per recorded call, after that lookup. A missed call the database refused
+arrival order: the call (`Outcome.entry`, missed or not) is committed to the call log at
+once, before the billing is asked anything, so neither a slow billing nor a `kill -9` right
+after loses it. The subscriber of its outside number is looked up afterwards
+(BillingClient.find, a non-call lookup); when the billing fails the row keeps
+`lookup = "pending"` and the next `list()`, or the next lookup the billing answers after
+that failure, asks again.
+`on_missed` is called once per recorded missed call, `on_answered` once per recorded
+answered call (disposition ANSWERED), each after that lookup. A missed call the database refused
 WRITE_RETRIES times is lost: that is logged and told to `alert` (staff), which the root
 wires to its alerts. `sleep` waits out the pauses between the attempts (tests pass their
 own, so they need not wait 4.2 s).
@@ -28,22 +32,24 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_client.client import BillingClient
 from billing_client.outcomes import BillingResult
+from call_log.errors import BadEvent
+from call_log.events import EVENTS, parse_event
+from call_log.models import ID_MAX
+from call_log.records import Call, CallEntry
 from missed_calls.calls import CallBook, Outcome, decide, number_key
-from missed_calls.errors import BadEvent
-from missed_calls.events import EVENTS, parse_event
-from missed_calls.models import ID_MAX
 from missed_calls.records import DailyStats, MissedCall
 from missed_calls.settings import MissedCallSettings
-from missed_calls.store import MissedCallStore
+from missed_calls.store import MissedCallStore, to_record
 from primitives.ami import AmiEvent
 from primitives.clock import Clock
 from storage.errors import brief
 
-__all__ = ["EVENTS", "MissedCallTracker", "OnMissed"]
+__all__ = ["EVENTS", "MissedCallTracker", "OnAnsweredCall", "OnMissed"]
 
 log = logging.getLogger("pbxbridge.missed_calls")
 
 OnMissed = Callable[[MissedCall], Awaitable[None]]
+OnAnsweredCall = Callable[[Call], Awaitable[None]]
 Alert = Callable[[str], Awaitable[None]]
 
 LOOKUP_CONCURRENCY = 4
@@ -62,6 +68,7 @@ class MissedCallTracker:
         on_missed: OnMissed | None = None,
         *,
         alert: Alert | None = None,
+        on_answered: OnAnsweredCall | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._clock = clock
@@ -70,13 +77,18 @@ class MissedCallTracker:
         self._billing = billing
         self._settings = settings
         self._on_missed = on_missed
+        self._on_answered = on_answered
         self._store = MissedCallStore(sessions, clock)
+        self._log = self._store.log
         self._book = CallBook(settings)
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lookup_slots = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+        self._lookups_failed = False
+        """A lookup failed since the pending ones were last asked again: the next one the
+        billing answers asks them (not every answer: each call is looked up)."""
         self._closed = False
 
     async def __aenter__(self) -> MissedCallTracker:
@@ -149,7 +161,7 @@ class MissedCallTracker:
             log.exception("missed calls: could not decide call %s", key)
             return
         log.debug("missed calls: call %s complete: %s", key, outcome.why)
-        if outcome.missed is None and not outcome.recall_numbers and not outcome.dialled_numbers:
+        if outcome.entry is None and not outcome.recall_numbers and not outcome.dialled_numbers:
             return
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(
@@ -172,49 +184,12 @@ class MissedCallTracker:
                 self._outcomes.task_done()
 
     async def _write(self, outcome: Outcome) -> None:
-        missed = outcome.missed
-        if missed is not None:
-            record = None
-            for attempt, pause in enumerate((*WRITE_RETRIES, None), start=1):
-                try:
-                    record = await self._store.insert(
-                        outcome.key, missed, at=outcome.started, ended_at=outcome.ended
-                    )
-                    break
-                except (DBAPIError, OSError) as exc:
-                    if pause is None:
-                        log.error(
-                            "missed calls: LOST missed call %s from %s at %s (queue %s): "
-                            "database failed %d times: %s",
-                            outcome.key,
-                            missed.number,
-                            outcome.started.isoformat(),
-                            missed.queue or "-",
-                            attempt,
-                            exc,
-                        )
-                        await self._tell_staff(
-                            f"missed calls: LOST the missed call from {missed.number} at "
-                            f"{self._clock.local(outcome.started):%Y-%m-%d %H:%M %Z} (queue "
-                            f"{missed.queue or '-'}, linkedid {outcome.key}): the database "
-                            f"failed {attempt} times: "
-                            f"{brief(exc)}"
-                        )
-                        raise
-                    log.warning("missed calls: database write failed (%s); retrying", exc)
-                    await self._sleep(pause)
+        if outcome.entry is not None:
+            record = await self._insert(outcome, outcome.entry)
             if record is None:
-                log.info("missed calls: call %s is already recorded", outcome.key)
+                log.info("call log: call %s is already recorded", outcome.key)
             else:
-                log.info(
-                    "missed call from %s%s (queue %s, waited %ds), linkedid %s",
-                    record.number,
-                    "" if record.number_valid else " (unparsed)",
-                    record.queue or "-",
-                    record.waited_seconds,
-                    record.linkedid,
-                )
-                self._spawn(self._after_insert(record))
+                self._recorded(record)
         window = timedelta(days=self._settings.recall_window_days)
         if outcome.recall_numbers:
             count = await self._store.mark_recalled(
@@ -228,6 +203,75 @@ class MissedCallTracker:
             )
             if count:
                 log.info("missed calls: unanswered recall attempt by call %s", outcome.key)
+
+    async def _insert(self, outcome: Outcome, entry: CallEntry) -> Call | None:
+        """The call written to the log, retried while the database fails; raises once
+        the retries are spent (a lost missed call is told to staff first)."""
+        for attempt, pause in enumerate((*WRITE_RETRIES, None), start=1):
+            try:
+                return await self._log.insert(entry)
+            except (DBAPIError, OSError) as exc:
+                if pause is None:
+                    await self._lost(outcome, entry, attempt, exc)
+                    raise
+                log.warning("call log: database write failed (%s); retrying", exc)
+                await self._sleep(pause)
+        return None  # not reached: the last attempt returns or raises
+
+    async def _lost(
+        self, outcome: Outcome, entry: CallEntry, attempts: int, exc: Exception
+    ) -> None:
+        missed = outcome.missed
+        if missed is None:
+            log.error(
+                "call log: LOST call %s (%s, %s -> %s) at %s: database failed %d times: %s",
+                outcome.key,
+                entry.direction,
+                entry.caller,
+                entry.callee,
+                outcome.started.isoformat(),
+                attempts,
+                exc,
+            )
+            return
+        log.error(
+            "missed calls: LOST missed call %s from %s at %s (queue %s): "
+            "database failed %d times: %s",
+            outcome.key,
+            missed.number,
+            outcome.started.isoformat(),
+            missed.queue or "-",
+            attempts,
+            exc,
+        )
+        await self._tell_staff(
+            f"missed calls: LOST the missed call from {missed.number} at "
+            f"{self._clock.local(outcome.started):%Y-%m-%d %H:%M %Z} (queue "
+            f"{missed.queue or '-'}, linkedid {outcome.key}): the database "
+            f"failed {attempts} times: "
+            f"{brief(exc)}"
+        )
+
+    def _recorded(self, call: Call) -> None:
+        if call.missed:
+            log.info(
+                "missed call from %s%s (queue %s, waited %ds), linkedid %s",
+                call.number,
+                "" if call.number_valid else " (unparsed)",
+                call.queue or "-",
+                call.waited_seconds,
+                call.linkedid,
+            )
+        else:
+            log.debug(
+                "call log: %s call %s -> %s %s, linkedid %s",
+                call.direction,
+                call.caller,
+                call.callee,
+                call.disposition,
+                call.linkedid,
+            )
+        self._spawn(self._after_insert(call))
 
     async def _tell_staff(self, message: str) -> None:
         """Alert staff (when wired); an alert that fails is logged, never ours."""
@@ -243,71 +287,68 @@ class MissedCallTracker:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _after_insert(self, record: MissedCall) -> None:
-        async with self._lookup_slots:
-            record, answered = await self._lookup(record)
-        if self._on_missed is not None:
+    async def _after_insert(self, call: Call) -> None:
+        """The subscriber looked up, then the hooks: `on_missed` for a missed call,
+        `on_answered` for an answered one."""
+        answered = False
+        if call.lookup == "pending" and call.number is not None:
+            async with self._lookup_slots:
+                found, answered = await self._lookup(call.id, call.number)
+            call = found or call
+        if call.missed and self._on_missed is not None:
             try:
-                await self._on_missed(record)
+                await self._on_missed(to_record(call))
             except Exception:
-                log.exception("missed calls: on_missed failed for %s", record.number)
-        if answered:
+                log.exception("missed calls: on_missed failed for %s", call.number)
+        if call.answered and self._on_answered is not None:
+            try:
+                await self._on_answered(call)
+            except Exception:
+                log.exception("call log: on_answered failed for call %s", call.linkedid)
+        if answered and self._lookups_failed:
+            self._lookups_failed = False
             await self.resolve_pending(PENDING_BATCH)
 
     # -- subscribers ---------------------------------------------------------------------
 
-    async def _lookup(self, record: MissedCall) -> tuple[MissedCall, bool]:
-        """The record with its subscriber, and whether the billing answered."""
-        if not record.number_valid:
-            return record, False
+    async def _lookup(self, call_id: int, number: str) -> tuple[Call | None, bool]:
+        """The call with its subscriber (None: not stored), and whether the billing answered."""
         try:
             async with asyncio.timeout(self._settings.lookup_timeout):
-                lookup = await self._billing.find(record.number)
+                lookup = await self._billing.find(number)
         except Exception as exc:  # a timeout, or anything the backend let through
             lookup_error = str(exc) or type(exc).__name__
         else:
             if lookup.result != BillingResult.ERROR:
                 try:
-                    updated = await self._store.set_subscriber(record.id, lookup.subscriber)
+                    updated = await self._log.set_subscriber(call_id, lookup.subscriber)
                 except Exception:
-                    log.exception("missed calls: could not store the subscriber of %s", record.id)
-                    return record, True
-                return (updated or record), True
+                    log.exception("call log: could not store the subscriber of call %s", call_id)
+                    return None, True
+                return updated, True
             lookup_error = lookup.error or "billing error"
+        self._lookups_failed = True
         log.warning(
-            "missed calls: subscriber of %s not known yet (%s); asked again later",
-            record.number,
+            "call log: subscriber of %s not known yet (%s); asked again later",
+            number,
             lookup_error,
         )
-        return record, False
+        return None, False
 
     async def resolve_pending(self, limit: int = PENDING_BATCH) -> int:
-        """Ask the billing again for missed calls it failed to answer for; returns how
-        many got an answer. Never raises."""
+        """Ask the billing again for calls it failed to answer for; returns how many got
+        an answer. Never raises."""
         try:
-            pending = await self._store.pending_lookups(limit)
+            pending = await self._log.pending_lookups(limit)
         except Exception:
-            log.exception("missed calls: could not read pending lookups")
+            log.exception("call log: could not read pending lookups")
             return 0
         if not pending:
             return 0
 
         async def one(call_id: int, number: str) -> bool:
-            stub = MissedCall(
-                id=call_id,
-                number=number,
-                raw_number=number,
-                login=None,
-                name=None,
-                status=None,
-                queue=None,
-                at=self._clock.now(),
-                waited_seconds=0,
-                recalled_at=None,
-                recalled_by=None,
-            )
             async with self._lookup_slots:
-                _, answered = await self._lookup(stub)
+                _, answered = await self._lookup(call_id, number)
             return answered
 
         results = await asyncio.gather(*(one(i, n) for i, n in pending))

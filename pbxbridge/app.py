@@ -41,7 +41,7 @@ from jobs.scheduler import STOP_WITHIN as SCHEDULER_STOP
 from lines import Lines
 from missed_calls.tracker import MissedCallTracker
 from notify import Notice
-from pbxbridge import feed_events, line_hooks, recalls, staff
+from pbxbridge import call_events, feed_events, line_hooks, recalls, staff
 from pbxbridge.alerts import Alert, Alerts
 from pbxbridge.settings import Settings
 from pbxbridge.staff import Notify
@@ -364,6 +364,7 @@ def build_missed_calls(core: Core, notify: Notify) -> MissedCallTracker | None:
         s.missed_calls,
         on_missed=on_missed,
         alert=core.alerts,
+        on_answered=call_events.on_answered(core.clock),
     )
 
 

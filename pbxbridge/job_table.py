@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import billing_client.retention
+import call_log.retention
 import callfile_spooler.retention
 import jobs.retention
 import missed_calls.retention
@@ -49,6 +50,7 @@ def prune_targets() -> list[PruneTarget]:
         *sms.retention.prune_targets(),
         *billing_client.retention.prune_targets(),
         *callfile_spooler.retention.prune_targets(),
+        *call_log.retention.prune_targets(),
         *missed_calls.retention.prune_targets(),
         *jobs.retention.prune_targets(),
     ]

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import agi.migrations
 import billing_client.migrations
+import call_log.migrations
 import callfile_spooler.migrations
 import jobs.migrations
 import lines.migrations
@@ -20,6 +21,7 @@ VERSION_LOCATIONS: tuple[Path, ...] = (
     billing_client.migrations.VERSIONS,
     agi.migrations.VERSIONS,
     sms.migrations.VERSIONS,
+    call_log.migrations.VERSIONS,
     missed_calls.migrations.VERSIONS,
     callfile_spooler.migrations.VERSIONS,
     web.migrations.VERSIONS,

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 
 from askozia_api.askozia import AskoziaDeps, askozia_face
 from askozia_api.auth_log import AuthFailures
+from askozia_api.call_log_cdr import CallLogCdrSource
 from askozia_api.deps import RemoteApiDeps
-from askozia_api.missed_cdr import MissedCallsCdrSource
 from askozia_api.remoteapi import remoteapi_face
 from askozia_api.status import StatusProbe
+from call_log.store import CallLogStore
 from callfile_spooler.audio import CampaignAudio
 from missed_calls.store import MissedCallStore
 from pbxbridge.health import (
@@ -103,6 +104,7 @@ def web_parts(service: Service) -> WebParts:
         inbox=service.inbox,
         sms=SmsHistory(core.sessions),
         missed=MissedCallStore(core.sessions, core.clock),
+        calls=CallLogStore(core.sessions, core.clock),
         max_upload_bytes=settings.max_upload_bytes,
     )
     form = None
@@ -155,7 +157,7 @@ def faces(service: Service) -> list[Mount]:
         )
         mounts.append(remoteapi_face(remote))
     if s.askozia.enabled:
-        calls = MissedCallsCdrSource(MissedCallStore(core.sessions, core.clock))
+        calls = CallLogCdrSource(CallLogStore(core.sessions, core.clock))
         database = sqlite_path(s.database.url)
         status = StatusProbe(
             core.clock,

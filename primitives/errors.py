@@ -11,6 +11,7 @@ secret, no traceback.
     ├── AmiError                  ami_listener/errors.py: the AMI link could not do it
     ├── AskoziaApiError           askozia_api/errors.py: a Ubilling or Askozia face
     ├── BillingError              billing_client/errors.py: the billing could not do it
+    ├── CallLogError              call_log/errors.py: the call log and the AMI events it reads
     ├── CallfileSpoolerError      callfile_spooler/errors.py: campaigns, callbacks, call files
     ├── JobError                  jobs/errors.py: a scheduled job could not be set up or run
     ├── LineError                 lines/errors.py: a voice-line command failed

@@ -57,8 +57,8 @@ class RetentionSettings(BaseModel):
         default=365,
         ge=0,
         description=(
-            "Days missed calls and recall attempts are kept; 0: forever (the daily "
-            "statistics rows stay)."
+            "Days the call log (every call, missed ones included) and the unsuccessful "
+            "recall attempts are kept; 0: forever (the daily missed-call statistics stay)."
         ),
     )
     job_history_days: int = Field(

@@ -27,6 +27,7 @@ ROOMS: dict[str, str] = {
     "ami_listener": "AmiError",
     "askozia_api": "AskoziaApiError",
     "billing_client": "BillingError",
+    "call_log": "CallLogError",
     "callfile_spooler": "CallfileSpoolerError",
     "jobs": "JobError",
     "lines": "LineError",

@@ -8,6 +8,7 @@ import click
 
 from pbxbridge.cli.audio import audio
 from pbxbridge.cli.callback import callback
+from pbxbridge.cli.calls import calls
 from pbxbridge.cli.campaign import campaign
 from pbxbridge.cli.check import check_command
 from pbxbridge.cli.common import CliState
@@ -56,6 +57,7 @@ for command in (
     lockouts,
     sms,
     missed,
+    calls,
     campaign,
     callback,
     tokens,

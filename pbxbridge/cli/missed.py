@@ -8,6 +8,7 @@ import click
 from sqlalchemy.exc import DBAPIError
 
 from billing_client.subscriber import STATUS_WORDS
+from call_log import Call
 from missed_calls import MissedCall, MissedCallTracker
 from pbxbridge.app import Core
 from pbxbridge.cli.common import DATE, with_core
@@ -43,7 +44,8 @@ def duration(seconds: float | None) -> str:
     return f"{secs}s"
 
 
-def subscriber(call: MissedCall) -> str:
+def subscriber(call: MissedCall | Call) -> str:
+    """The subscriber of the call's number, or why there is none (`missed` and `calls`)."""
     if call.login:
         status = STATUS_WORDS.get(call.status, "unknown") if call.status is not None else "?"
         return f"{call.login} {call.name or ''} ({status})".replace("  ", " ")

@@ -27,11 +27,8 @@ from askozia_api.askozia import AskoziaDeps, askozia_face
 from askozia_api.auth_log import AuthFailures
 from askozia_api.cdr import CdrRecord, csv_line
 from askozia_api.cdr import field as cdr_field
-from askozia_api.missed_cdr import MissedCallsCdrSource
 from askozia_api.settings import AskoziaSettings
 from askozia_api.status import PbxStatus, StatusProbe, ram_percent, uptime_text
-from missed_calls import MissedCallSettings, MissedCallTracker
-from missed_calls.store import MissedCallStore
 from pbxbridge.settings import Settings
 from primitives.clock import Clock, FixedClock
 from tests.ami_listener.conftest import TEST_SETTINGS, connected
@@ -41,7 +38,6 @@ from tests.fakes.ami_asterisk import FakeAmi, success
 from tests.fakes.ubilling_wdyc import wdyc_parse
 from tests.missed_calls.conftest import capture_messages
 from tests.web.conftest import web_rig
-from web.server import WebServer
 
 Client = TestClient[web.Request, web.Application]
 
@@ -271,42 +267,6 @@ def test_a_value_cannot_break_the_columns(clock: FixedClock) -> None:
     assert len(line.rstrip("\n").split(";")) == 20
     assert '"' not in line
     assert cdr_field("a;b\r\x00c") == "a,b  c"
-
-
-# ------------------------------------------------------------------ the missed-calls source
-
-
-async def test_the_missed_calls_store_as_the_source(
-    database: Database, clock: FixedClock, tmp_path: Path
-) -> None:
-    """What pbxbridge serves today: the capture replayed through the real tracker, its
-    missed calls read back through the face by Ubilling's parser."""
-    async with web_rig(database, clock, tmp_path, settings=with_askozia(database, tmp_path)) as rig:
-        tracker = MissedCallTracker(
-            rig.core.sessions, clock, rig.core.billing, MissedCallSettings(), None
-        )
-        try:
-            for message in capture_messages():
-                await tracker.on_ami_event(message)
-            await tracker.flush()
-        finally:
-            await tracker.aclose()
-        source = MissedCallsCdrSource(MissedCallStore(rig.core.sessions, clock))
-        assert await source.count_calls(clock.now()) is None
-        server = WebServer(rig.core.settings.http, rig.app)
-        await server.start()
-        try:
-            status, csv = await curl_post(f"http://127.0.0.1:{server.port}", FIELDS)
-        finally:
-            await server.stop()
-    assert status == 200
-    rows = [line.split(";") for line in csv.splitlines()[1:]]
-    assert [(r[1], r[2], r[7], r[14], r[16], r[12]) for r in rows] == [
-        ("0671234567", "", "", "NO ANSWER", "incoming", "4"),
-        ("+380501112233", "support", "Queue", "NO ANSWER", "incoming", "3"),
-    ]
-    assert rows[0][9] == "2026-11-22 12:00:00"  # when the tracker saw the call (local)
-    assert wdyc_parse(csv).misscount == {"0671234567": 1, "+380501112233": 1}
 
 
 # ------------------------------------------------------------------ Basic auth

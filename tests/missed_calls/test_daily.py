@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, select
 
+from call_log.models import CallRow
 from missed_calls.daily import missed_stats
-from missed_calls.models import DailyStatsRow, MissedCallRow, RecallAttemptRow
+from missed_calls.models import DailyStatsRow, RecallAttemptRow
 from primitives.clock import FixedClock
 from tests.conftest import Database
 from tests.missed_calls.conftest import MakeTracker, capture_messages, cdr, feed, inbound_call
@@ -78,7 +79,7 @@ async def test_a_row_per_day_updated_by_reruns(
     assert day[4] == "+380501110003 +380501112233 +380671234567"
     # the rows outlive the calls (retention may prune those): the day keeps its numbers
     async with db.sessions.begin() as session:
-        await session.execute(delete(MissedCallRow))
+        await session.execute(delete(CallRow))
         await session.execute(delete(RecallAttemptRow))
     clock.instant = datetime(2026, 11, 23, 21, 50, tzinfo=UTC)
     await missed_stats(db.sessions, clock, days=1)

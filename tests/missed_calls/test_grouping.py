@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from ami_listener.message import AmiMessage
+from call_log.events import parse_event
 from missed_calls import MissedCallSettings
 from missed_calls.calls import CallBook, Outcome, decide, number_key
-from missed_calls.events import parse_event
 from primitives.phones import PhoneNormaliser
 from tests.missed_calls.conftest import (
     ABANDONED_QUEUE,

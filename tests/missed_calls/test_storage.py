@@ -13,8 +13,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from billing_client.local.admin import LocalAdmin
+from call_log.models import CallRow
 from missed_calls.calls import Missed
-from missed_calls.models import MissedCallRow, RecallAttemptRow
+from missed_calls.models import RecallAttemptRow
 from missed_calls.store import MissedCallStore
 from primitives.clock import FixedClock
 from tests.conftest import Database
@@ -26,7 +27,7 @@ MISSED = Missed("+380671234567", "0671234567", True, None, None, 4)
 
 
 async def test_the_migration_matches_the_models(db: Database) -> None:
-    assert await schema_drift(db, MissedCallRow, RecallAttemptRow) == []
+    assert await schema_drift(db, CallRow, RecallAttemptRow) == []
 
 
 async def test_a_linkedid_is_stored_once(db: Database, clock: FixedClock) -> None:
@@ -37,7 +38,7 @@ async def test_a_linkedid_is_stored_once(db: Database, clock: FixedClock) -> Non
     )
     assert sum(r is not None for r in results) == 1
     async with db.sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(MissedCallRow)) == 1
+        assert await session.scalar(select(func.count()).select_from(CallRow)) == 1
 
 
 async def test_two_trackers_on_one_database_record_the_call_once(
@@ -90,8 +91,9 @@ SCRIPT = textwrap.dedent(
 async def test_a_recorded_call_survives_kill_9(
     db: Database, tmp_path: Path, make_tracker: MakeTracker, admin: LocalAdmin, clock: FixedClock
 ) -> None:
-    """The service records both calls, then hangs asking the billing; SIGKILL. The next
-    process finds both calls and names the subscriber. Both processes read one fixed time
+    """The service records the capture's calls (two missed, one answered), then hangs
+    asking the billing for each caller; SIGKILL. The next process finds both missed calls
+    and names the subscriber. Both processes read one fixed time
     (handed to the child), so the calls are on the day the parent lists."""
     await admin.add("olena", phones=("0671234567",), actor="test")
     script = tmp_path / "service.py"
@@ -108,11 +110,15 @@ async def test_a_recorded_call_survives_kill_9(
     assert process.stdout is not None
     try:
         async with asyncio.timeout(20):
-            asked = [await process.stdout.readline(), await process.stdout.readline()]
+            asked = [await process.stdout.readline() for _ in range(3)]
     finally:
         process.send_signal(signal.SIGKILL)
         await process.wait()
-    assert sorted(line.split()[1] for line in asked) == [b"+380501112233", b"+380671234567"]
+    assert sorted(line.split()[1] for line in asked) == [
+        b"+380501112233",
+        b"+380671234567",
+        b"+380939876543",
+    ]
     calls = {c.linkedid: c for c in await make_tracker().list()}
     assert len(calls) == 2
     assert calls[MISSED_DIRECT].login == "olena"

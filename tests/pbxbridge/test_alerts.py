@@ -260,7 +260,7 @@ async def test_a_lost_missed_call_reaches_staff(
     ):
         assert service.missed is not None
         async with sqlite_database.engine.begin() as conn:
-            await conn.execute(text("ALTER TABLE missed_calls_entries RENAME TO away"))
+            await conn.execute(text("ALTER TABLE calls RENAME TO away"))
         for message in capture_messages():
             await service.missed.on_ami_event(message)
         await service.missed.flush()

@@ -10,14 +10,16 @@ import pytest
 from sqlalchemy import func, select, update
 
 import billing_client.retention
+import call_log.retention
 import callfile_spooler.retention
 import missed_calls.retention
 import sms.retention
 from billing_client.models import ReminderSent
+from call_log.models import CallRow
 from callfile_spooler.campaigns import CampaignManager
 from callfile_spooler.imports import parse_numbers
 from callfile_spooler.models import Attempt
-from missed_calls.models import MissedCallRow, RecallAttemptRow
+from missed_calls.models import RecallAttemptRow
 from primitives.clock import FixedClock
 from primitives.phones import PhoneNormaliser
 from sms.models import InboxPartRow, InboxRow, OutboxRow
@@ -35,6 +37,7 @@ def targets() -> list[PruneTarget]:
     return [
         *sms.retention.prune_targets(),
         *callfile_spooler.retention.prune_targets(),
+        *call_log.retention.prune_targets(),
         *missed_calls.retention.prune_targets(),
         *billing_client.retention.prune_targets(),
     ]
@@ -69,9 +72,12 @@ async def seed(db: Database) -> None:
                 )
             )
             session.add(
-                MissedCallRow(
-                    linkedid=f"1.{n}", number="+380501110000", raw_number="0501110000",
-                    number_valid=True, lookup="ok", at=at, ended_at=at, waited_seconds=5,
+                CallRow(
+                    linkedid=f"1.{n}", caller="0501110000", callee="100",
+                    number="+380501110000", number_valid=True, direction="incoming",
+                    disposition="ANSWERED" if n % 2 else "NO ANSWER", started_at=at,
+                    ended_at=at, duration=5, billsec=0, lookup="ok", missed=not n % 2,
+                    waited_seconds=5,
                 )
             )  # fmt: skip
             session.add(RecallAttemptRow(linkedid=f"2.{n}", number="+380501110000", at=at))
@@ -105,14 +111,14 @@ async def test_old_rows_go_in_batches_and_live_ones_stay(database: Database) -> 
         "sms_inbox_parts": 25,
         "sms_outbox": 22,
         "spool_attempts": 23,
-        "missed_calls_entries": 25,
+        "calls": 25,
         "missed_calls_recall_attempts": 25,
         "billing_reminders_sent": 25,
     }
     assert result.summary.startswith("pruned 170 row(s): sms_inbox 25, sms_inbox_parts 25")
     for model, left in [
         (InboxRow, 3), (InboxPartRow, 3), (OutboxRow, 6), (Attempt, 5),
-        (MissedCallRow, 3), (RecallAttemptRow, 3), (ReminderSent, 3),
+        (CallRow, 3), (RecallAttemptRow, 3), (ReminderSent, 3),
     ]:  # fmt: skip
         assert await count(database, model) == left, model
     again = await prune(database.sessions, FixedClock(NOW), targets(), RetentionSettings())
@@ -130,7 +136,7 @@ async def test_zero_keeps_a_kind_forever(database: Database) -> None:
 
 async def test_an_unknown_kind_is_refused_before_anything_is_deleted(database: Database) -> None:
     await seed(database)
-    bad = PruneTarget("audit", MissedCallRow, MissedCallRow.at, (MissedCallRow.id,))
+    bad = PruneTarget("audit", CallRow, CallRow.started_at, (CallRow.id,))
     with pytest.raises(ValueError, match="no retention setting for the kind 'audit'"):
         await prune(database.sessions, FixedClock(NOW), [*targets(), bad], RetentionSettings())
     assert await count(database, InboxRow) == 28

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from web.api import (
     callbacks,
+    calls,
     campaign_audio,
     campaign_numbers,
     campaign_reports,
@@ -39,6 +40,7 @@ TABLES: tuple[RouteTable, ...] = (
     campaign_reports.routes,
     sms.routes,
     missed_calls.routes,
+    calls.routes,
 )
 """Every resource's routes. A new resource module adds its table here."""
 

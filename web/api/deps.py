@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from billing_client.client import BillingClient
+from call_log.store import CallLogStore
 from callfile_spooler.audio import CampaignAudio
 from callfile_spooler.callbacks import CallbackService
 from callfile_spooler.campaigns import CampaignManager
@@ -40,6 +41,8 @@ class ApiDeps:
     inbox: Inbox
     sms: SmsHistory
     missed: MissedCallStore
+    calls: CallLogStore
+    """The call log: every call (missed ones are `missed` read through the view)."""
     max_upload_bytes: int
     """http.max_upload_bytes: the body limit of `max_body=UPLOAD` routes."""
 

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from missed_calls.errors import BadEvent
-from missed_calls.models import ID_MAX, NUMBER_MAX, QUEUE_MAX
+from call_log.errors import BadEvent
+from call_log.models import ID_MAX, NUMBER_MAX, QUEUE_MAX
 from primitives.ami import AmiEvent
 
 EVENTS: tuple[str, ...] = (
@@ -27,11 +27,16 @@ EVENTS: tuple[str, ...] = (
     "AgentConnect",
     "DialEnd",
     "BridgeEnter",
+    "VarSet",
 )
 """AMI events the tracker consumes (its `ami_events`; the root adds it to the AMI client).
 
 Classes in manager.conf: call (Newchannel, Hangup, DialEnd, BridgeEnter), cdr (Cdr),
-agent (QueueCaller*, AgentConnect)."""
+agent (QueueCaller*, AgentConnect), dialplan (VarSet: only MIXMONITOR_FILENAME is read,
+the recording's file name; without the dialplan class calls are logged without it)."""
+
+RECORDING_VARIABLE = "MIXMONITOR_FILENAME"
+"""Set by MixMonitor() on its channel: the file it actually writes (Asterisk's docs)."""
 
 # uniqueids are `1795311485.13` or `<systemname>-1795311485.13`; an Originate may set its
 # own (ChannelId), e.g. a UUID: printable ASCII without spaces, bounded
@@ -40,6 +45,7 @@ _DIGITS = re.compile(r"[0-9]{1,9}")
 _TIMESTAMP = re.compile(r"[0-9]{1,11}(?:\.[0-9]{1,9})?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TEXT_MAX = 255
+_CDR_TIME = "%Y-%m-%d %H:%M:%S"
 # Timestamps outside these years are garbage, not a call.
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
@@ -102,8 +108,19 @@ class ChannelsSeen:
 
 
 @dataclass(frozen=True, slots=True)
+class Recording:
+    """VarSet of MIXMONITOR_FILENAME: the call is being recorded to `filename`."""
+
+    channel: Channel
+    filename: str
+
+
+@dataclass(frozen=True, slots=True)
 class CdrRow:
-    """One `Cdr` event (cdr_manager). It carries UniqueID but no Linkedid."""
+    """One `Cdr` event (cdr_manager). It carries UniqueID but no Linkedid.
+
+    `start`/`answer`/`end` are StartTime/AnswerTime/EndTime as cdr_manager writes them:
+    the PBX's local wall time, naive (None when empty or unreadable)."""
 
     uniqueid: str
     linkedid: str | None
@@ -115,6 +132,14 @@ class CdrRow:
     disposition: str
     userfield: str
     duration: int | None
+    billsec: int | None = None
+    start: datetime | None = None
+    answer: datetime | None = None
+    end: datetime | None = None
+    clid: str = ""
+    lastapp: str = ""
+    lastdata: str = ""
+    accountcode: str = ""
 
     @property
     def answered(self) -> bool:
@@ -127,7 +152,16 @@ class CdrRow:
         return self.answered and bool(self.dstchannel)
 
 
-Parsed = ChannelUp | ChannelGone | QueueJoin | QueueAbandon | QueueLeave | ChannelsSeen | CdrRow
+Parsed = (
+    ChannelUp
+    | ChannelGone
+    | QueueJoin
+    | QueueAbandon
+    | QueueLeave
+    | ChannelsSeen
+    | CdrRow
+    | Recording
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +196,17 @@ def _int(message: AmiEvent, key: str) -> int | None:
 def _number(message: AmiEvent, key: str) -> str:
     """A caller or dialled number as Asterisk wrote it (`<unknown>` and the like included)."""
     return _text(message, key, NUMBER_MAX)
+
+
+def _wall_time(message: AmiEvent, key: str) -> datetime | None:
+    """A Cdr time (`2026-11-22 01:38:05`), naive; None when empty or not that shape."""
+    value = (message.get(key) or "").strip()
+    if len(value) != len("2026-11-22 01:38:05"):
+        return None
+    try:
+        return datetime.strptime(value, _CDR_TIME)
+    except ValueError:
+        return None
 
 
 def _instant(message: AmiEvent) -> datetime | None:
@@ -214,45 +259,77 @@ def _cdr(message: AmiEvent) -> CdrRow:
         disposition=disposition,
         userfield=_text(message, "UserField"),
         duration=_int(message, "Duration"),
+        billsec=_int(message, "BillableSeconds"),
+        start=_wall_time(message, "StartTime"),
+        answer=_wall_time(message, "AnswerTime"),
+        end=_wall_time(message, "EndTime"),
+        clid=_text(message, "CallerID", 80),
+        lastapp=_text(message, "LastApplication", 80),
+        lastdata=_text(message, "LastData", 80),
+        accountcode=_text(message, "AccountCode", 80),
     )
+
+
+def _recording(message: AmiEvent) -> Recording | None:
+    """A VarSet of MIXMONITOR_FILENAME; None for every other variable."""
+    if _text(message, "Variable", 80).upper() != RECORDING_VARIABLE:
+        return None
+    filename = _text(message, "Value")
+    if not filename:
+        raise BadEvent("MIXMONITOR_FILENAME empty or too long")
+    return Recording(_required_channel(message), filename)
+
+
+def _queue_event(message: AmiEvent, name: str) -> Parsed:
+    if name == "queuecallerjoin":
+        return QueueJoin(_required_channel(message), _queue(message), _int(message, "Position"))
+    if name == "queuecallerabandon":
+        return QueueAbandon(
+            _required_channel(message),
+            _queue(message),
+            _int(message, "OriginalPosition") or _int(message, "Position"),
+            _int(message, "HoldTime"),
+        )
+    return QueueLeave(_required_channel(message), _queue(message))
+
+
+def _joining_event(message: AmiEvent, name: str) -> Parsed:
+    if name == "agentconnect":
+        return ChannelsSeen(_channels(message), connected=True)
+    if name == "dialend":
+        status = _text(message, "DialStatus", 32).upper()
+        return ChannelsSeen(_channels(message), connected=status == "ANSWER")
+    count = _int(message, "BridgeNumChannels") or 0
+    kind = _text(message, "BridgeType", 32).lower()
+    return ChannelsSeen(
+        (_required_channel(message),),
+        connected=count >= 2 and kind not in _HOLDING_BRIDGES,
+    )
+
+
+_QUEUE_EVENTS = frozenset({"queuecallerjoin", "queuecallerabandon", "queuecallerleave"})
+_JOINING_EVENTS = frozenset({"agentconnect", "dialend", "bridgeenter"})
 
 
 def parse_event(message: AmiEvent) -> Event | None:
     """The typed event, or None for an event the tracker does not read. Raises BadEvent."""
     name = message.name.strip().lower()
-    body: Parsed
+    body: Parsed | None
     if name == "cdr":
         body = _cdr(message)
     elif name == "newchannel":
         body = ChannelUp(_required_channel(message))
     elif name == "hangup":
         body = ChannelGone(_required_channel(message))
-    elif name == "queuecallerjoin":
-        body = QueueJoin(_required_channel(message), _queue(message), _int(message, "Position"))
-    elif name == "queuecallerabandon":
-        body = QueueAbandon(
-            _required_channel(message),
-            _queue(message),
-            _int(message, "OriginalPosition") or _int(message, "Position"),
-            _int(message, "HoldTime"),
-        )
-    elif name == "queuecallerleave":
-        body = QueueLeave(_required_channel(message), _queue(message))
-    elif name == "agentconnect":
-        body = ChannelsSeen(_channels(message), connected=True)
-    elif name == "dialend":
-        status = _text(message, "DialStatus", 32).upper()
-        body = ChannelsSeen(_channels(message), connected=status == "ANSWER")
-    elif name == "bridgeenter":
-        count = _int(message, "BridgeNumChannels") or 0
-        kind = _text(message, "BridgeType", 32).lower()
-        body = ChannelsSeen(
-            (_required_channel(message),),
-            connected=count >= 2 and kind not in _HOLDING_BRIDGES,
-        )
+    elif name in _QUEUE_EVENTS:
+        body = _queue_event(message, name)
+    elif name in _JOINING_EVENTS:
+        body = _joining_event(message, name)
+    elif name == "varset":
+        body = _recording(message)
     else:
-        return None
-    return Event(body, _instant(message))
+        body = None
+    return Event(body, _instant(message)) if body is not None else None
 
 
 def _required_channel(message: AmiEvent) -> Channel:
