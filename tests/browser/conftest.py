@@ -202,6 +202,8 @@ def live_settings(database_url: str, folder: Path, ami: FakeAmi) -> Settings:
 async def _start(
     stack: AsyncExitStack, folder: Path, clock: FixedClock
 ) -> tuple[Core, Service, FakeAmi]:
+    for sub in ("outgoing", "outgoing_done", "tmp"):  # Asterisk's spool, ready
+        (folder / "spool" / sub).mkdir(parents=True, exist_ok=True)
     ami: FakeAmi = await stack.enter_async_context(FakeAmi())
     database = await stack.enter_async_context(sqlite_database_at(folder))
     core = await stack.enter_async_context(
