@@ -1,7 +1,8 @@
 """Browser tests: Playwright driving Debian's Chromium against the whole running service.
 
 - **The browser**: `/usr/bin/chromium` (PBXBRIDGE_TEST_CHROMIUM names another), launched
-  headless once per test session through Playwright's sync API with `executable_path`;
+  headless once for the session's browser tests (this package) through Playwright's sync
+  API with `executable_path`;
   Playwright's own browser downloads (`playwright install`) are never used. `make test`
   installs Chromium when it may (scripts/ensure-chromium.sh). Where Chromium or Playwright
   cannot be had, these tests are skipped with one line saying why, except under CI=true,
@@ -91,9 +92,13 @@ def expect_page(target: Page) -> PageAssertions:
     return playwright_expect(target)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
-    """One headless Debian Chromium for the whole session."""
+    """One headless Debian Chromium for the session's browser tests (all in this package).
+
+    Package, not session, scope: while Playwright's sync API runs, its event loop is the
+    main thread's running loop, so a later test of another folder calling asyncio.run()
+    (a CLI command run in-process) would fail; the browser goes when this folder is done."""
     problem = chromium_problem()
     if problem is not None:
         if IN_CI:
