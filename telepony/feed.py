@@ -213,7 +213,10 @@ class TeleponyFeed:
                 )
             return False
         self._queued += 1
-        self._worker.wake()
+        if not self._worker.status().failures:
+            # While MySQL fails the retry delay stands: a busy PBX must not turn the
+            # backoff into a connection attempt per call.
+            self._worker.wake()
         return True
 
     async def _say_refused(self) -> None:
@@ -301,7 +304,7 @@ class TeleponyFeed:
             fresh = await self.table.write(batch.key, batch.legs, self._clock.now())
         except BaseException:
             self.stats.failures += 1
-            self.table.forget()
+            await self.table.forget()
             raise
         try:
             async with self._sessions.begin() as session:

@@ -160,10 +160,12 @@ class CdrTable:
         """The table's layout once prepared (None before, and after a failure)."""
         return self._layout
 
-    def forget(self) -> None:
-        """A write failed: read the layout again before the next one (the table may have
+    async def forget(self) -> None:
+        """A write failed: drop the pooled connections (a server that went away leaves
+        them dead) and read the layout again before the next write (the table may have
         been dropped or altered meanwhile)."""
         self._layout = None
+        await self.engine.dispose()
 
     async def prepare(self) -> Layout:
         if self._layout is not None:

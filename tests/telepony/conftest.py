@@ -69,6 +69,7 @@ class SteppedSleep:
     def __init__(self) -> None:
         self.asked: list[float] = []
         self.sleeping = asyncio.Event()
+        self.resumed = asyncio.Event()
         self._wakeup: asyncio.Future[None] | None = None
 
     async def __call__(self, seconds: float) -> None:
@@ -80,16 +81,19 @@ class SteppedSleep:
         finally:
             self._wakeup = None
             self.sleeping.clear()
+            self.resumed.set()
 
     async def reached(self) -> None:
         """Until the feed waits to retry."""
         await asyncio.wait_for(self.sleeping.wait(), WITHIN)
 
     async def pass_time(self) -> None:
+        """End the wait under way (waiting for one first) and let the feed go on."""
         await self.reached()
         assert self._wakeup is not None
+        self.resumed.clear()
         self._wakeup.set_result(None)
-        await asyncio.sleep(0)
+        await asyncio.wait_for(self.resumed.wait(), WITHIN)
 
 
 @dataclass
