@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python bench/fee_bench.py
 	$(BIN)/python bench/remoteapi_bench.py
 	$(BIN)/python bench/scheduler_bench.py
+	@url="$$(scripts/ensure-mariadb.sh)"; [ -z "$$url" ] || $(BIN)/python bench/telepony_bench.py --mysql "$$url"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
