@@ -215,7 +215,7 @@ class Service:
         self.outbox = build_outbox(core, self.ami, self._notify)
         self.inbox = build_inbox(core, self.outbox, self._notify)
         self.spooler = build_spooler(core, self.missed)
-        self.telepony = build_telepony(core) if self.ami is not None else None
+        self.telepony = build_telepony(core)
         self.callbacks = build_callbacks(core, self.spooler)
         self.routes = build_route_deps(core, on_lock=staff.on_lock(self._notify))
         self.telegram = build_telegram(core, self.missed, self.outbox, self.callbacks, self.routes)
@@ -351,6 +351,9 @@ def build_telepony(core: Core) -> TeleponyFeed | None:
     hears them over AMI, so it runs only with AMI on)."""
     s = core.settings
     if not s.telepony.enabled:
+        return None
+    if not s.ami.enabled:
+        log.warning("telepony.url is set but [ami] is off: no Cdr events, nothing is fed")
         return None
     return TeleponyFeed(core.sessions, core.clock, s.telepony, alert=core.alerts)
 

@@ -55,8 +55,13 @@ log = logging.getLogger("pbxbridge.telepony")
 Alert = Callable[[str], Awaitable[None]]
 SAY_EVERY = 60.0
 """Seconds between two log lines (and alerts) about refused or lost legs."""
+STOP_DEADLINE = 5.0
+"""Seconds a batch in flight gets at shutdown; one cut off is written after the restart,
+once (its marker tells)."""
 STOP_MARGIN = 5.0
 _LEG_FIELDS = tuple(f.name for f in fields(CdrLeg))
+_MYSQL, _OUTBOX = "mysql", "outbox"
+"""Where the worker's step is: what a failure's alert names."""
 
 
 @dataclass
@@ -133,6 +138,7 @@ class TeleponyFeed:
         self._queued = 0
         self._started = False
         self._progress = asyncio.Condition()
+        self._stage = _OUTBOX
         self._refused = _Tally(monotonic)
         self._unqueued = _Tally(monotonic)
         password = settings.password()
@@ -158,7 +164,7 @@ class TeleponyFeed:
     @property
     def stop_within(self) -> float:
         """Seconds `stop()` may take: a batch in flight, then closing the MySQL pool."""
-        return self.settings.write_timeout + STOP_MARGIN
+        return STOP_DEADLINE + STOP_MARGIN
 
     async def start(self) -> None:
         async with self._sessions() as session:
@@ -174,7 +180,7 @@ class TeleponyFeed:
 
     async def stop(self) -> None:
         try:
-            await self._worker.stop(self.settings.write_timeout)
+            await self._worker.stop(STOP_DEADLINE)
         finally:
             await self.table.close()
 
@@ -233,6 +239,7 @@ class TeleponyFeed:
     # ------------------------------------------------------------------ the worker
 
     async def _step(self) -> float | None:
+        self._stage = _OUTBOX
         wait = await self.due_in()
         if wait is None or wait > 0:
             return wait
@@ -300,12 +307,14 @@ class TeleponyFeed:
     async def write(self, batch: Batch) -> bool:
         """Write a claimed batch to MySQL, then drop it from the outbox. True when its legs
         went in now, False when MySQL had them already (an earlier try committed)."""
+        self._stage = _MYSQL
         try:
             fresh = await self.table.write(batch.key, batch.legs, self._clock.now())
         except BaseException:
             self.stats.failures += 1
             await self.table.forget()
             raise
+        self._stage = _OUTBOX
         try:
             async with self._sessions.begin() as session:
                 await session.execute(delete(OutboxRow).where(OutboxRow.batch == batch.key))
@@ -328,10 +337,13 @@ class TeleponyFeed:
         return fresh
 
     async def _failing(self, exc: BaseException) -> None:
+        if self._stage == _MYSQL:
+            what = f"cannot write to MySQL at {self.settings.safe_url()}"
+        else:
+            what = "cannot read or update its outbox in pbxbridge's database"
         await self._tell(
-            f"TelePony feed cannot write to MySQL at {self.settings.safe_url()} "
-            f"({brief(exc)}); {self._queued} Cdr leg(s) kept in pbxbridge's database, "
-            f"retrying up to every {self.settings.retry_max:g} s"
+            f"TelePony feed {what} ({brief(exc)}); {self._queued} Cdr leg(s) kept in "
+            f"pbxbridge's database, retrying up to every {self.settings.retry_max:g} s"
         )
 
     async def _recovered(self) -> None:

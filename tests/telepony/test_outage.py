@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from primitives.clock import FixedClock
@@ -172,3 +172,22 @@ async def test_a_partial_batch_waits_for_the_flush_interval(rig: Rig) -> None:
     await feed_legs(feed, 3, 3)
     rig.clock.instant -= timedelta(seconds=31)
     assert await feed.due_in() == 0  # a full batch goes at once
+
+
+async def test_pbxbridges_own_database_failing_is_counted_and_said_once(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    feed = rig.feed()
+    await feed.start()
+    async with rig.db.engine.begin() as conn:
+        await conn.execute(text("DROP TABLE telepony_outbox"))
+    await feed_legs(feed, 1, 3)
+    assert feed.stats.lost == 3
+    said = [r for r in caplog.records if "not queued" in r.getMessage()]
+    assert len(said) == 1  # once a minute, not once a leg
+    assert "1 Cdr leg(s) not queued, pbxbridge's database fails" in said[0].getMessage()
+
+    feed.wake()  # the worker reads its outbox and fails: staff hear which side failed
+    await rig.told.count(1)
+    assert "cannot read or update its outbox in pbxbridge's database" in rig.told.messages[0]
+    assert "MySQL" not in rig.told.messages[0]
