@@ -19,7 +19,8 @@ told too. Nothing is written twice: see telepony.mysql.
 Bounded: past `max_queued` rows in the outbox a new leg is refused (the oldest are kept:
 they are the ones WhyDoYouCall reads in order), counted in `stats.rejected`, logged and
 alerted once a minute with how many went meanwhile. A leg that cannot be queued because
-pbxbridge's own database fails is counted in `stats.lost`, said once a minute as well.
+pbxbridge's own database fails is counted in `stats.lost`, an event that cannot be a row
+(no UniqueID) in `stats.bad_events`; each said once a minute as well.
 
 One running feed per pbxbridge database (as the SMS outbox): batches are claimed without
 a lock between processes.
@@ -141,6 +142,7 @@ class TeleponyFeed:
         self._stage = _OUTBOX
         self._refused = _Tally(monotonic)
         self._unqueued = _Tally(monotonic)
+        self._unreadable = _Tally(monotonic)
         password = settings.password()
         self._worker = Worker(
             "TelePony feed",
@@ -194,7 +196,9 @@ class TeleponyFeed:
             leg = leg_of(event, self._clock.local(self._clock.now()))
         except BadCdr as exc:
             self.stats.bad_events += 1
-            log.warning("TelePony: Cdr event not written: %s", exc)
+            unsaid = self._unreadable.count()
+            if unsaid is not None:
+                log.warning("TelePony: %d Cdr event(s) not written: %s", unsaid, exc)
             return
         await self.enqueue(leg)
 

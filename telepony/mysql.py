@@ -102,7 +102,12 @@ def markers_table(metadata: MetaData) -> Table:
 
 def create_mysql_engine(settings: TeleponySettings) -> AsyncEngine:
     url = make_url(settings.url.get_secret_value())
-    connect_args: dict[str, Any] = {"connect_timeout": max(1, round(settings.connect_timeout))}
+    connect_args: dict[str, Any] = {
+        "connect_timeout": max(1, round(settings.connect_timeout)),
+        # each read bounded too: a server that stops answering mid-transaction (or in the
+        # rollback after the write's own timeout) fails the try instead of hanging it
+        "read_timeout": settings.write_timeout,
+    }
     if "charset" not in url.query:
         connect_args["charset"] = "utf8mb4"
     return create_async_engine(

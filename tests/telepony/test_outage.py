@@ -191,3 +191,17 @@ async def test_pbxbridges_own_database_failing_is_counted_and_said_once(
     await rig.told.count(1)
     assert "cannot read or update its outbox in pbxbridge's database" in rig.told.messages[0]
     assert "MySQL" not in rig.told.messages[0]
+
+
+async def test_cdr_events_without_uniqueid_are_counted_and_said_once(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    feed = rig.feed()
+    for _ in range(3):
+        await feed.on_ami_event(cdr_event(""))
+    assert feed.stats.bad_events == 3
+    assert feed.queued == 0
+    said = [r for r in caplog.records if "not written" in r.getMessage()]
+    assert [r.getMessage() for r in said] == [
+        "TelePony: 1 Cdr event(s) not written: Cdr event without UniqueID"
+    ]
