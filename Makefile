@@ -34,6 +34,8 @@ test: lint
 	@scripts/ensure-ffmpeg.sh
 	PBXBRIDGE_TEST_PG_URL="$$(scripts/ensure-postgres.sh)" && export PBXBRIDGE_TEST_PG_URL && \
 	  [ -n "$$PBXBRIDGE_TEST_PG_URL" ] || unset PBXBRIDGE_TEST_PG_URL; \
+	  PBXBRIDGE_TEST_MYSQL_URL="$$(scripts/ensure-mariadb.sh)" && export PBXBRIDGE_TEST_MYSQL_URL && \
+	  [ -n "$$PBXBRIDGE_TEST_MYSQL_URL" ] || unset PBXBRIDGE_TEST_MYSQL_URL; \
 	  $(BIN)/pytest -q
 
 bench: install
@@ -44,6 +46,7 @@ bench: install
 	$(BIN)/python bench/remoteapi_bench.py
 	$(BIN)/python bench/scheduler_bench.py
 	$(BIN)/python bench/call_log_bench.py
+	@url="$$(scripts/ensure-mariadb.sh)"; [ -z "$$url" ] || $(BIN)/python bench/telepony_bench.py --mysql "$$url"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -53,6 +53,7 @@ from sms.sms_in import build_handlers as build_sms_handlers
 from sms.transports import Ready, SmsTransport, build_transport
 from storage import create_engine, session_factory
 from storage.engine import sqlite_path
+from telepony.feed import TeleponyFeed
 
 if TYPE_CHECKING:
     from notify.service import Telegram
@@ -214,6 +215,7 @@ class Service:
         self.outbox = build_outbox(core, self.ami, self._notify)
         self.inbox = build_inbox(core, self.outbox, self._notify)
         self.spooler = build_spooler(core, self.missed)
+        self.telepony = build_telepony(core)
         self.callbacks = build_callbacks(core, self.spooler)
         self.routes = build_route_deps(core, on_lock=staff.on_lock(self._notify))
         self.telegram = build_telegram(core, self.missed, self.outbox, self.callbacks, self.routes)
@@ -221,7 +223,7 @@ class Service:
         self.agi = FastAgiServer(s.agi, build_handlers(self.routes, extra=sms_routes))
         if self.ami is not None:
             # In this order: a Hangup reaches the missed calls before the spooler.
-            for consumer in (self.inbox, self.outbox, self.missed, self.spooler):
+            for consumer in (self.inbox, self.outbox, self.missed, self.spooler, self.telepony):
                 if consumer is not None:
                     self.ami.add_consumer(consumer)
             self.ami.on_health(staff.on_ami_health(self._notify))
@@ -251,6 +253,7 @@ class Service:
             Part("sms outbox", self.outbox, stop_within=s.sms.action_timeout + 1 + STOP_MARGIN),
             Part("sms inbox", self.inbox, stop_within=LOOKUP_TIMEOUT + STOP_MARGIN),
             Part("missed calls", self.missed, stop_within=s.agi.lookup_timeout + STOP_MARGIN),
+            Part("telepony feed", self.telepony, stop_within=self._telepony_stop()),
             Part(
                 "ami",
                 self.ami,
@@ -289,6 +292,10 @@ class Service:
             s.billing.backend,
             s.database.safe_url(),
         )
+
+    def _telepony_stop(self) -> float:
+        feed = self.telepony
+        return feed.stop_within + STOP_MARGIN if feed is not None else STOP_MARGIN
 
     async def _lines_follow_subscribers(self) -> None:
         """Catch voice lines up with their subscribers (a freeze the hook missed: an import,
@@ -338,6 +345,18 @@ def build_missed_calls(core: Core, notify: Notify) -> MissedCallTracker | None:
         alert=core.alerts,
         on_answered=call_events.on_answered(core.clock),
     )
+
+
+def build_telepony(core: Core) -> TeleponyFeed | None:
+    """The feed of Cdr legs to Ubilling's TelePony table, while [telepony] url is set (it
+    hears them over AMI, so it runs only with AMI on)."""
+    s = core.settings
+    if not s.telepony.enabled:
+        return None
+    if not s.ami.enabled:
+        log.warning("telepony.url is set but [ami] is off: no Cdr events, nothing is fed")
+        return None
+    return TeleponyFeed(core.sessions, core.clock, s.telepony, alert=core.alerts)
 
 
 def build_outbox(core: Core, ami: AmiClient | None, notify: Notify) -> Outbox:

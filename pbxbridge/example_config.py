@@ -87,6 +87,11 @@ INTROS = {
         "The Askozia PBX face for Ubilling before 1.5.9 (POST /status_cdr.php, GET "
         "/external_get_info.php), with HTTP Basic auth: set a password to switch it on."
     ),
+    "telepony": (
+        "Ubilling's TelePony, WhyDoYouCall and call history read Asterisk's CDR from MySQL: "
+        "pbxbridge writes every Cdr leg there as cdr_mysql would (no ODBC on the PBX). Off "
+        "while url is empty."
+    ),
     "logging": "Log lines on stderr (journald keeps them under systemd).",
     "scheduler": (
         "The scheduled jobs (pbxbridge jobs list|run|history): each billing backend has a "

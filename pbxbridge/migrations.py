@@ -14,6 +14,7 @@ import jobs.migrations
 import lines.migrations
 import missed_calls.migrations
 import sms.migrations
+import telepony.migrations
 import web.migrations
 from storage import migrate
 
@@ -27,6 +28,7 @@ VERSION_LOCATIONS: tuple[Path, ...] = (
     web.migrations.VERSIONS,
     lines.migrations.VERSIONS,
     jobs.migrations.VERSIONS,
+    telepony.migrations.VERSIONS,
 )
 
 

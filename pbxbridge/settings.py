@@ -42,6 +42,7 @@ from primitives.errors import PbxbridgeError
 from sms.settings import SmsSettings
 from storage import DatabaseSettings
 from storage.retention import RetentionSettings
+from telepony.settings import TeleponySettings
 from web.settings import HttpSettings
 
 SYSTEM_CONFIG = Path("/etc/pbxbridge/pbxbridge.toml")
@@ -101,6 +102,7 @@ class Settings(BaseSettings):
     lines: LinesSettings = LinesSettings()
     askozia: AskoziaSettings = AskoziaSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    telepony: TeleponySettings = TeleponySettings()
     jobs: list[JobSettings] = Field(
         default_factory=list,
         description="[[jobs]] entries: default jobs changed or turned off, new ones added.",
@@ -152,6 +154,7 @@ class Settings(BaseSettings):
             self.telegram.token.get_secret_value(),
             self.http.remoteapi_key.get_secret_value(),
             self.askozia.password.get_secret_value(),
+            self.telepony.password(),
         )
         return [s for s in values if s]
 

@@ -29,6 +29,7 @@ from pbxbridge.health import (
     SchedulerCheck,
     SpoolCheck,
     TelegramCheck,
+    TeleponyCheck,
 )
 from pbxbridge.metrics import (
     AgiCollector,
@@ -37,6 +38,7 @@ from pbxbridge.metrics import (
     CallbackFormCollector,
     DatabaseFigures,
     JobsCollector,
+    TeleponyCollector,
 )
 from sms.history import SmsHistory
 from storage.engine import sqlite_path
@@ -78,6 +80,7 @@ def web_parts(service: Service) -> WebParts:
     notifier = service.telegram.notifier if service.telegram is not None else None
     health.add(TelegramCheck(notifier.queued if notifier is not None else None), critical=False)
     health.add(SchedulerCheck(service.scheduler), critical=False)
+    health.add(TeleponyCheck(service.telepony), critical=False)
 
     metrics = Metrics()
     metrics.add(AgiCollector(service.agi))
@@ -86,6 +89,8 @@ def web_parts(service: Service) -> WebParts:
         metrics.add(AmiCollector(service.ami))
     if service.scheduler is not None:
         metrics.add(JobsCollector(service.scheduler.runner))
+    if service.telepony is not None:
+        metrics.add(TeleponyCollector(service.telepony))
     figures = DatabaseFigures(core.sessions)
     metrics.add(figures)
     metrics.add_refresh(figures.refresh)

@@ -19,6 +19,7 @@ secret, no traceback.
     ├── NotifyError               notify/errors.py: the notifier and the staff bot
     ├── SmsError                  sms/errors.py: the SMS room
     ├── StorageError              storage/errors.py: the database room
+    ├── TeleponyError             telepony/errors.py: the feed of Ubilling's TelePony table
     └── WebError                  web/errors.py: the HTTP room
 
 The root that wires the rooms (`pbxbridge/`) is no room: its few errors (SettingsError,

@@ -35,6 +35,7 @@ ROOMS: dict[str, str] = {
     "notify": "NotifyError",
     "sms": "SmsError",
     "storage": "StorageError",
+    "telepony": "TeleponyError",
     "web": "WebError",
 }
 """Room → the base of its tree, defined in `<room>/errors.py`."""
