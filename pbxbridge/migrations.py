@@ -14,6 +14,7 @@ import lines.migrations
 import missed_calls.migrations
 import sms.migrations
 import web.migrations
+import webhooks.migrations
 from storage import migrate
 
 VERSION_LOCATIONS: tuple[Path, ...] = (
@@ -25,6 +26,7 @@ VERSION_LOCATIONS: tuple[Path, ...] = (
     web.migrations.VERSIONS,
     lines.migrations.VERSIONS,
     jobs.migrations.VERSIONS,
+    webhooks.migrations.VERSIONS,
 )
 
 

@@ -35,6 +35,7 @@ ROOMS: dict[str, str] = {
     "sms": "SmsError",
     "storage": "StorageError",
     "web": "WebError",
+    "webhooks": "WebhookError",
 }
 """Room → the base of its tree, defined in `<room>/errors.py`."""
 
