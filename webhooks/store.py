@@ -193,7 +193,7 @@ class OutboxStore:
                     )
                 )
             )
-            last_errors = dict(errors.tuples().all())
+            last_errors = {str(webhook): str(error) for webhook, error in errors}
         out = {}
         for webhook, entry in found.items():
             out[webhook] = Summary(

@@ -23,6 +23,7 @@ from pbxbridge.cli.service import audit_command, run_command
 from pbxbridge.cli.sms import sms
 from pbxbridge.cli.subscribers import payments, subscribers
 from pbxbridge.cli.tokens import tokens
+from pbxbridge.cli.webhooks import webhooks
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,6 +62,7 @@ for command in (
     config,
     line,
     jobs,
+    webhooks,
 ):
     cli.add_command(command)
 

@@ -76,7 +76,9 @@ async def make_webhooks(
 ) -> AsyncIterator[MakeWebhooks]:
     made: list[Webhooks] = []
 
-    def make(*hooks: WebhookSettings, **delivery: Any) -> Webhooks:
+    def make(
+        *hooks: WebhookSettings, sleep: Callable[[float], Any] | None = None, **delivery: Any
+    ) -> Webhooks:
         settings = DeliverySettings(**({"retry_initial": 10, "retry_max": 600} | delivery))
         webhooks = Webhooks(
             database.sessions,
@@ -84,7 +86,7 @@ async def make_webhooks(
             hooks,
             settings,
             alert=alerts,
-            sleep=VirtualTime(clock),
+            sleep=sleep or VirtualTime(clock),
         )
         made.append(webhooks)
         return webhooks

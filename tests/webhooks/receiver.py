@@ -110,7 +110,7 @@ class Receiver:
         self._arrived = asyncio.Condition()
         app = web.Application()
         app.router.add_post("/pbxbridge/hook", self.handle)
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
