@@ -21,6 +21,7 @@ from billing_client.client import BillingClient
 from callfile_spooler.spooler import Spooler
 from jobs.scheduler import Scheduler
 from primitives.health import Health
+from webhooks.service import Webhooks
 
 OFF = Health.ok("off")
 
@@ -130,3 +131,15 @@ class SchedulerCheck:
         if self.scheduler is None:
             return OFF
         return await self.scheduler.health()
+
+
+@dataclass(frozen=True)
+class WebhooksCheck:
+    """Degraded while a webhook keeps failing or the outbox cannot be read (the part's own
+    account); ok `off` without [[webhooks]]."""
+
+    webhooks: Webhooks
+    name: str = "webhooks"
+
+    async def health(self) -> Health:
+        return await self.webhooks.health()

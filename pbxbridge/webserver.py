@@ -28,6 +28,7 @@ from pbxbridge.health import (
     SchedulerCheck,
     SpoolCheck,
     TelegramCheck,
+    WebhooksCheck,
 )
 from pbxbridge.metrics import (
     AgiCollector,
@@ -36,6 +37,7 @@ from pbxbridge.metrics import (
     CallbackFormCollector,
     DatabaseFigures,
     JobsCollector,
+    WebhooksCollector,
 )
 from sms.history import SmsHistory
 from storage.engine import sqlite_path
@@ -73,6 +75,7 @@ def web_parts(service: Service) -> WebParts:
     notifier = service.telegram.notifier if service.telegram is not None else None
     health.add(TelegramCheck(notifier.queued if notifier is not None else None), critical=False)
     health.add(SchedulerCheck(service.scheduler), critical=False)
+    health.add(WebhooksCheck(service.webhooks), critical=False)
 
     metrics = Metrics()
     metrics.add(AgiCollector(service.agi))
@@ -81,6 +84,7 @@ def web_parts(service: Service) -> WebParts:
         metrics.add(AmiCollector(service.ami))
     if service.scheduler is not None:
         metrics.add(JobsCollector(service.scheduler.runner))
+    metrics.add(WebhooksCollector(service.webhooks))
     figures = DatabaseFigures(core.sessions)
     metrics.add(figures)
     metrics.add_refresh(figures.refresh)

@@ -12,8 +12,9 @@ sees each kind in the order it happened.
 Bounds: a webhook holds at most `max_pending` undelivered rows; an event past that is
 refused for it (the rows held are kept: they were promised first), logged once a minute
 with the count, and told to staff once per streak. Given-up rows are told to staff once
-per streak of a webhook (a streak ends with a delivery), each is logged (once a minute at
-most per webhook). Delivered and given-up rows are pruned after `keep_days`.
+per streak of a queue (a streak ends with a delivery of that webhook and kind), and
+logged (once a minute at most per webhook). Delivered and given-up rows are pruned after
+`keep_days`.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ LEASE_MARGIN = 5.0
 that died mid-request leaves the row to be tried again after that."""
 FLOOD_INTERVAL = 60.0
 """Seconds between two log lines about the same flood (refused events, rows given up)."""
+OUTCOMES = ("queued", "delivered", "retried", "given_up", "rejected")
+"""What `Webhooks.stats` counts per webhook."""
 PRUNE_EVERY = 3600.0
 STOP_MARGIN = 1.0
 DB_RETRY = Backoff(1.0, 60.0)
@@ -156,7 +159,8 @@ class Webhooks:
         )
         self._http: aiohttp.ClientSession | None = None
         self._floods: dict[tuple[str, str], _Flood] = {}
-        self._streaks: dict[str, _Streak] = {}
+        self._streaks: dict[tuple[str, str], _Streak] = {}
+        """(webhook, kind) → its queue's failing streak (ended by a delivery of the kind)."""
         self._full: set[str] = set()
         self._next_prune = 0.0
 
@@ -309,10 +313,13 @@ class Webhooks:
             await self.store.delivered(head.id, now, answer.status or 0)
             self.stats[(hook.name, "delivered")] += 1
             log.debug("webhook %s: %s %s delivered", hook.name, head.kind, head.delivery_id)
-            streak = self._streaks.pop(hook.name, None)
+            streak = self._streaks.pop((hook.name, head.kind), None)
             if streak is not None:
                 log.info(
-                    "webhook %s: delivering again (failing since %s)", hook.name, iso(streak.since)
+                    "webhook %s: %s delivered again (failing since %s)",
+                    hook.name,
+                    head.kind,
+                    iso(streak.since),
                 )
             return
         if verdict is Verdict.REFUSED:
@@ -328,9 +335,9 @@ class Webhooks:
             head.id, now + timedelta(seconds=delay), answer.status, answer.said
         )
         self.stats[(hook.name, "retried")] += 1
-        streak = self._streaks.get(hook.name)
+        streak = self._streaks.get((hook.name, head.kind))
         if streak is None:
-            self._streaks[hook.name] = _Streak(now, answer.said)
+            self._streaks[(hook.name, head.kind)] = _Streak(now, answer.said)
             log.warning(
                 "webhook %s: %s %s not delivered (%s); retrying in %g s",
                 hook.name,
@@ -363,13 +370,13 @@ class Webhooks:
                 why,
                 f" (and {more} more given up since the last line)" if more else "",
             )
-        streak = self._streaks.setdefault(hook.name, _Streak(now, answer.said))
+        streak = self._streaks.setdefault((hook.name, head.kind), _Streak(now, answer.said))
         if not streak.alerted:
             streak.alerted = True
             await self._tell(
                 f"webhook {hook.name} ({hook.shown_url}): gave up the {head.kind} delivery "
-                f"{head.delivery_id}: {why}. Further ones are only logged until a delivery "
-                "works again."
+                f"{head.delivery_id}: {why}. Further {head.kind} ones are only logged until "
+                "one is delivered again."
             )
 
     async def _tell(self, message: str) -> None:
@@ -432,8 +439,8 @@ class Webhooks:
         if status.failures:
             return Health.degraded(f"the outbox cannot be read: {status.last_error}")
         failing = [
-            f"{name} failing since {iso(streak.since)} ({streak.said[:80]})"
-            for name, streak in sorted(self._streaks.items())
+            f"{name} {kind} failing since {iso(streak.since)} ({streak.said[:80]})"
+            for (name, kind), streak in sorted(self._streaks.items())
         ]
         if failing:
             return Health.degraded("; ".join(failing))

@@ -76,7 +76,9 @@ async def test_a_running_service_answers_health_and_metrics(
             "spool",
             "telegram",
             "scheduler",
+            "webhooks",
         ]
+        assert components["webhooks"] == {"status": "ok", "reason": "off"}
         assert components["scheduler"]["status"] == "ok"
         assert "job(s) scheduled" in components["scheduler"]["reason"]
         assert components["database"] == {"status": "ok", "reason": ""}
