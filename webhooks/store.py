@@ -119,31 +119,18 @@ class OutboxStore:
     async def _finish(
         self, row_id: int, now: datetime, state: str, status: int | None, why: str
     ) -> None:
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == row_id, OutboxRow.state == PENDING)
-                .values(
-                    state=state,
-                    finished_at=now,
-                    claimed_until=None,
-                    last_status=status,
-                    last_error=why[:ERROR_MAX],
-                )
-                .execution_options(synchronize_session=False)
-            )
+        await self._update(row_id, state=state, finished_at=now, last_status=status, why=why)
 
     async def retry_at(self, row_id: int, when: datetime, status: int | None, why: str) -> None:
+        await self._update(row_id, next_attempt_at=when, last_status=status, why=why)
+
+    async def _update(self, row_id: int, *, why: str, **values: object) -> None:
+        """A pending row's attempt recorded: its lease ends, `why` is its last error."""
         async with self.sessions.begin() as session:
             await session.execute(
                 update(OutboxRow)
                 .where(OutboxRow.id == row_id, OutboxRow.state == PENDING)
-                .values(
-                    next_attempt_at=when,
-                    claimed_until=None,
-                    last_status=status,
-                    last_error=why[:ERROR_MAX],
-                )
+                .values(claimed_until=None, last_error=why[:ERROR_MAX], **values)
                 .execution_options(synchronize_session=False)
             )
 
