@@ -282,7 +282,13 @@ class Webhooks:
         await self._prune()
         if due:
             slots = asyncio.Semaphore(self.settings.concurrency)
-            await asyncio.gather(*(self._attempt(head, slots) for head in due))
+            # Every attempt ends before the pass does (none left running behind a failure).
+            results = await asyncio.gather(
+                *(self._attempt(head, slots) for head in due), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
             return 0
         if not heads:
             return None
