@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python bench/fee_bench.py
 	$(BIN)/python bench/remoteapi_bench.py
 	$(BIN)/python bench/scheduler_bench.py
+	$(BIN)/python bench/webhooks_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

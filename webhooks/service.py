@@ -58,6 +58,8 @@ FLOOD_INTERVAL = 60.0
 """Seconds between two log lines about the same flood (refused events, rows given up)."""
 OUTCOMES = ("queued", "delivered", "retried", "given_up", "rejected")
 """What `Webhooks.stats` counts per webhook."""
+QUEUE_BATCH = 50
+"""Rows of one queue delivered one after the other in a pass."""
 PRUNE_EVERY = 3600.0
 STOP_MARGIN = 1.0
 DB_RETRY = Backoff(1.0, 60.0)
@@ -295,23 +297,35 @@ class Webhooks:
         return max(0.0, (min(h.due_at() for h in heads) - now).total_seconds())
 
     async def _attempt(self, head: Head, slots: asyncio.Semaphore) -> None:
+        """Deliver a queue's head, then (while each is settled) the rows behind it that
+        are due, up to QUEUE_BATCH, before the next pass looks at every queue again."""
         hook = self.hooks[head.webhook]
         async with slots:
-            now = self._clock.now()
-            lease = now + timedelta(seconds=hook.timeout + LEASE_MARGIN)
-            if not await self.store.claim(head.id, now, lease):
-                return  # another instance has it
-            answer = await post(
-                self._session(),
-                hook,
-                delivery_id=head.delivery_id,
-                kind=head.kind,
-                body=head.body.encode(),
-                timestamp=int(now.timestamp()),
-            )
-            await self._settle(hook, head, answer)
+            for _ in range(QUEUE_BATCH):
+                if self._worker.stopping:
+                    return
+                now = self._clock.now()
+                lease = now + timedelta(seconds=hook.timeout + LEASE_MARGIN)
+                if not await self.store.claim(head.id, now, lease):
+                    return  # another instance has it
+                answer = await post(
+                    self._session(),
+                    hook,
+                    delivery_id=head.delivery_id,
+                    kind=head.kind,
+                    body=head.body.encode(),
+                    timestamp=int(now.timestamp()),
+                )
+                if not await self._settle(hook, head, answer):
+                    return
+                following = await self.store.head_of(head.webhook, head.kind)
+                if following is None or following.due_at() > self._clock.now():
+                    return
+                head = following
 
-    async def _settle(self, hook: WebhookSettings, head: Head, answer: Answer) -> None:
+    async def _settle(self, hook: WebhookSettings, head: Head, answer: Answer) -> bool:
+        """Record the answer; True when the row is settled (delivered or given up), so the
+        queue may go on."""
         now = self._clock.now()
         verdict = answer.verdict
         attempts = head.attempts + 1
@@ -327,15 +341,15 @@ class Webhooks:
                     head.kind,
                     iso(streak.since),
                 )
-            return
+            return True
         if verdict is Verdict.REFUSED:
             await self._give_up(hook, head, answer, f"refused: {answer.said}")
-            return
+            return True
         age = now - head.created_at
         if age.total_seconds() >= self.settings.max_age:
             why = f"still failing after {_span(age)} and {attempts} attempt(s): {answer.said}"
             await self._give_up(hook, head, answer, why)
-            return
+            return True
         delay = self._backoff.delay_for(attempts)
         await self.store.retry_at(
             head.id, now + timedelta(seconds=delay), answer.status, answer.said
@@ -361,6 +375,7 @@ class Webhooks:
                 head.delivery_id,
                 answer.said,
             )
+        return False
 
     async def _give_up(self, hook: WebhookSettings, head: Head, answer: Answer, why: str) -> None:
         now = self._clock.now()

@@ -74,20 +74,20 @@ class OutboxStore:
             rows = await session.scalars(
                 select(OutboxRow).where(OutboxRow.id.in_(first)).order_by(OutboxRow.id)
             )
-            return [
-                Head(
-                    id=r.id,
-                    delivery_id=r.delivery_id,
-                    webhook=r.webhook,
-                    kind=r.kind,
-                    body=r.body,
-                    created_at=as_utc(r.created_at),
-                    next_attempt_at=as_utc(r.next_attempt_at),
-                    claimed_until=as_utc(r.claimed_until) if r.claimed_until else None,
-                    attempts=r.attempts,
+            return [_head(r) for r in rows]
+
+    async def head_of(self, webhook: str, kind: str) -> Head | None:
+        """The head of one queue (after its last head was settled), None when it is empty."""
+        async with self.sessions() as session:
+            row = await session.scalar(
+                select(OutboxRow)
+                .where(
+                    OutboxRow.state == PENDING, OutboxRow.webhook == webhook, OutboxRow.kind == kind
                 )
-                for r in rows
-            ]
+                .order_by(OutboxRow.id)
+                .limit(1)
+            )
+            return _head(row) if row is not None else None
 
     async def claim(self, row_id: int, now: datetime, until: datetime) -> bool:
         """Take the row for one attempt (its lease runs to `until`); False when another
@@ -192,6 +192,20 @@ class OutboxStore:
                 last_error=last_errors.get(webhook, ""),
             )
         return out
+
+
+def _head(r: OutboxRow) -> Head:
+    return Head(
+        id=r.id,
+        delivery_id=r.delivery_id,
+        webhook=r.webhook,
+        kind=r.kind,
+        body=r.body,
+        created_at=as_utc(r.created_at),
+        next_attempt_at=as_utc(r.next_attempt_at),
+        claimed_until=as_utc(r.claimed_until) if r.claimed_until else None,
+        attempts=r.attempts,
+    )
 
 
 def _int(value: object) -> int:
