@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python bench/scheduler_bench.py
 	$(BIN)/python bench/call_log_bench.py
 	@url="$$(scripts/ensure-mariadb.sh)"; [ -z "$$url" ] || $(BIN)/python bench/telepony_bench.py --mysql "$$url"
+	$(BIN)/python bench/webhooks_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

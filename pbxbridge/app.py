@@ -39,7 +39,7 @@ from jobs.scheduler import STOP_WITHIN as SCHEDULER_STOP
 from lines import Lines
 from missed_calls.tracker import MissedCallTracker
 from notify import Notice
-from pbxbridge import call_events, line_hooks, recalls, staff
+from pbxbridge import call_events, line_hooks, recalls, staff, webhook_events
 from pbxbridge.alerts import Alert, Alerts
 from pbxbridge.settings import Settings
 from pbxbridge.staff import Notify
@@ -54,10 +54,12 @@ from sms.transports import Ready, SmsTransport, build_transport
 from storage import create_engine, session_factory
 from storage.engine import sqlite_path
 from telepony.feed import TeleponyFeed
+from webhooks.events import Emit
 
 if TYPE_CHECKING:
     from notify.service import Telegram
     from web.server import WebServer
+    from webhooks.service import Webhooks
 
 log = logging.getLogger("pbxbridge")
 
@@ -211,12 +213,18 @@ class Service:
         s = core.settings
         self.core = core
         self.ami = AmiClient(s.ami) if s.ami.enabled else None
-        self.missed = build_missed_calls(core, self._notify)
+        self.webhooks = build_webhooks(core)
+        emit = self.webhooks.emit if self.webhooks.hooks else None
+        self.missed = build_missed_calls(core, self._notify, emit)
         self.outbox = build_outbox(core, self.ami, self._notify)
-        self.inbox = build_inbox(core, self.outbox, self._notify)
+        self.inbox = build_inbox(core, self.outbox, self._notify, emit)
         self.spooler = build_spooler(core, self.missed)
         self.telepony = build_telepony(core)
         self.callbacks = build_callbacks(core, self.spooler)
+        if emit is not None:
+            self.spooler.on_finished = webhook_events.on_run_finished(
+                emit, self.spooler.campaigns, self.callbacks
+            )
         self.routes = build_route_deps(core, on_lock=staff.on_lock(self._notify))
         self.telegram = build_telegram(core, self.missed, self.outbox, self.callbacks, self.routes)
         sms_routes = build_sms_handlers(self.inbox.receive, core.alerts)
@@ -249,6 +257,13 @@ class Service:
         spooler = self.spooler
         return [
             Part("staff alerts", self._staff_alerts()),
+            # Early: stops late, after every part that has news for it (rows left pending
+            # are delivered at the next start).
+            Part(
+                "webhooks",
+                self.webhooks if self.webhooks.hooks else None,
+                stop_within=self.webhooks.stop_within + STOP_MARGIN,
+            ),
             Part("telegram", self.telegram, stop_within=TELEGRAM_STOP + STOP_MARGIN),
             Part("sms outbox", self.outbox, stop_within=s.sms.action_timeout + 1 + STOP_MARGIN),
             Part("sms inbox", self.inbox, stop_within=LOOKUP_TIMEOUT + STOP_MARGIN),
@@ -331,11 +346,25 @@ class Service:
             log.warning("campaign messages of deleted campaigns not removed: %s", exc)
 
 
-def build_missed_calls(core: Core, notify: Notify) -> MissedCallTracker | None:
+def build_webhooks(core: Core) -> Webhooks:
+    """The webhooks of `[[webhooks]]` (none: emitting does nothing, no part runs)."""
+    # Imported here: aiohttp's client costs a process-per-call AGI script time it never needs.
+    from webhooks.service import Webhooks
+
+    s = core.settings
+    return Webhooks(core.sessions, core.clock, s.webhooks, s.webhook_delivery, alert=core.alerts)
+
+
+def build_missed_calls(
+    core: Core, notify: Notify, emit: Emit | None = None
+) -> MissedCallTracker | None:
     s = core.settings
     if not s.missed_calls.enabled:
         return None
-    on_missed = staff.on_missed(notify, core.clock)
+    on_missed = webhook_events.both(
+        staff.on_missed(notify, core.clock),
+        webhook_events.on_missed(emit) if emit is not None else None,
+    )
     return MissedCallTracker(
         core.sessions,
         core.clock,
@@ -343,7 +372,10 @@ def build_missed_calls(core: Core, notify: Notify) -> MissedCallTracker | None:
         s.missed_calls,
         on_missed=on_missed,
         alert=core.alerts,
-        on_answered=call_events.on_answered(core.clock),
+        on_answered=webhook_events.both(
+            call_events.on_answered(core.clock),
+            webhook_events.on_answered(emit) if emit is not None else None,
+        ),
     )
 
 
@@ -384,14 +416,17 @@ def build_outbox(core: Core, ami: AmiClient | None, notify: Notify) -> Outbox:
     )
 
 
-def build_inbox(core: Core, outbox: Outbox, notify: Notify) -> Inbox:
+def build_inbox(core: Core, outbox: Outbox, notify: Notify, emit: Emit | None = None) -> Inbox:
     return Inbox(
         core.sessions,
         core.clock,
         core.billing,
         core.settings.sms,
         outbox=outbox,
-        on_stored=staff.on_sms_stored(notify, core.clock),
+        on_stored=webhook_events.both(
+            staff.on_sms_stored(notify, core.clock),
+            webhook_events.on_sms_stored(emit) if emit is not None else None,
+        ),
     )
 
 

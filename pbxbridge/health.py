@@ -22,6 +22,7 @@ from callfile_spooler.spooler import Spooler
 from jobs.scheduler import Scheduler
 from primitives.health import Health
 from telepony.feed import TeleponyFeed
+from webhooks.service import Webhooks
 
 OFF = Health.ok("off")
 
@@ -145,3 +146,15 @@ class TeleponyCheck:
         if self.feed is None:
             return OFF
         return await self.feed.health()
+
+
+@dataclass(frozen=True)
+class WebhooksCheck:
+    """Degraded while a webhook keeps failing or the outbox cannot be read (the part's own
+    account); ok `off` without [[webhooks]]."""
+
+    webhooks: Webhooks
+    name: str = "webhooks"
+
+    async def health(self) -> Health:
+        return await self.webhooks.health()

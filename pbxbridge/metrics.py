@@ -29,6 +29,7 @@ from missed_calls.counts import MissedCounts, missed_counts
 from sms.counts import SmsCounts, sms_counts
 from telepony.feed import TeleponyFeed
 from web.callback_form import FormStats
+from webhooks.service import OUTCOMES, Webhooks
 
 AGI_CONNECTION_COUNTERS = {
     "accepted": "accepted",
@@ -312,3 +313,24 @@ class TeleponyCollector:
             "0 while writes to the TelePony MySQL table fail, else 1.",
             value=0 if feed.worker_failures() else 1,
         )
+
+
+class WebhooksCollector:
+    """Webhook deliveries in this process, by webhook and outcome."""
+
+    def __init__(self, webhooks: Webhooks) -> None:
+        self._webhooks = webhooks
+
+    def collect(self) -> Iterator[Metric]:
+        deliveries = CounterMetricFamily(
+            "pbxbridge_webhook_deliveries",
+            "Webhook events by webhook and outcome: queued (an outbox row written), delivered "
+            "(2xx), retried (a failed attempt to be tried again), given_up (refused by the "
+            "receiver, or max_age reached), rejected (the webhook's outbox was full).",
+            labels=["webhook", "outcome"],
+        )
+        stats = self._webhooks.stats
+        for name in sorted(self._webhooks.hooks):
+            for outcome in OUTCOMES:
+                deliveries.add_metric([name, outcome], stats[(name, outcome)])
+        yield deliveries

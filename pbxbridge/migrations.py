@@ -16,6 +16,7 @@ import missed_calls.migrations
 import sms.migrations
 import telepony.migrations
 import web.migrations
+import webhooks.migrations
 from storage import migrate
 
 VERSION_LOCATIONS: tuple[Path, ...] = (
@@ -29,6 +30,7 @@ VERSION_LOCATIONS: tuple[Path, ...] = (
     lines.migrations.VERSIONS,
     jobs.migrations.VERSIONS,
     telepony.migrations.VERSIONS,
+    webhooks.migrations.VERSIONS,
 )
 
 

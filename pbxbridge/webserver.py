@@ -30,6 +30,7 @@ from pbxbridge.health import (
     SpoolCheck,
     TelegramCheck,
     TeleponyCheck,
+    WebhooksCheck,
 )
 from pbxbridge.metrics import (
     AgiCollector,
@@ -39,6 +40,7 @@ from pbxbridge.metrics import (
     DatabaseFigures,
     JobsCollector,
     TeleponyCollector,
+    WebhooksCollector,
 )
 from sms.history import SmsHistory
 from storage.engine import sqlite_path
@@ -81,6 +83,7 @@ def web_parts(service: Service) -> WebParts:
     health.add(TelegramCheck(notifier.queued if notifier is not None else None), critical=False)
     health.add(SchedulerCheck(service.scheduler), critical=False)
     health.add(TeleponyCheck(service.telepony), critical=False)
+    health.add(WebhooksCheck(service.webhooks), critical=False)
 
     metrics = Metrics()
     metrics.add(AgiCollector(service.agi))
@@ -91,6 +94,7 @@ def web_parts(service: Service) -> WebParts:
         metrics.add(JobsCollector(service.scheduler.runner))
     if service.telepony is not None:
         metrics.add(TeleponyCollector(service.telepony))
+    metrics.add(WebhooksCollector(service.webhooks))
     figures = DatabaseFigures(core.sessions)
     metrics.add(figures)
     metrics.add_refresh(figures.refresh)

@@ -37,6 +37,7 @@ ROOMS: dict[str, str] = {
     "storage": "StorageError",
     "telepony": "TeleponyError",
     "web": "WebError",
+    "webhooks": "WebhookError",
 }
 """Room → the base of its tree, defined in `<room>/errors.py`."""
 
