@@ -88,7 +88,6 @@ async def test_a_running_service_answers_health_and_metrics(
         assert components["agi"] == {"status": "ok", "reason": "0 session(s), 0 pending"}
         assert components["ami"] == {"status": "ok", "reason": "off"}
         assert components["telegram"] == {"status": "ok", "reason": "off"}
-        assert components["telepony"] == {"status": "ok", "reason": "off"}
         # The spool waits for Asterisk's outgoing/ (the rig has none): degraded, not down.
         assert components["spool"]["status"] == "degraded"
         assert health["status"] == "degraded"
