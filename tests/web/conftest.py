@@ -7,6 +7,9 @@ link) and the application `build_web` makes of them; tests drive it with pytest-
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -104,3 +107,21 @@ def make_client(
         return client
 
     return make
+
+
+@pytest.fixture(scope="module")
+def tone(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A 1 s 440 Hz mp3 (44.1 kHz stereo), made by ffmpeg."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        message = "pbxbridge needs ffmpeg for audio prompts: apt-get install ffmpeg"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    path = tmp_path_factory.mktemp("tone") / "tone.mp3"
+    subprocess.run(
+        [ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+         "-ar", "44100", "-ac", "2", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path.read_bytes()

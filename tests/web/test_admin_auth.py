@@ -24,7 +24,7 @@ from tests.conftest import Database
 from tests.schema import schema_drift
 from tests.web.adminclient import PASSWORD, Staff, add_user, csrf_of, staff
 from tests.web.conftest import web_rig
-from web.admin import accounts, login, status
+from web.admin import accounts, campaigns, login, status
 from web.admin.sections import SECTIONS
 from web.admin.sessions import COOKIE
 from web.i18n import UK
@@ -362,6 +362,8 @@ def test_every_admin_message_has_its_ukrainian() -> None:
     messages |= set(login.MESSAGES.values()) | set(accounts.MESSAGES.values())
     messages |= set(status.PARTS.values()) | set(status.GROUPS.values())
     messages |= {s.value for s in HealthStatus}
+    messages |= set(campaigns.MESSAGES.values()) | set(campaigns.STATES.values())
+    messages |= set(campaigns.DAY_NAMES.values())
     for template in (TEMPLATES / "admin").rglob("*.html"):
         tree = env.parse(template.read_text(encoding="utf-8"))
         messages |= {m for _l, _f, m in extract_from_ast(tree) if isinstance(m, str)}
