@@ -17,9 +17,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import argon2.profiles
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
 
 from pbxbridge.app import Core, Service, open_core
 from pbxbridge.settings import Settings
@@ -31,6 +33,10 @@ from web.app import Mount, build_app
 from web.tokens import Scope, TokenStore
 
 Client = TestClient[web.Request, web.Application]
+
+CHEAP_HASHER = PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)
+"""Staff passwords in tests: argon2id at its cheapest (the service's default costs about a
+second per hash on a loaded 2-core machine; test_admin_auth checks that default once)."""
 
 OWNER = "+380501110001"
 """The number of the subscriber every rig has (login ivan)."""
@@ -89,7 +95,7 @@ async def web_rig(
             )
         service = Service(core)
         # faces None: those the settings switch on (none by default), as the service mounts
-        parts = replace(web_parts(service), callback=callback)
+        parts = replace(web_parts(service, password_hasher=CHEAP_HASHER), callback=callback)
         if faces is not None:
             parts = replace(parts, faces=faces)
         if tables is not None:

@@ -95,6 +95,11 @@ async def _create(browser: Staff, rig: Rig) -> None:
     assert "pacing.cps" in page
     assert "window" in page
     assert 'value="fast"' in page
+    _, page, _ = await browser.post(
+        "/admin/campaigns", {**SETTINGS, "name": HOSTILE, "callerid": HOSTILE}, status=422
+    )
+    assert HOSTILE not in page
+    assert 'value="&lt;script&gt;alert(1)&lt;/script&gt;"' in page
     _, _, headers = await browser.post("/admin/campaigns", SETTINGS, status=303)
     assert headers["Location"] == "/admin/campaigns/1?said=created"
     page = await browser.page("/admin/campaigns/1?said=created")
