@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from argon2 import PasswordHasher
+
 from askozia_api.askozia import AskoziaDeps, askozia_face
 from askozia_api.auth_log import AuthFailures
 from askozia_api.call_log_cdr import CallLogCdrSource
@@ -66,8 +68,9 @@ def build_web(service: Service) -> WebServer:
     return WebServer(parts.settings, build_app(parts))
 
 
-def web_parts(service: Service) -> WebParts:
-    """What the application is built from (tests replace a field or two)."""
+def web_parts(service: Service, *, password_hasher: PasswordHasher | None = None) -> WebParts:
+    """What the application is built from (tests replace a field or two; `password_hasher`:
+    the staff passwords' argon2 parameters, argon2-cffi's defaults when None)."""
     core = service.core
     settings = core.settings.http
     database = DatabaseCheck(core.engine)
@@ -122,7 +125,7 @@ def web_parts(service: Service) -> WebParts:
         settings=settings,
         clock=core.clock,
         sessions=core.sessions,
-        staff=StaffStore(core.sessions, core.clock, core.audit),
+        staff=StaffStore(core.sessions, core.clock, core.audit, password_hasher),
         tokens=api.tokens,
         keys=Keys(core.sessions, core.clock),
         limits=RateLimits(core.sessions, core.clock),

@@ -164,6 +164,93 @@ UK: Final[Mapping[str, str]] = {
     "SMS": "SMS",
     "Missed calls": "Пропущені дзвінки",
     "Callback form": "Форма зворотного дзвінка",
+    # campaigns (web/admin/campaigns.py, templates/admin/campaign*.html)
+    "Campaigns": "Кампанії",
+    "Call-out campaigns: numbers, weekly schedule, message, progress and reports.": (
+        "Кампанії обдзвону: номери, розклад на тиждень, повідомлення, перебіг і звіти."
+    ),
+    "New campaign": "Нова кампанія",
+    "No campaigns yet.": "Кампаній ще немає.",
+    "Progress": "Перебіг",
+    "Numbers": "Номери",
+    "Answered": "Відповіли",
+    "Given up": "Без відповіді",
+    "Waiting": "Чекають",
+    "First page": "Перша сторінка",
+    "Campaign created. Add its numbers and its message.": (
+        "Кампанію створено. Додайте номери та повідомлення."
+    ),
+    "Settings saved.": "Налаштування збережено.",
+    "Campaign started.": "Кампанію запущено.",
+    "Campaign paused.": "Кампанію призупинено.",
+    "Message uploaded (%(seconds)s s).": "Повідомлення завантажено (%(seconds)s с).",
+    "%(number)s removed.": "%(number)s вилучено.",
+    "%(number)s is being called now: remove it once the call has ended.": (
+        "На %(number)s зараз телефонують: вилучіть його, коли дзвінок завершиться."
+    ),
+    "%(number)s is not in this campaign.": "%(number)s немає в цій кампанії.",
+    "Numbers: %(added)s added, %(updated)s updated, %(skipped)s skipped.": (
+        "Номери: додано %(added)s, оновлено %(updated)s, пропущено %(skipped)s."
+    ),
+    "Paste numbers or choose a file.": "Вставте номери або оберіть файл.",
+    "The numbers could not be read: %(problem)s": "Не вдалося прочитати номери: %(problem)s",
+    "idle": "не запущена",
+    "running": "триває",
+    "paused": "призупинена",
+    "done": "завершена",
+    "pending": "в черзі",
+    "calling": "дзвінок",
+    "answered": "відповів",
+    "given up": "без відповіді",
+    "do not call": "не дзвонити",
+    "Monday": "Понеділок",
+    "Tuesday": "Вівторок",
+    "Wednesday": "Середа",
+    "Thursday": "Четвер",
+    "Friday": "Пʼятниця",
+    "Saturday": "Субота",
+    "Sunday": "Неділя",
+    "letters, digits, _ . -": "літери, цифри, _ . -",
+    "Weekly schedule: start time per day (empty: no run that day)": (
+        "Розклад на тиждень: час початку для кожного дня (порожньо: того дня не запускати)"
+    ),
+    "Time window": "Години дзвінків",
+    "HH:MM-HH:MM; empty: any time": "ГГ:ХХ-ГГ:ХХ; порожньо: будь-коли",
+    "Pacing": "Темп",
+    "Calls per bundle (0: no bundles)": "Дзвінків у пачці (0: без пачок)",
+    "Pause between bundles, s": "Пауза між пачками, с",
+    "Calls at once": "Дзвінків одночасно",
+    "New calls per second": "Нових дзвінків за секунду",
+    "Dialplan context": "Контекст діалплану",
+    "Extension (a number's own wins)": "Extension (власний extension номера важливіший)",
+    "CallerID": "CallerID",
+    "Attempts per number": "Спроб на номер",
+    "Start": "Запустити",
+    "Pause": "Призупинити",
+    "Export CSV": "Експорт CSV",
+    "Message": "Повідомлення",
+    "No message yet: calls cannot play anything.": (
+        "Повідомлення ще немає: дзвінкам нічого відтворювати."
+    ),
+    "Upload a message (mp3, wav, ogg, m4a …)": "Завантажте повідомлення (mp3, wav, ogg, m4a …)",
+    "Upload": "Завантажити",
+    "Paste numbers: one per line, optionally with ,extension; or CSV/JSON as the CLI imports": (
+        "Вставте номери: по одному в рядку, можна з ,extension; або CSV/JSON, як їх імпортує CLI"
+    ),
+    "or choose a CSV/JSON file": "або оберіть файл CSV/JSON",
+    "Add numbers": "Додати номери",
+    "Show": "Показати",
+    "all": "усі",
+    "Number": "Номер",
+    "Extension": "Extension",
+    "Attempts": "Спроби",
+    "Last outcome": "Останній результат",
+    "Reason": "Причина",
+    "Pressed": "Натиснуто",
+    "Last call": "Останній дзвінок",
+    "Remove %(number)s": "Вилучити %(number)s",
+    "%(done)s of %(total)s numbers done": "Опрацьовано %(done)s з %(total)s номерів",
+    "Settings": "Налаштування",
 }
 
 CATALOGS: Final[Mapping[Language, Mapping[str, str]]] = {"uk": UK, "en": {}}
