@@ -35,6 +35,8 @@ test: lint
 	@scripts/ensure-chromium.sh
 	PBXBRIDGE_TEST_PG_URL="$$(scripts/ensure-postgres.sh)" && export PBXBRIDGE_TEST_PG_URL && \
 	  [ -n "$$PBXBRIDGE_TEST_PG_URL" ] || unset PBXBRIDGE_TEST_PG_URL; \
+	  PBXBRIDGE_TEST_MYSQL_URL="$$(scripts/ensure-mariadb.sh)" && export PBXBRIDGE_TEST_MYSQL_URL && \
+	  [ -n "$$PBXBRIDGE_TEST_MYSQL_URL" ] || unset PBXBRIDGE_TEST_MYSQL_URL; \
 	  $(BIN)/pytest -q
 
 bench: install
@@ -45,6 +47,8 @@ bench: install
 	$(BIN)/python bench/remoteapi_bench.py
 	$(BIN)/python bench/scheduler_bench.py
 	$(BIN)/python bench/call_log_bench.py
+	@url="$$(scripts/ensure-mariadb.sh)"; [ -z "$$url" ] || $(BIN)/python bench/telepony_bench.py --mysql "$$url"
+	$(BIN)/python bench/webhooks_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,7 @@ it and shows fields 1 (current calls), 2 (calls processed), 4 (registered phones
 - phones: AMI `DeviceStateList`, SIP/PJSIP/IAX2 devices in a state other than
   UNAVAILABLE, INVALID or UNKNOWN (an endpoint with no registered contact is UNAVAILABLE);
 - uptime: Asterisk's, from AMI `CoreStatus` (its CoreStartupDate and Time);
-- calls processed: the call source's count since Asterisk started, when it can tell;
+- calls processed: the call log's calls since Asterisk started (empty without its start);
 - RAM %: the host's memory in use (MemTotal - MemAvailable, /proc/meminfo);
 - disk %: the filesystem holding pbxbridge's database (or the spool).
 

@@ -36,7 +36,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -86,6 +86,9 @@ OnAnswered = Callable[[Answered], Awaitable[None]]
 OnProgress = Callable[[int], None]
 """Told a campaign's id when one of its attempts changed state (the live feed's campaign
 progress); must return at once: it is called under the spooler's lock."""
+OnFinished = Callable[[CampaignInfo], Awaitable[None]]
+"""A campaign's run (a callback's call: a campaign of kind `callback`) ended, committed:
+every number answered, given up or not to be called. The campaign as it is now (done)."""
 
 INCOMPLETE_GRACE = timedelta(seconds=60)
 """An archived file still without `Status:` this long after it was first seen: Asterisk
@@ -232,11 +235,13 @@ class Spooler:
         alert: Alert | None = None,
         dialer: Dialer | None = None,
         on_answered: OnAnswered | None = None,
+        on_finished: OnFinished | None = None,
         on_progress: OnProgress | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.sessions = sessions
         self.on_answered = on_answered
+        self.on_finished = on_finished
         self.on_progress = on_progress
         self.clock = clock
         self.phones = phones
@@ -661,8 +666,15 @@ class Spooler:
     async def _maybe_finish(self, info: CampaignInfo, now: datetime) -> None:
         async with self.sessions.begin() as session:
             done = await self.ledger.finish_run(session, info.id, info.run_no, now)
-        if done:
-            log.info("campaign %s: run %d done", info.name, info.run_no)
+        if not done:
+            return
+        log.info("campaign %s: run %d done", info.name, info.run_no)
+        if self.on_finished is None:
+            return
+        try:
+            await self.on_finished(replace(info, state=CampaignState.DONE, finished_at=now))
+        except Exception:
+            log.exception("on_finished failed for campaign %s", info.name)
 
     async def _take_back(self, info: CampaignInfo) -> None:
         """A paused campaign: its files Asterisk has not started leave outgoing/."""

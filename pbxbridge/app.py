@@ -41,7 +41,7 @@ from jobs.scheduler import STOP_WITHIN as SCHEDULER_STOP
 from lines import Lines
 from missed_calls.tracker import MissedCallTracker
 from notify import Notice
-from pbxbridge import call_events, feed_events, line_hooks, recalls, staff
+from pbxbridge import call_events, feed_events, line_hooks, recalls, staff, webhook_events
 from pbxbridge.alerts import Alert, Alerts
 from pbxbridge.settings import Settings
 from pbxbridge.staff import Notify
@@ -55,12 +55,15 @@ from sms.sms_in import build_handlers as build_sms_handlers
 from sms.transports import Ready, SmsTransport, build_transport
 from storage import create_engine, session_factory
 from storage.engine import sqlite_path
+from telepony.feed import TeleponyFeed
 from web.feed import LiveFeed
 from web.screen_pop import ScreenPop
+from webhooks.events import Emit
 
 if TYPE_CHECKING:
     from notify.service import Telegram
     from web.server import WebServer
+    from webhooks.service import Webhooks
 
 log = logging.getLogger("pbxbridge")
 
@@ -223,11 +226,18 @@ class Service:
             self.feed, CampaignManager(core.sessions, core.clock, core.phones)
         )
         self.ami = AmiClient(s.ami) if s.ami.enabled else None
-        self.missed = build_missed_calls(core, self._notify)
+        self.webhooks = build_webhooks(core)
+        emit = self.webhooks.emit if self.webhooks.hooks else None
+        self.missed = build_missed_calls(core, self._notify, emit)
         self.outbox = build_outbox(core, self.ami, self._notify)
-        self.inbox = build_inbox(core, self.outbox, self._notify)
+        self.inbox = build_inbox(core, self.outbox, self._notify, emit)
         self.spooler = build_spooler(core, self.missed, self.progress)
+        self.telepony = build_telepony(core)
         self.callbacks = build_callbacks(core, self.spooler)
+        if emit is not None:
+            self.spooler.on_finished = webhook_events.on_run_finished(
+                emit, self.spooler.campaigns, self.callbacks
+            )
         self.routes = build_route_deps(
             core, on_lock=staff.on_lock(self._notify), on_lookup=self.screen_pop.on_lookup
         )
@@ -236,7 +246,8 @@ class Service:
         self.agi = FastAgiServer(s.agi, build_handlers(self.routes, extra=sms_routes))
         if self.ami is not None:
             # In this order: a Hangup reaches the missed calls before the spooler.
-            for consumer in (self.inbox, self.outbox, self.missed, self.spooler, self.screen_pop):
+            consumers = (self.inbox, self.outbox, self.missed, self.spooler, self.telepony)
+            for consumer in (*consumers, self.screen_pop):
                 if consumer is not None:
                     self.ami.add_consumer(consumer)
             self.ami.on_health(staff.on_ami_health(self._notify))
@@ -263,10 +274,18 @@ class Service:
         return [
             Part("staff alerts", self._staff_alerts()),
             Part("live feed", self._live_feed()),
+            # Early: stops late, after every part that has news for it (rows left pending
+            # are delivered at the next start).
+            Part(
+                "webhooks",
+                self.webhooks if self.webhooks.hooks else None,
+                stop_within=self.webhooks.stop_within + STOP_MARGIN,
+            ),
             Part("telegram", self.telegram, stop_within=TELEGRAM_STOP + STOP_MARGIN),
             Part("sms outbox", self.outbox, stop_within=s.sms.action_timeout + 1 + STOP_MARGIN),
             Part("sms inbox", self.inbox, stop_within=LOOKUP_TIMEOUT + STOP_MARGIN),
             Part("missed calls", self.missed, stop_within=s.agi.lookup_timeout + STOP_MARGIN),
+            Part("telepony feed", self.telepony, stop_within=self._telepony_stop()),
             Part(
                 "ami",
                 self.ami,
@@ -305,6 +324,10 @@ class Service:
             s.billing.backend,
             s.database.safe_url(),
         )
+
+    def _telepony_stop(self) -> float:
+        feed = self.telepony
+        return feed.stop_within + STOP_MARGIN if feed is not None else STOP_MARGIN
 
     async def _lines_follow_subscribers(self) -> None:
         """Catch voice lines up with their subscribers (a freeze the hook missed: an import,
@@ -352,11 +375,25 @@ class Service:
             log.warning("campaign messages of deleted campaigns not removed: %s", exc)
 
 
-def build_missed_calls(core: Core, notify: Notify) -> MissedCallTracker | None:
+def build_webhooks(core: Core) -> Webhooks:
+    """The webhooks of `[[webhooks]]` (none: emitting does nothing, no part runs)."""
+    # Imported here: aiohttp's client costs a process-per-call AGI script time it never needs.
+    from webhooks.service import Webhooks
+
+    s = core.settings
+    return Webhooks(core.sessions, core.clock, s.webhooks, s.webhook_delivery, alert=core.alerts)
+
+
+def build_missed_calls(
+    core: Core, notify: Notify, emit: Emit | None = None
+) -> MissedCallTracker | None:
     s = core.settings
     if not s.missed_calls.enabled:
         return None
-    on_missed = staff.on_missed(notify, core.clock)
+    on_missed = webhook_events.both(
+        staff.on_missed(notify, core.clock),
+        webhook_events.on_missed(emit) if emit is not None else None,
+    )
     return MissedCallTracker(
         core.sessions,
         core.clock,
@@ -364,8 +401,23 @@ def build_missed_calls(core: Core, notify: Notify) -> MissedCallTracker | None:
         s.missed_calls,
         on_missed=on_missed,
         alert=core.alerts,
-        on_answered=call_events.on_answered(core.clock),
+        on_answered=webhook_events.both(
+            call_events.on_answered(core.clock),
+            webhook_events.on_answered(emit) if emit is not None else None,
+        ),
     )
+
+
+def build_telepony(core: Core) -> TeleponyFeed | None:
+    """The feed of Cdr legs to Ubilling's TelePony table, while [telepony] url is set (it
+    hears them over AMI, so it runs only with AMI on)."""
+    s = core.settings
+    if not s.telepony.enabled:
+        return None
+    if not s.ami.enabled:
+        log.warning("telepony.url is set but [ami] is off: no Cdr events, nothing is fed")
+        return None
+    return TeleponyFeed(core.sessions, core.clock, s.telepony, alert=core.alerts)
 
 
 def build_outbox(core: Core, ami: AmiClient | None, notify: Notify) -> Outbox:
@@ -393,14 +445,17 @@ def build_outbox(core: Core, ami: AmiClient | None, notify: Notify) -> Outbox:
     )
 
 
-def build_inbox(core: Core, outbox: Outbox, notify: Notify) -> Inbox:
+def build_inbox(core: Core, outbox: Outbox, notify: Notify, emit: Emit | None = None) -> Inbox:
     return Inbox(
         core.sessions,
         core.clock,
         core.billing,
         core.settings.sms,
         outbox=outbox,
-        on_stored=staff.on_sms_stored(notify, core.clock),
+        on_stored=webhook_events.both(
+            staff.on_sms_stored(notify, core.clock),
+            webhook_events.on_sms_stored(emit) if emit is not None else None,
+        ),
     )
 
 

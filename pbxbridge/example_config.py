@@ -87,10 +87,19 @@ INTROS = {
         "The Askozia PBX face for Ubilling before 1.5.9 (POST /status_cdr.php, GET "
         "/external_get_info.php), with HTTP Basic auth: set a password to switch it on."
     ),
+    "telepony": (
+        "Ubilling's TelePony, WhyDoYouCall and call history read Asterisk's CDR from MySQL: "
+        "pbxbridge writes every Cdr leg there as cdr_mysql would (no ODBC on the PBX). Off "
+        "while url is empty."
+    ),
     "logging": "Log lines on stderr (journald keeps them under systemd).",
     "scheduler": (
         "The scheduled jobs (pbxbridge jobs list|run|history): each billing backend has a "
         "default table of jobs; [[jobs]] entries at the end of this file change it."
+    ),
+    "webhook_delivery": (
+        "How [[webhooks]] (at the end of this file) are delivered: retries, how long to keep "
+        "trying, how many events one webhook may hold undelivered."
     ),
 }
 
@@ -114,6 +123,20 @@ ARRAY_TABLES = {
 # name = "vservices_weekly"      # Ubilling: a new job
 # schedule = "40 1 * * 1"
 # action = "vserviceschargefee&period=7"
+""",
+    "webhooks": """\
+########################################################################################
+# [[webhooks]]: a signed JSON POST to the ISP's own server on each event it lists
+# (sms.received, call.missed, call.answered, callback.finished, campaign.finished).
+# The receiver checks X-Pbxbridge-Signature (HMAC-SHA256 of timestamp + "." + body with
+# the secret) and deduplicates on X-Pbxbridge-Delivery: see the README, Webhooks.
+# `pbxbridge webhooks list` shows them, `pbxbridge webhooks test NAME` sends one now.
+# [[webhooks]]
+# name = "billing"
+# url = "https://billing.example.net/pbxbridge/hook.php"   # user:password@ → Basic auth
+# events = ["sms.received", "call.missed", "callback.finished"]
+# secret = "…at least 16 characters: openssl rand -hex 32…"  # never logged
+# timeout = 10.0                 # seconds one delivery may take
 """,
 }
 """Settings written as TOML arrays of tables: shown commented out at the end of the file

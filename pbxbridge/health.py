@@ -21,6 +21,8 @@ from billing_client.client import BillingClient
 from callfile_spooler.spooler import Spooler
 from jobs.scheduler import Scheduler
 from primitives.health import Health
+from telepony.feed import TeleponyFeed
+from webhooks.service import Webhooks
 
 OFF = Health.ok("off")
 
@@ -130,3 +132,29 @@ class SchedulerCheck:
         if self.scheduler is None:
             return OFF
         return await self.scheduler.health()
+
+
+@dataclass(frozen=True)
+class TeleponyCheck:
+    """The feed's own account: degraded while MySQL fails (legs wait), down while the
+    outbox is full (new legs refused)."""
+
+    feed: TeleponyFeed | None
+    name: str = "telepony"
+
+    async def health(self) -> Health:
+        if self.feed is None:
+            return OFF
+        return await self.feed.health()
+
+
+@dataclass(frozen=True)
+class WebhooksCheck:
+    """Degraded while a webhook keeps failing or the outbox cannot be read (the part's own
+    account); ok `off` without [[webhooks]]."""
+
+    webhooks: Webhooks
+    name: str = "webhooks"
+
+    async def health(self) -> Health:
+        return await self.webhooks.health()

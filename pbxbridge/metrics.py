@@ -27,8 +27,10 @@ from jobs.models import FAILURES
 from jobs.runner import JobRunner
 from missed_calls.counts import MissedCounts, missed_counts
 from sms.counts import SmsCounts, sms_counts
+from telepony.feed import TeleponyFeed
 from web.callback_form import FormStats
 from web.feed import LiveFeed
+from webhooks.service import OUTCOMES, Webhooks
 
 AGI_CONNECTION_COUNTERS = {
     "accepted": "accepted",
@@ -291,3 +293,69 @@ class JobsCollector:
         for job, result in sorted(self._runner.last.items()):
             failing.add_metric([job], 1 if result in FAILURES else 0)
         yield failing
+
+
+class TeleponyCollector:
+    """The TelePony feed: legs queued, written, refused; failed tries; MySQL's state."""
+
+    def __init__(self, feed: TeleponyFeed) -> None:
+        self._feed = feed
+
+    def collect(self) -> Iterator[Metric]:
+        feed, stats = self._feed, self._feed.stats
+        yield GaugeMetricFamily(
+            "pbxbridge_telepony_queued",
+            "Cdr legs waiting in pbxbridge's database for the TelePony MySQL table.",
+            value=feed.queued,
+        )
+        yield CounterMetricFamily(
+            "pbxbridge_telepony_written",
+            "Cdr legs inserted into the TelePony MySQL table.",
+            value=stats.written,
+        )
+        yield CounterMetricFamily(
+            "pbxbridge_telepony_batches",
+            "Batches inserted into the TelePony MySQL table (one transaction each).",
+            value=stats.batches,
+        )
+        yield CounterMetricFamily(
+            "pbxbridge_telepony_failures",
+            "Tries to write a batch to MySQL that failed (it is written later).",
+            value=stats.failures,
+        )
+        legs = CounterMetricFamily(
+            "pbxbridge_telepony_dropped",
+            "Cdr legs that never reached the outbox, by reason (rejected: outbox full; "
+            "lost: pbxbridge's database failed; bad_event: no UniqueID).",
+            labels=["reason"],
+        )
+        legs.add_metric(["rejected"], stats.rejected)
+        legs.add_metric(["lost"], stats.lost)
+        legs.add_metric(["bad_event"], stats.bad_events)
+        yield legs
+        yield GaugeMetricFamily(
+            "pbxbridge_telepony_up",
+            "0 while writes to the TelePony MySQL table fail, else 1.",
+            value=0 if feed.worker_failures() else 1,
+        )
+
+
+class WebhooksCollector:
+    """Webhook deliveries in this process, by webhook and outcome."""
+
+    def __init__(self, webhooks: Webhooks) -> None:
+        self._webhooks = webhooks
+
+    def collect(self) -> Iterator[Metric]:
+        deliveries = CounterMetricFamily(
+            "pbxbridge_webhook_deliveries",
+            "Webhook events by webhook and outcome: queued (an outbox row written), delivered "
+            "(2xx), retried (a failed attempt to be tried again), given_up (refused by the "
+            "receiver, or max_age reached), rejected (the webhook's outbox was full).",
+            labels=["webhook", "outcome"],
+        )
+        stats = self._webhooks.stats
+        for name in sorted(self._webhooks.hooks):
+            for outcome in OUTCOMES:
+                deliveries.add_metric([name, outcome], stats[(name, outcome)])
+        yield deliveries

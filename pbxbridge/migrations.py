@@ -14,7 +14,9 @@ import jobs.migrations
 import lines.migrations
 import missed_calls.migrations
 import sms.migrations
+import telepony.migrations
 import web.migrations
+import webhooks.migrations
 from storage import migrate
 
 VERSION_LOCATIONS: tuple[Path, ...] = (
@@ -27,6 +29,8 @@ VERSION_LOCATIONS: tuple[Path, ...] = (
     web.migrations.VERSIONS,
     lines.migrations.VERSIONS,
     jobs.migrations.VERSIONS,
+    telepony.migrations.VERSIONS,
+    webhooks.migrations.VERSIONS,
 )
 
 

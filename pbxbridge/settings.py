@@ -42,7 +42,10 @@ from primitives.errors import PbxbridgeError
 from sms.settings import SmsSettings
 from storage import DatabaseSettings
 from storage.retention import RetentionSettings
+from telepony.settings import TeleponySettings
 from web.settings import HttpSettings
+from webhooks.settings import DeliverySettings, WebhookSettings
+from webhooks.settings import check_entries as check_webhooks
 
 SYSTEM_CONFIG = Path("/etc/pbxbridge/pbxbridge.toml")
 LOCAL_CONFIG = Path("pbxbridge.toml")
@@ -101,10 +104,16 @@ class Settings(BaseSettings):
     lines: LinesSettings = LinesSettings()
     askozia: AskoziaSettings = AskoziaSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    telepony: TeleponySettings = TeleponySettings()
     jobs: list[JobSettings] = Field(
         default_factory=list,
         description="[[jobs]] entries: default jobs changed or turned off, new ones added.",
     )
+    webhooks: list[WebhookSettings] = Field(
+        default_factory=list,
+        description="[[webhooks]] entries: signed JSON POSTs of events to the ISP's servers.",
+    )
+    webhook_delivery: DeliverySettings = DeliverySettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("timezone")
@@ -144,6 +153,13 @@ class Settings(BaseSettings):
             raise ValueError("; ".join(problems))
         return self
 
+    @model_validator(mode="after")
+    def _webhooks_named_once(self) -> Settings:
+        problems = check_webhooks(self.webhooks)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     def secrets(self) -> list[str]:
         """Every secret value in the settings, for the log redactor."""
         values = (
@@ -152,8 +168,10 @@ class Settings(BaseSettings):
             self.telegram.token.get_secret_value(),
             self.http.remoteapi_key.get_secret_value(),
             self.askozia.password.get_secret_value(),
+            self.telepony.password(),
         )
-        return [s for s in values if s]
+        hooks = [secret for hook in self.webhooks for secret in hook.secrets()]
+        return [s for s in (*values, *hooks) if s]
 
 
 def config_path(
@@ -257,7 +275,7 @@ def _check_variable(variable: _Variable) -> _Verdict:
 
 def ignored_variables(environ: Mapping[str, str] = os.environ) -> list[str]:
     """One warning per PBXBRIDGE_* variable that names a section this version does not
-    have (PBXBRIDGE_WEBHOOKS__URL before there is a [webhooks]): ignored, not refused, so the
+    have (PBXBRIDGE_FAXES__URL before there is a [faxes]): ignored, not refused, so the
     environment of a newer (or older) version does not stop this one. The caller logs them
     once, after logging is configured."""
     return [w for v in _setting_variables(environ) if (w := _check_variable(v).warning) is not None]

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from argon2 import PasswordHasher
+
 from askozia_api.askozia import AskoziaDeps, askozia_face
 from askozia_api.auth_log import AuthFailures
 from askozia_api.call_log_cdr import CallLogCdrSource
@@ -29,6 +31,8 @@ from pbxbridge.health import (
     SchedulerCheck,
     SpoolCheck,
     TelegramCheck,
+    TeleponyCheck,
+    WebhooksCheck,
 )
 from pbxbridge.metrics import (
     AgiCollector,
@@ -38,6 +42,8 @@ from pbxbridge.metrics import (
     DatabaseFigures,
     FeedCollector,
     JobsCollector,
+    TeleponyCollector,
+    WebhooksCollector,
 )
 from sms.history import SmsHistory
 from storage.engine import sqlite_path
@@ -63,8 +69,9 @@ def build_web(service: Service) -> WebServer:
     return WebServer(parts.settings, build_app(parts))
 
 
-def web_parts(service: Service) -> WebParts:
-    """What the application is built from (tests replace a field or two)."""
+def web_parts(service: Service, *, password_hasher: PasswordHasher | None = None) -> WebParts:
+    """What the application is built from (tests replace a field or two; `password_hasher`:
+    the staff passwords' argon2 parameters, argon2-cffi's defaults when None)."""
     core = service.core
     settings = core.settings.http
     database = DatabaseCheck(core.engine)
@@ -79,6 +86,8 @@ def web_parts(service: Service) -> WebParts:
     notifier = service.telegram.notifier if service.telegram is not None else None
     health.add(TelegramCheck(notifier.queued if notifier is not None else None), critical=False)
     health.add(SchedulerCheck(service.scheduler), critical=False)
+    health.add(TeleponyCheck(service.telepony), critical=False)
+    health.add(WebhooksCheck(service.webhooks), critical=False)
 
     metrics = Metrics()
     metrics.add(AgiCollector(service.agi))
@@ -88,6 +97,9 @@ def web_parts(service: Service) -> WebParts:
         metrics.add(AmiCollector(service.ami))
     if service.scheduler is not None:
         metrics.add(JobsCollector(service.scheduler.runner))
+    if service.telepony is not None:
+        metrics.add(TeleponyCollector(service.telepony))
+    metrics.add(WebhooksCollector(service.webhooks))
     figures = DatabaseFigures(core.sessions)
     metrics.add(figures)
     metrics.add_refresh(figures.refresh)
@@ -115,7 +127,7 @@ def web_parts(service: Service) -> WebParts:
         settings=settings,
         clock=core.clock,
         sessions=core.sessions,
-        staff=StaffStore(core.sessions, core.clock, core.audit),
+        staff=StaffStore(core.sessions, core.clock, core.audit, password_hasher),
         tokens=api.tokens,
         keys=Keys(core.sessions, core.clock),
         limits=RateLimits(core.sessions, core.clock),

@@ -19,7 +19,9 @@ secret, no traceback.
     ├── NotifyError               notify/errors.py: the notifier and the staff bot
     ├── SmsError                  sms/errors.py: the SMS room
     ├── StorageError              storage/errors.py: the database room
-    └── WebError                  web/errors.py: the HTTP room
+    ├── TeleponyError             telepony/errors.py: the feed of Ubilling's TelePony table
+    ├── WebError                  web/errors.py: the HTTP room
+    └── WebhookError              webhooks/errors.py: the webhooks and their outbox
 
 The root that wires the rooms (`pbxbridge/`) is no room: its few errors (SettingsError,
 `pbxbridge check`'s Problem) derive from `PbxbridgeError` directly.

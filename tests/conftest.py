@@ -1,8 +1,10 @@
-"""Shared fixtures: a migrated database on SQLite and on a real PostgreSQL server.
+"""Shared fixtures: a migrated database on SQLite and on a real PostgreSQL server, and a
+throwaway database on a real MariaDB (the TelePony feed's MySQL side).
 
-PostgreSQL comes from PBXBRIDGE_TEST_PG_URL (default the local server, user postgres).
-When none answers the PostgreSQL runs are skipped, except under CI=true, where a skipped
-PostgreSQL run fails the suite.
+PostgreSQL comes from PBXBRIDGE_TEST_PG_URL (default the local server, user postgres),
+MariaDB from PBXBRIDGE_TEST_MYSQL_URL (default root on 127.0.0.1:3306; scripts/
+ensure-mariadb.sh finds or starts one for `make test`). When a server does not answer its
+runs are skipped, except under CI=true, where a skipped run fails the suite.
 
 The suite is hermetic (see `pytest_configure`): the PBXBRIDGE_* variables of the shell
 that runs it, the working directory's pbxbridge.toml and /etc/pbxbridge/pbxbridge.toml
@@ -36,6 +38,9 @@ from storage import DatabaseSettings, create_engine, session_factory
 
 PG_ADMIN_URL = os.environ.get(
     "PBXBRIDGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+MYSQL_ADMIN_URL = os.environ.get(
+    "PBXBRIDGE_TEST_MYSQL_URL", "mysql+asyncmy://root@127.0.0.1:3306/mysql"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -116,27 +121,26 @@ def _run(coro_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         pool.submit(asyncio.run, coro_fn()).result()
 
 
-def _pg_available() -> str | None:
-    async def probe() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
-        await conn.close()
-
+def require_server(what: str, where: str, probe: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Skip the test when `probe` cannot reach the server; under CI=true, fail it."""
     try:
         _run(probe)
     except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
+        message = f"{what} at {where} unavailable: {type(exc).__name__}: {exc}"
+        if IN_CI:
+            pytest.fail(f"CI=true and {message}")
+        pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     """A migrated PostgreSQL database for this test session; each test gets a copy."""
-    problem = _pg_available()
-    if problem is not None:
-        message = f"PostgreSQL at {PG_ADMIN_URL} unavailable: {problem}"
-        if IN_CI:
-            pytest.fail(f"CI=true and {message}")
-        pytest.skip(message)
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+        await conn.close()
+
+    require_server("PostgreSQL", PG_ADMIN_URL, probe)
     name = f"pbxbridge_tpl_{secrets.token_hex(4)}"
 
     async def create() -> None:
@@ -220,3 +224,49 @@ def sqlite_database_url(tmp_path: Path) -> str:
 def clock() -> FixedClock:
     """2026-11-22 12:00 Kyiv, the day the Ubilling reference was recorded."""
     return FixedClock(datetime(2026, 11, 22, 10, 0, tzinfo=UTC))
+
+
+@asynccontextmanager
+async def _mysql_admin() -> AsyncIterator[Any]:
+    """A connection to the MariaDB server (asyncmy, no database selected)."""
+    import asyncmy
+    from sqlalchemy.engine import make_url
+
+    url = make_url(MYSQL_ADMIN_URL)
+    conn = await asyncmy.connect(
+        host=url.host or "127.0.0.1",
+        port=url.port or 3306,
+        user=url.username or "root",
+        password=url.password or "",
+        connect_timeout=3,
+        autocommit=True,
+    )
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> str:
+    """MYSQL_ADMIN_URL once a MariaDB answers there (skipped, or failed under CI, if not)."""
+
+    async def probe() -> None:
+        async with _mysql_admin():
+            pass
+
+    require_server("MariaDB", MYSQL_ADMIN_URL, probe)
+    return MYSQL_ADMIN_URL
+
+
+@pytest.fixture
+async def mysql_url(mysql_server: str) -> AsyncIterator[str]:
+    """A mysql+asyncmy:// URL of a new empty database with a random name, dropped after."""
+    from sqlalchemy.engine import make_url
+
+    name = f"pbxbridge_t_{secrets.token_hex(4)}"
+    async with _mysql_admin() as conn, conn.cursor() as cur:
+        await cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    yield make_url(mysql_server).set(database=name).render_as_string(hide_password=False)
+    async with _mysql_admin() as conn, conn.cursor() as cur:
+        await cur.execute(f"DROP DATABASE IF EXISTS `{name}`")

@@ -35,7 +35,9 @@ ROOMS: dict[str, str] = {
     "notify": "NotifyError",
     "sms": "SmsError",
     "storage": "StorageError",
+    "telepony": "TeleponyError",
     "web": "WebError",
+    "webhooks": "WebhookError",
 }
 """Room → the base of its tree, defined in `<room>/errors.py`."""
 

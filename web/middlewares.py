@@ -53,6 +53,9 @@ FRAMEABLE = "/callback"
 REQUEST_ID = web.RequestKey("request_id", str)
 TOKEN = web.RequestKey("api_token", ApiToken)
 """The authenticated token of an /api/v1/ request."""
+ACTOR = web.RequestKey("actor", str)
+"""Who makes the changes of an authenticated request, as the rooms record it:
+`api:<token name>` (bearer_auth), `staff:<user>` (the admin pages' middleware)."""
 
 ROUTE_ATTR = "pbxbridge_api_route"
 """Set on an API handler: its web.api.routing.Route (scope, public)."""
@@ -211,6 +214,7 @@ def bearer_auth(tokens: TokenStore) -> Middleware:
         if route is not None and route.scope is not None and not token.allows(route.scope):
             raise Forbidden(f"the token {token.name!r} lacks the scope {route.scope.value!r}")
         request[TOKEN] = token
+        request[ACTOR] = f"api:{token.name}"
         return await handler(request)
 
     return middleware

@@ -40,12 +40,22 @@ from pbxbridge.logs import redact
 from pbxbridge.settings import Settings
 from primitives.clock import Clock
 from primitives.errors import PbxbridgeError
+from telepony.mysql import CdrTable
 
 log = logging.getLogger("pbxbridge.cli")
 
 MIN_SECRET = 6
 
-ITEMS = ("config", "database", "migrations", "billing", "ami", "spool", "telegram")
+ITEMS = (
+    "config",
+    "database",
+    "migrations",
+    "billing",
+    "ami",
+    "spool",
+    "telegram",
+    "telepony",
+)
 DEADLINE = 10.0
 """Seconds any one check may take (a database or billing host that drops packets)."""
 
@@ -140,6 +150,7 @@ async def run_checks(settings: Settings, clock: Clock | None = None) -> list[Lin
     await checks.run("ami", lambda: _ami(settings), failure=Level.WARN)
     await checks.run("spool", lambda: _spool(settings), failure=Level.WARN)
     await checks.run("telegram", lambda: _telegram(settings), failure=Level.WARN)
+    await checks.run("telepony", lambda: _telepony(settings), failure=Level.WARN)
     return checks.lines
 
 
@@ -199,11 +210,29 @@ async def _telegram(settings: Settings) -> str:
     return f"{await bot_username(telegram, DEADLINE)} answers at {telegram.api_server}"
 
 
+async def _telepony(settings: Settings) -> str:
+    """Connects and counts the table's rows; creates nothing (the service does)."""
+    feed = settings.telepony
+    if not feed.enabled:
+        return "off"
+    table = CdrTable(feed)
+    where = f"{feed.safe_url()} table {feed.table}"
+    try:
+        rows = await table.count()
+    except Exception as exc:
+        raise Problem(f"{where}: {_explain(exc)}") from None
+    finally:
+        await table.close()
+    if rows is None:
+        return f"{where}: missing, the service creates it"
+    return f"{where}: {rows} row(s)"
+
+
 @click.command("check")
 @click.pass_context
 def check_command(ctx: click.Context) -> None:
-    """Check config, database, migrations, billing, AMI, spool and Telegram: one line
-    each. Exit 1 when the service cannot work (FAIL); WARN lines alone exit 0."""
+    """Check config, database, migrations, billing, AMI, spool, Telegram and the TelePony
+    table: one line each. Exit 1 when the service cannot work (FAIL); WARN lines alone exit 0."""
     cli = state(ctx)
     try:
         settings = cli.settings()

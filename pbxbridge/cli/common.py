@@ -94,9 +94,10 @@ async def _explain_missing_migrations(core: Core) -> None:
     except Exception:  # the original error is the one to report then
         return
     if behind:
+        # What to run first: the list grows with every room, and a long line is cut.
         raise click.ClickException(
-            f"the database {core.settings.database.safe_url()} is not up to date (pending "
-            f"{', '.join(behind)}): run `pbxbridge db upgrade` (`make run` does it)"
+            f"the database {core.settings.database.safe_url()} is not up to date: run "
+            f"`pbxbridge db upgrade` (`make run` does it); pending {', '.join(behind)}"
         )
 
 

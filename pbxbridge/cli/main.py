@@ -25,6 +25,7 @@ from pbxbridge.cli.sms import sms
 from pbxbridge.cli.subscribers import payments, subscribers
 from pbxbridge.cli.tokens import tokens
 from pbxbridge.cli.users import users
+from pbxbridge.cli.webhooks import webhooks
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -65,6 +66,7 @@ for command in (
     config,
     line,
     jobs,
+    webhooks,
 ):
     cli.add_command(command)
 

@@ -20,7 +20,7 @@ from tests.fakes.ami_asterisk import FakeAmi
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.ubilling import PHP_FATAL_ERROR, FakeUbilling, Fault
 
-ITEMS = ["config", "database", "migrations", "billing", "ami", "spool", "telegram"]
+ITEMS = ["config", "database", "migrations", "billing", "ami", "spool", "telegram", "telepony"]
 LEVELS = ("OK", "WARN", "FAIL", "SKIP")
 
 

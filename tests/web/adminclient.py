@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tests.web.conftest import Client, Rig
+from tests.web.conftest import CHEAP_HASHER, Client, Rig
 from web.staff import Role, StaffStore
 
 PASSWORD = "correct horse battery"
@@ -22,7 +22,7 @@ def csrf_of(html: str) -> str:
 
 
 def staff(rig: Rig) -> StaffStore:
-    return StaffStore(rig.core.sessions, rig.core.clock, rig.core.audit)
+    return StaffStore(rig.core.sessions, rig.core.clock, rig.core.audit, CHEAP_HASHER)
 
 
 async def add_user(rig: Rig, name: str, role: Role = Role.ADMIN, password: str = PASSWORD) -> None:

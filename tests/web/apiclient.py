@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.web.conftest import Client
+from callfile_spooler.callfile import ArchivedCallFile
+from primitives.clock import FixedClock
+from tests.callfile_spooler.fake_asterisk import FakeAsterisk, Fate
+from tests.web.conftest import Client, Rig
 
 PREFIX = "/api/v1"
 
@@ -61,3 +66,22 @@ def make_spool(folder: Path) -> Path:
     for sub in ("outgoing", "outgoing_done", "tmp"):
         (spool / sub).mkdir(parents=True, exist_ok=True)
     return spool
+
+
+async def run_calls(
+    rig: Rig, spool: Path, clock: FixedClock, fate: Callable[[ArchivedCallFile], Fate]
+) -> None:
+    """One run of a started campaign's calls through the fake call-file Asterisk: the
+    spooler writes them, Asterisk dials and reports each `fate`, the spooler books the
+    outcomes and finishes the run."""
+    asterisk = FakeAsterisk(spool, fate)
+    spooler = rig.service.spooler
+    await spooler.tick()
+    asterisk.step(clock.now())
+    clock.instant += timedelta(seconds=10)
+    asterisk.step(clock.now())
+    for event in asterisk.take_events():
+        await spooler.on_ami_event(event)
+    for _ in range(2):
+        clock.instant += timedelta(seconds=10)
+        await spooler.tick()

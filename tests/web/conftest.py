@@ -7,6 +7,9 @@ link) and the application `build_web` makes of them; tests drive it with pytest-
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -14,9 +17,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import argon2.profiles
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
 
 from pbxbridge.app import Core, Service, open_core
 from pbxbridge.settings import Settings
@@ -28,6 +33,10 @@ from web.app import Mount, build_app
 from web.tokens import Scope, TokenStore
 
 Client = TestClient[web.Request, web.Application]
+
+CHEAP_HASHER = PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)
+"""Staff passwords in tests: argon2id at its cheapest (the service's default costs about a
+second per hash on a loaded 2-core machine; test_admin_auth checks that default once)."""
 
 OWNER = "+380501110001"
 """The number of the subscriber every rig has (login ivan)."""
@@ -86,7 +95,7 @@ async def web_rig(
             )
         service = Service(core)
         # faces None: those the settings switch on (none by default), as the service mounts
-        parts = replace(web_parts(service), callback=callback)
+        parts = replace(web_parts(service, password_hasher=CHEAP_HASHER), callback=callback)
         if faces is not None:
             parts = replace(parts, faces=faces)
         if tables is not None:
@@ -104,3 +113,21 @@ def make_client(
         return client
 
     return make
+
+
+@pytest.fixture(scope="module")
+def tone(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A 1 s 440 Hz mp3 (44.1 kHz stereo), made by ffmpeg."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        message = "pbxbridge needs ffmpeg for audio prompts: apt-get install ffmpeg"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    path = tmp_path_factory.mktemp("tone") / "tone.mp3"
+    subprocess.run(
+        [ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+         "-ar", "44100", "-ac", "2", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path.read_bytes()

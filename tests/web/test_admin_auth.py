@@ -14,6 +14,7 @@ from typing import Any
 from click.testing import CliRunner, Result
 from jinja2 import Environment
 from jinja2.ext import extract_from_ast
+from sqlalchemy import select
 
 from billing_client.audit import AuditJournal
 from pbxbridge.cli.common import CliState
@@ -24,19 +25,32 @@ from tests.conftest import Database
 from tests.schema import schema_drift
 from tests.web.adminclient import PASSWORD, Staff, add_user, csrf_of, staff
 from tests.web.conftest import web_rig
-from web.admin import accounts, login, status
+from web.admin import accounts, campaigns, login, status
 from web.admin.sections import SECTIONS
 from web.admin.sessions import COOKIE
 from web.i18n import UK
 from web.keys import KeyRow
 from web.pages import TEMPLATES
-from web.staff import Role, StaffRow
+from web.staff import Role, StaffRow, StaffStore
 
 HOSTILE = '<script>alert("x")</script>'
 
 
 async def test_the_migration_matches_the_models(database: Database) -> None:
     assert await schema_drift(database, StaffRow, KeyRow) == []
+
+
+async def test_passwords_are_kept_as_argon2id_hashes_with_the_default_costs(
+    sqlite_database: Database, clock: FixedClock
+) -> None:
+    store = StaffStore(sqlite_database.sessions, clock)  # the service's own parameters
+    await store.add("olena", Role.ADMIN, PASSWORD, actor="cli:test")
+    async with sqlite_database.sessions() as session:
+        stored = (await session.scalars(select(StaffRow.password_hash))).one()
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert PASSWORD not in stored
+    assert (await store.authenticate("olena", PASSWORD)) is not None
+    assert (await store.authenticate("olena", PASSWORD + "x")) is None
 
 
 async def test_anonymous_requests_go_to_the_login_form(
@@ -328,6 +342,9 @@ async def test_admin_manages_users_and_tokens_and_the_journal_says_who(
         await admin.post("/admin/tokens/crm/revoke")
         assert (await rig.tokens.authenticate(token.group(0))) is None
         await admin.post("/admin/tokens", {"name": "crm", "scope": "root"}, status=422)
+        _, page, _ = await admin.post("/admin/tokens", {"name": HOSTILE}, status=422)
+        assert HOSTILE not in page
+        assert "&lt;script&gt;" in page
         journal = await AuditJournal(rig.core.sessions, "local", clock).records(limit=50)
         by_olena = [r.detail for r in journal if r.source == "staff user olena"]
         for detail in (
@@ -362,6 +379,8 @@ def test_every_admin_message_has_its_ukrainian() -> None:
     messages |= set(login.MESSAGES.values()) | set(accounts.MESSAGES.values())
     messages |= set(status.PARTS.values()) | set(status.GROUPS.values())
     messages |= {s.value for s in HealthStatus}
+    messages |= set(campaigns.MESSAGES.values()) | set(campaigns.STATES.values())
+    messages |= set(campaigns.DAY_NAMES.values())
     for template in (TEMPLATES / "admin").rglob("*.html"):
         tree = env.parse(template.read_text(encoding="utf-8"))
         messages |= {m for _l, _f, m in extract_from_ast(tree) if isinstance(m, str)}

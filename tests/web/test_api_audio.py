@@ -5,8 +5,6 @@ or cannot be converted by this service is a 4xx or a 503, never a 500."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,24 +19,6 @@ from tests.web.apiclient import Api
 from tests.web.conftest import web_rig
 from web.api.uploads import safe_name
 from web.tokens import Scope
-
-
-@pytest.fixture(scope="module")
-def tone(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A 1 s 440 Hz mp3 (44.1 kHz stereo), made by ffmpeg."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        message = "pbxbridge needs ffmpeg for audio prompts: apt-get install ffmpeg"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    path = tmp_path_factory.mktemp("tone") / "tone.mp3"
-    subprocess.run(
-        [ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
-         "-ar", "44100", "-ac", "2", str(path)],
-        check=True,
-    )  # fmt: skip
-    return path.read_bytes()
 
 
 def form(data: bytes, filename: str, field: str = "file") -> aiohttp.FormData:

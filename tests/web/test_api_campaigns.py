@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,9 @@ from callfile_spooler.callfile import ArchivedCallFile
 from pbxbridge.cli.campaign import campaign as campaign_command
 from pbxbridge.cli.common import CliState
 from primitives.clock import FixedClock
-from tests.callfile_spooler.fake_asterisk import FakeAsterisk, Fate
+from tests.callfile_spooler.fake_asterisk import Fate
 from tests.conftest import Database
-from tests.web.apiclient import Api, make_spool
+from tests.web.apiclient import Api, make_spool, run_calls
 from tests.web.conftest import web_rig
 from web.tokens import Scope
 
@@ -268,17 +267,7 @@ async def test_a_run_read_back_as_status_report_and_csv(
                 return Fate(5, digit="1")  # answered, pressed 1
             return Fate(5, reason=5)  # busy
 
-        asterisk = FakeAsterisk(spool, fate)
-        spooler = rig.service.spooler
-        await spooler.tick()
-        asterisk.step(clock.now())
-        clock.instant += timedelta(seconds=10)
-        asterisk.step(clock.now())
-        for event in asterisk.take_events():
-            await spooler.on_ami_event(event)
-        for _ in range(2):
-            clock.instant += timedelta(seconds=10)
-            await spooler.tick()
+        await run_calls(rig, spool, clock, fate)
 
         status = await api.get("/campaigns/1/status")
         assert status["campaign"]["state"] == "done"

@@ -76,7 +76,11 @@ async def test_a_running_service_answers_health_and_metrics(
             "spool",
             "telegram",
             "scheduler",
+            "telepony",
+            "webhooks",
         ]
+        assert components["telepony"] == {"status": "ok", "reason": "off"}
+        assert components["webhooks"] == {"status": "ok", "reason": "off"}
         assert components["scheduler"]["status"] == "ok"
         assert "job(s) scheduled" in components["scheduler"]["reason"]
         assert components["database"] == {"status": "ok", "reason": ""}

@@ -8,7 +8,7 @@
     @routes.post("/campaigns/{id}/start", Permission.CAMPAIGNS)
     async def start(request: web.Request) -> web.StreamResponse: ...
 
-The session middleware (web/admin/app.py) reads the permission from the handler: a
+The session middleware (web/admin/session_middleware.py) reads the permission from the handler: a
 logged-out request gets 303 to the login form, a POST without its CSRF token 403, a role
 without the permission (web/admin/roles.py) 403. `public=True` is for the login form only.
 A module's `routes` is added to ROUTE_TABLES in web/admin/app.py.
@@ -27,6 +27,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 PERMISSION_ATTR = "pbxbridge_admin_permission"
 """Set on a handler: its Permission, or None for a public route (the login form)."""
+UPLOAD_ATTR = "pbxbridge_admin_upload"
+"""Set on a handler that takes a file upload: its body may be http.max_upload_bytes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +46,21 @@ class AdminRoutes:
         return iter(self._routes)
 
     def route(
-        self, method: str, path: str, permission: Permission | None, *, public: bool = False
+        self,
+        method: str,
+        path: str,
+        permission: Permission | None,
+        *,
+        public: bool = False,
+        upload: bool = False,
     ) -> Callable[[Handler], Handler]:
         if permission is None and not public:
             raise ValueError(f"{method} {path}: a permission, or public=True")
 
         def declare(handler: Handler) -> Handler:
             setattr(handler, PERMISSION_ATTR, None if public else permission)
+            if upload:
+                setattr(handler, UPLOAD_ATTR, True)
             self._routes.append(AdminRoute(method, path, handler))
             return handler
 
@@ -61,8 +71,12 @@ class AdminRoutes:
     ) -> Callable[[Handler], Handler]:
         return self.route("GET", path, permission)
 
-    def post(self, path: str, permission: Permission) -> Callable[[Handler], Handler]:
-        return self.route("POST", path, permission)
+    def post(
+        self, path: str, permission: Permission, *, upload: bool = False
+    ) -> Callable[[Handler], Handler]:
+        """`upload=True`: the form sends a file (multipart; its CSRF token in the action
+        URL, macro `upload_action`), up to http.max_upload_bytes."""
+        return self.route("POST", path, permission, upload=upload)
 
 
 def permission_of(handler: object) -> Permission | None:

@@ -32,6 +32,12 @@ SECTIONS: Final[tuple[Section, ...]] = (
         Permission.VIEW,
     ),
     Section(
+        "/admin/campaigns",
+        "Campaigns",
+        "Call-out campaigns: numbers, weekly schedule, message, progress and reports.",
+        Permission.VIEW,
+    ),
+    Section(
         "/admin/users",
         "Staff accounts",
         "Who may log in here, with which role; passwords and disabling.",

@@ -3,7 +3,8 @@ the three server-side checks every admin route gets, in order:
 
 1. logged in, unless the route is public (the login form): else 303 to /admin/login
    (any method, any path under /admin/, unknown ones too: the anonymous learn nothing);
-2. a POST (any unsafe method) carries the session's CSRF token in `csrf_token`: else 403;
+2. a POST (any unsafe method) carries the session's CSRF token in `csrf_token` (an upload
+   form in its action URL's query): else 403;
 3. the user's role has the route's permission (web/admin/roles.py): else 403.
 
 Then the handler runs; the cookie is (re)written when the session changed (a login, a
@@ -27,6 +28,7 @@ from web.admin.roles import allowed
 from web.admin.routing import permission_of
 from web.admin.sessions import COOKIE, COOKIE_PATH, KEY_NAME, SessionCodec, SessionData
 from web.keys import Keys
+from web.middlewares import ACTOR
 from web.staff import StaffStore, StaffUser
 
 log = logging.getLogger("pbxbridge.web.admin")
@@ -155,8 +157,12 @@ def refuse(status: int, text: str) -> web.Response:
 
 
 async def _csrf_ok(request: web.Request, cur: Current) -> bool:
-    form = await request.post()
-    presented = form.get(CSRF_FIELD)
+    """The token of a form is in its body; an upload form (multipart) carries it in its
+    action URL (macro `upload_action`), so that its body streams to the handler unread."""
+    if request.content_type == "multipart/form-data":
+        presented: object = request.query.get(CSRF_FIELD)
+    else:
+        presented = (await request.post()).get(CSRF_FIELD)
     return isinstance(presented, str) and cur.codec.csrf_ok(cur.session, presented)
 
 
@@ -180,6 +186,8 @@ async def admin_sessions(request: web.Request, handler: Handler) -> web.StreamRe
     elif permission is not None and cur.user is not None and not allowed(cur.user.role, permission):
         response = refuse(403, f"403: the {cur.user.role.value} role may not do this")
     else:
+        if cur.user is not None:
+            request[ACTOR] = cur.user.actor
         try:
             response = await handler(request)
         except web.HTTPException as exc:

@@ -22,7 +22,7 @@ from primitives.clock import Clock
 from sms.history import SmsHistory
 from sms.inbox import Inbox
 from sms.outbox import Outbox
-from web.middlewares import TOKEN
+from web.middlewares import ACTOR
 from web.tokens import TokenStore
 
 
@@ -56,5 +56,5 @@ def api_deps(request: web.Request) -> ApiDeps:
 
 def actor(request: web.Request) -> str:
     """Who does what a request does, as every room records it (`cli:<user>` from the
-    shell): `api:<token name>`."""
-    return f"api:{request[TOKEN].name}"
+    shell): `api:<token name>`, or `staff:<user>` when an admin page calls a handler."""
+    return request[ACTOR]
