@@ -164,6 +164,86 @@ UK: Final[Mapping[str, str]] = {
     "SMS": "SMS",
     "Missed calls": "Пропущені дзвінки",
     "Callback form": "Форма зворотного дзвінка",
+    # admin pages, parts 3 and 4: missed calls, callbacks (web/admin/missed.py, callbacks.py)
+    "First page": "Перша сторінка",
+    "Today's and past missed calls, recalled or not; call back in one click; per-day chart.": (
+        "Пропущені дзвінки сьогодні й раніше, передзвонили чи ні; передзвонити одним кліком; "
+        "графік за днями."
+    ),
+    "The callback queue and what became of each call; request and cancel.": (
+        "Черга зворотних дзвінків і чим закінчився кожен; замовити й скасувати."
+    ),
+    "Callbacks": "Зворотні дзвінки",
+    "Request a callback": "Замовити зворотний дзвінок",
+    "Filter callbacks": "Відбір зворотних дзвінків",
+    "Filter missed calls": "Відбір пропущених дзвінків",
+    "Callback requested: it is in the queue below.": (
+        "Зворотний дзвінок замовлено: він у черзі нижче."
+    ),
+    "The callback was refused; the list below says why.": (
+        "У зворотному дзвінку відмовлено; чому — видно у списку нижче."
+    ),
+    "Callbacks are off (callback.enabled = false).": (
+        "Зворотні дзвінки вимкнено (callback.enabled = false)."
+    ),
+    "That is not a phone number.": "Це не номер телефону.",
+    "Callback cancelled.": "Зворотний дзвінок скасовано.",
+    "Nothing to cancel: it was refused, cancelled already, or its call is over.": (
+        "Нічого скасовувати: у ньому відмовлено, його вже скасовано або дзвінок завершено."
+    ),
+    "There is no such callback.": "Такого зворотного дзвінка немає.",
+    "This filter cannot be used: %(fields)s.": "Цей відбір не можна застосувати: %(fields)s.",
+    "Attempts": "Спроби",
+    "Call back": "Передзвонити",
+    "Cancel": "Скасувати",
+    "Day": "День",
+    "Days shown": "Показані дні",
+    "%(days)s days": "%(days)s дн.",
+    "From": "З",
+    "To": "По",
+    "Show": "Показати",
+    "History": "Історія",
+    "Today": "Сьогодні",
+    "Missed and recalled calls per day, and the average time to recall": (
+        "Пропущені й передзвонені дзвінки за днями та середній час до передзвону"
+    ),
+    "Missed: %(missed)s, recalled: %(recalled)s.": (
+        "Пропущено: %(missed)s, передзвонили: %(recalled)s."
+    ),
+    "Nothing here.": "Тут нічого немає.",
+    "Number": "Номер",
+    "Per day": "За днями",
+    "Queue": "Черга",
+    "Recalled": "Передзвонили",
+    "Requested": "Замовлено",
+    "Source": "Джерело",
+    "Subscriber": "Абонент",
+    "Time": "Час",
+    "Waited": "Очікував",
+    "after %(time)s": "через %(time)s",
+    "from %(ip)s": "з %(ip)s",
+    "not before %(time)s": "не раніше %(time)s",
+    "any": "будь-який",
+    "refused": "відмовлено",
+    "cancelled": "скасовано",
+    "pending": "очікує",
+    "calling": "дзвонимо",
+    "answered": "відповів",
+    "given up": "не додзвонилися",
+    "do not call": "не дзвонити",
+    "failed recalls": "невдалі передзвони",
+    "min": "хв",
+    "missed": "пропущено",
+    "recalled": "передзвонили",
+    "not recalled": "не передзвонили",
+    "numbers": "номерів",
+    "still open": "ще відкриті",
+    "time to recall": "час до передзвону",
+    "time to recall (average, minutes)": "час до передзвону (середній, хвилини)",
+    "not looked up yet": "ще не перевірено",
+    "unknown": "невідомий",
+    "yes": "так",
+    "no": "ні",
 }
 
 CATALOGS: Final[Mapping[Language, Mapping[str, str]]] = {"uk": UK, "en": {}}

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from web.admin import accounts, login, status
+from web.admin import accounts, callbacks, login, missed, status
 from web.admin.deps import ADMIN_DEPS, AdminDeps
 from web.admin.routing import AdminRoutes
 from web.admin.session_middleware import KEEPER, SessionKeeper, admin_sessions
@@ -19,7 +19,13 @@ from web.app import Mount
 
 PREFIX = "/admin/"
 
-ROUTE_TABLES: tuple[AdminRoutes, ...] = (login.routes, accounts.routes, status.routes)
+ROUTE_TABLES: tuple[AdminRoutes, ...] = (
+    login.routes,
+    accounts.routes,
+    status.routes,
+    missed.routes,
+    callbacks.routes,
+)
 """Every admin module's routes."""
 
 

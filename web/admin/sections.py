@@ -32,6 +32,18 @@ SECTIONS: Final[tuple[Section, ...]] = (
         Permission.VIEW,
     ),
     Section(
+        "/admin/missed",
+        "Missed calls",
+        "Today's and past missed calls, recalled or not; call back in one click; per-day chart.",
+        Permission.VIEW,
+    ),
+    Section(
+        "/admin/callbacks",
+        "Callbacks",
+        "The callback queue and what became of each call; request and cancel.",
+        Permission.VIEW,
+    ),
+    Section(
         "/admin/users",
         "Staff accounts",
         "Who may log in here, with which role; passwords and disabling.",
