@@ -244,6 +244,51 @@ UK: Final[Mapping[str, str]] = {
     "unknown": "невідомий",
     "yes": "так",
     "no": "ні",
+    # admin pages, part 4: SMS and the call log (web/admin/sms.py, calls.py)
+    "Inbox and outbox with their states; send a message.": (
+        "Вхідні й вихідні з їхніми станами; надіслати повідомлення."
+    ),
+    "Every call: search by number and date, direction and outcome, recordings.": (
+        "Усі дзвінки: пошук за номером і датою, напрямком і результатом, записи."
+    ),
+    "%(count)s parts missing": "бракує частин: %(count)s",
+    "%(length)s characters (%(encoding)s), %(parts)s SMS": (
+        "%(length)s символів (%(encoding)s), SMS: %(parts)s"
+    ),
+    "Boxes": "Скриньки",
+    "Call log": "Журнал дзвінків",
+    "Count": "Порахувати",
+    "Direction": "Напрямок",
+    "Filter messages": "Відбір повідомлень",
+    "Inbox": "Вхідні",
+    "Outbox": "Вихідні",
+    "Message queued: the outbox below shows its state.": (
+        "Повідомлення в черзі: його стан видно у вихідних нижче."
+    ),
+    "The message was not queued: %(problem)s": "Повідомлення не поставлено в чергу: %(problem)s",
+    "Modem": "Модем",
+    "Outcome": "Результат",
+    "Queued": "У черзі з",
+    "Received": "Отримано",
+    "Recording": "Запис",
+    "Search the call log": "Пошук у журналі дзвінків",
+    "Send": "Надіслати",
+    "Send an SMS": "Надіслати SMS",
+    "Sender": "Відправник",
+    "Sent by": "Хто надіслав",
+    "Talked": "Розмова",
+    "Text": "Текст",
+    "part %(part)s of %(count)s": "частина %(part)s з %(count)s",
+    "busy": "зайнято",
+    "delivered": "доставлено",
+    "failed": "не вдалося",
+    "incoming": "вхідний",
+    "internal": "внутрішній",
+    "outgoing": "вихідний",
+    "no answer": "без відповіді",
+    "queued": "у черзі",
+    "sending": "надсилається",
+    "sent": "надіслано",
 }
 
 CATALOGS: Final[Mapping[Language, Mapping[str, str]]] = {"uk": UK, "en": {}}

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from web.admin import accounts, callbacks, login, missed, status
+from web.admin import accounts, callbacks, calls, login, missed, sms, status
 from web.admin.deps import ADMIN_DEPS, AdminDeps
 from web.admin.routing import AdminRoutes
 from web.admin.session_middleware import KEEPER, SessionKeeper, admin_sessions
@@ -25,6 +25,8 @@ ROUTE_TABLES: tuple[AdminRoutes, ...] = (
     status.routes,
     missed.routes,
     callbacks.routes,
+    sms.routes,
+    calls.routes,
 )
 """Every admin module's routes."""
 

@@ -44,6 +44,18 @@ SECTIONS: Final[tuple[Section, ...]] = (
         Permission.VIEW,
     ),
     Section(
+        "/admin/sms",
+        "SMS",
+        "Inbox and outbox with their states; send a message.",
+        Permission.VIEW,
+    ),
+    Section(
+        "/admin/calls",
+        "Call log",
+        "Every call: search by number and date, direction and outcome, recordings.",
+        Permission.VIEW,
+    ),
+    Section(
         "/admin/users",
         "Staff accounts",
         "Who may log in here, with which role; passwords and disabling.",
