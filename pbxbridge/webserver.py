@@ -121,6 +121,8 @@ def web_parts(service: Service) -> WebParts:
         api=api,
         health=health,
         metrics=metrics,
+        local=core.local,
+        max_payment=core.settings.billing.max_payment,
     )
     return WebParts(
         settings,

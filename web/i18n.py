@@ -289,6 +289,47 @@ UK: Final[Mapping[str, str]] = {
     "queued": "у черзі",
     "sending": "надсилається",
     "sent": "надіслано",
+    # admin pages, part 4: subscribers (web/admin/subscribers.py)
+    "Look up by number or login; with the embedded billing: edit, freeze, payments.": (
+        "Пошук за номером чи логіном; із вбудованим білінгом: зміни, заморожування, платежі."
+    ),
+    "%(amount)s is more than billing.max_payment (%(limit)s); nothing was booked. "
+    "If the amount is right, tick the confirmation and book it again.": (
+        "%(amount)s більше за billing.max_payment (%(limit)s); нічого не зараховано. "
+        "Якщо сума правильна, позначте підтвердження й зарахуйте ще раз."
+    ),
+    "Amount": "Сума",
+    "Balance": "Баланс",
+    "Book the payment": "Зарахувати платіж",
+    "Credit": "Кредит",
+    "Days left": "Залишилось днів",
+    "Edit": "Змінити",
+    "Find": "Знайти",
+    "Freeze": "Заморозити",
+    "Unfreeze": "Розморозити",
+    "Frozen.": "Заморожено.",
+    "Unfrozen.": "Розморожено.",
+    "Monthly fee": "Абонплата",
+    "More than %(limit)s: I confirm the amount": "Понад %(limit)s: підтверджую суму",
+    "No subscriber has this number or login.": "Немає абонента з таким номером чи логіном.",
+    "Not saved: %(problem)s": "Не збережено: %(problem)s",
+    "Note": "Примітка",
+    "Payment": "Платіж",
+    "Payment booked.": "Платіж зараховано.",
+    "Phone number or login": "Номер телефону або логін",
+    "Phones": "Телефони",
+    "Saved.": "Збережено.",
+    "Subscribers": "Абоненти",
+    "Tariff": "Тариф",
+    "The billing does not answer: this is its last answer.": (
+        "Білінг не відповідає: це його остання відповідь."
+    ),
+    "The billing does not answer; try again later.": "Білінг не відповідає; спробуйте пізніше.",
+    "negative to correct a mistake": "відʼємна, щоб виправити помилку",
+    "one a line": "по одному в рядку",
+    "until %(day)s": "до %(day)s",
+    "debtor": "боржник",
+    "frozen": "заморожений",
 }
 
 CATALOGS: Final[Mapping[Language, Mapping[str, str]]] = {"uk": UK, "en": {}}

@@ -140,11 +140,12 @@ async def test_callbacks_queue_shows_the_web_address_and_cancels(
 
 
 def test_every_message_of_these_pages_has_its_ukrainian() -> None:
-    from web.admin import callbacks, calls, lists, sms
+    from web.admin import callbacks, calls, lists, sms, subscribers
     from web.admin import missed as missed_page
     from web.i18n import UK
 
     said = [callbacks.MESSAGES, callbacks.STATES, missed_page.RECALLED, lists.LIST_MESSAGES]
     said += [sms.MESSAGES, sms.BOXES, sms.STATES, calls.DIRECTIONS, calls.DISPOSITIONS]
+    said += [subscribers.MESSAGES, subscribers.STATUSES]
     messages = {m for table in said for m in table.values()}
     assert sorted(m for m in messages if m not in UK) == []

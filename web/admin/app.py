@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from web.admin import accounts, callbacks, calls, login, missed, sms, status
+from web.admin import accounts, callbacks, calls, login, missed, sms, status, subscribers
 from web.admin.deps import ADMIN_DEPS, AdminDeps
 from web.admin.routing import AdminRoutes
 from web.admin.session_middleware import KEEPER, SessionKeeper, admin_sessions
@@ -27,6 +27,7 @@ ROUTE_TABLES: tuple[AdminRoutes, ...] = (
     callbacks.routes,
     sms.routes,
     calls.routes,
+    subscribers.routes,
 )
 """Every admin module's routes."""
 

@@ -56,6 +56,12 @@ SECTIONS: Final[tuple[Section, ...]] = (
         Permission.VIEW,
     ),
     Section(
+        "/admin/subscribers",
+        "Subscribers",
+        "Look up by number or login; with the embedded billing: edit, freeze, payments.",
+        Permission.VIEW,
+    ),
+    Section(
         "/admin/users",
         "Staff accounts",
         "Who may log in here, with which role; passwords and disabling.",
