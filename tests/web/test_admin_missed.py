@@ -149,3 +149,29 @@ def test_every_message_of_these_pages_has_its_ukrainian() -> None:
     said += [subscribers.MESSAGES, subscribers.STATUSES]
     messages = {m for table in said for m in table.values()}
     assert sorted(m for m in messages if m not in UK) == []
+
+
+PAGES = {
+    "/admin/missed": "Пропущені дзвінки",
+    "/admin/callbacks": "Зворотні дзвінки",
+    "/admin/sms": "Надіслати SMS",
+    "/admin/calls": "Журнал дзвінків",
+    "/admin/subscribers?q=ivan": "Абонплата",
+}
+
+
+async def test_the_pages_speak_ukrainian(
+    sqlite_database: Database, clock: FixedClock, tmp_path: Path, aiohttp_client: Any
+) -> None:
+    async with web_rig(sqlite_database, clock, tmp_path) as rig:
+        await add_user(rig, "olena", Role.ADMIN)
+        browser = Staff(await aiohttp_client(rig.app))
+        await browser.log_in("olena")
+        home = await browser.page("/admin/")
+        for path, words in PAGES.items():
+            assert f'href="{path.split("?")[0]}"' in home
+            answer = await browser.client.get(path, headers={"Accept-Language": "uk"})
+            text = await answer.text()
+            assert answer.status == 200, path
+            assert answer.headers["Content-Language"] == "uk"
+            assert words in text, path

@@ -8,11 +8,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from billing_client.audit import AuditJournal
 from primitives.clock import FixedClock
 from tests.conftest import Database
+from tests.fakes.ubilling import FakeUbilling
 from tests.web.adminclient import Staff, add_user
-from tests.web.conftest import web_rig
+from tests.web.conftest import settings_for, web_rig
 from web.staff import Role
 
 HOSTILE = '<b onmouseover="x()">Ivan</b>'
@@ -109,3 +112,27 @@ async def test_payments_are_for_admins_only(
         said = [(r.source, r.kind, r.detail) for r in journal]
         assert ("staff user olena", "payment", "cash") in said
         assert all(s != "staff user ivanka" or k != "payment" for s, k, _ in said)
+
+
+async def test_lookups_through_ubilling_and_no_edits_there(
+    sqlite_database: Database, clock: FixedClock, tmp_path: Path, aiohttp_client: Any
+) -> None:
+    async with FakeUbilling(clock=clock) as ubilling:
+        billing = {"backend": "ubilling", "url": ubilling.url, "key": SecretStr(ubilling.serial)}
+        settings = settings_for(sqlite_database, tmp_path, sections={"billing": billing})
+        async with web_rig(sqlite_database, clock, tmp_path, settings=settings) as rig:
+            assert rig.core.local is None
+            await add_user(rig, "olena", Role.ADMIN)
+            admin = Staff(await aiohttp_client(rig.app))
+            await admin.log_in("olena")
+            card = await admin.page("/admin/subscribers?q=0501110001")
+            assert "testuser1" in card
+            assert "Петренко Іван Петрович" in card
+            assert 'id="balance">150' in card
+            assert "/admin/subscribers/edit" not in card  # Ubilling's own pages do that
+            frozen = await admin.page("/admin/subscribers?q=testuser3")
+            assert "Frozen Fedir" in frozen
+            await admin.post("/admin/subscribers/freeze", {"login": "testuser1"}, status=404)
+            await admin.post(
+                "/admin/subscribers/payment", {"login": "x", "amount": "1"}, status=404
+            )
