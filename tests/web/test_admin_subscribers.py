@@ -118,7 +118,11 @@ async def test_lookups_through_ubilling_and_no_edits_there(
     sqlite_database: Database, clock: FixedClock, tmp_path: Path, aiohttp_client: Any
 ) -> None:
     async with FakeUbilling(clock=clock) as ubilling:
-        billing = {"backend": "ubilling", "url": ubilling.url, "key": SecretStr(ubilling.serial)}
+        billing = {
+            "backend": "ubilling",
+            "url": ubilling.url,
+            "key": SecretStr(ubilling.serial or ""),
+        }
         settings = settings_for(sqlite_database, tmp_path, sections={"billing": billing})
         async with web_rig(sqlite_database, clock, tmp_path, settings=settings) as rig:
             assert rig.core.local is None
