@@ -73,6 +73,7 @@ async def test_missed_calls_today_history_chart_and_call_back(
         assert re.findall(r'<tr id="missed-(\d+)"', second) == ["2", "1"]
         recalled = await browser.page("/admin/missed?all=1&recalled=true")
         assert re.findall(r'<tr id="missed-(\d+)"', recalled) == ["1"]
+        assert 'name="all" value="1"' in recalled  # the history's filters stay in the history
         bad = await browser.page("/admin/missed?since=yesterday")
         assert "This filter cannot be used: since." in bad
 

@@ -26,12 +26,6 @@ class Section:
 
 SECTIONS: Final[tuple[Section, ...]] = (
     Section(
-        "/admin/status",
-        "Status",
-        "The AMI link, billing, FastAGI, the spool, Telegram and jobs, as /healthz sees them.",
-        Permission.VIEW,
-    ),
-    Section(
         "/admin/missed",
         "Missed calls",
         "Today's and past missed calls, recalled or not; call back in one click; per-day chart.",
@@ -59,6 +53,12 @@ SECTIONS: Final[tuple[Section, ...]] = (
         "/admin/subscribers",
         "Subscribers",
         "Look up by number or login; with the embedded billing: edit, freeze, payments.",
+        Permission.VIEW,
+    ),
+    Section(
+        "/admin/status",
+        "Status",
+        "The AMI link, billing, FastAGI, the spool, Telegram and jobs, as /healthz sees them.",
         Permission.VIEW,
     ),
     Section(
