@@ -12,7 +12,17 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from web.admin import accounts, campaigns, login, status
+from web.admin import (
+    accounts,
+    callbacks,
+    calls,
+    campaigns,
+    login,
+    missed,
+    sms,
+    status,
+    subscribers,
+)
 from web.admin.deps import ADMIN_DEPS, AdminDeps
 from web.admin.routing import UPLOAD_ATTR, AdminRoutes, Handler
 from web.admin.session_middleware import KEEPER, SessionKeeper, admin_sessions
@@ -27,6 +37,11 @@ ROUTE_TABLES: tuple[AdminRoutes, ...] = (
     accounts.routes,
     status.routes,
     campaigns.routes,
+    missed.routes,
+    callbacks.routes,
+    sms.routes,
+    calls.routes,
+    subscribers.routes,
 )
 """Every admin module's routes."""
 
