@@ -32,6 +32,7 @@ lint: install
 
 test: lint
 	@scripts/ensure-ffmpeg.sh
+	@scripts/ensure-chromium.sh
 	PBXBRIDGE_TEST_PG_URL="$$(scripts/ensure-postgres.sh)" && export PBXBRIDGE_TEST_PG_URL && \
 	  [ -n "$$PBXBRIDGE_TEST_PG_URL" ] || unset PBXBRIDGE_TEST_PG_URL; \
 	  PBXBRIDGE_TEST_MYSQL_URL="$$(scripts/ensure-mariadb.sh)" && export PBXBRIDGE_TEST_MYSQL_URL && \

@@ -86,6 +86,9 @@ OnAnswered = Callable[[Answered], Awaitable[None]]
 OnFinished = Callable[[CampaignInfo], Awaitable[None]]
 """A campaign's run (a callback's call: a campaign of kind `callback`) ended, committed:
 every number answered, given up or not to be called. The campaign as it is now (done)."""
+OnProgress = Callable[[int], None]
+"""Told a campaign's id when one of its attempts changed state (the live feed's campaign
+progress); must return at once: it is called under the spooler's lock."""
 
 INCOMPLETE_GRACE = timedelta(seconds=60)
 """An archived file still without `Status:` this long after it was first seen: Asterisk
@@ -233,11 +236,13 @@ class Spooler:
         dialer: Dialer | None = None,
         on_answered: OnAnswered | None = None,
         on_finished: OnFinished | None = None,
+        on_progress: OnProgress | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.sessions = sessions
         self.on_answered = on_answered
         self.on_finished = on_finished
+        self.on_progress = on_progress
         self.clock = clock
         self.phones = phones
         self.settings = settings
@@ -777,7 +782,17 @@ class Spooler:
         freed = 0
         for attempt_id, state in states.items():
             freed += await self._recorded(attempt_id, state, numbers.get(attempt_id), now)
+        self._report_progress({state.campaign_id for state in states.values()})
         return freed
+
+    def _report_progress(self, campaign_ids: Iterable[int]) -> None:
+        if self.on_progress is None:
+            return
+        for campaign_id in campaign_ids:
+            try:
+                self.on_progress(campaign_id)
+            except Exception:
+                log.exception("on_progress failed for campaign %d", campaign_id)
 
     async def _recorded(
         self, attempt_id: int, state: AttemptState, number: str | None, now: datetime

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agi.lockout import LockoutGuard, OnLock
 from agi.routes import ROUTES, RouteDeps, build_handlers
+from agi.routes.deps import OnLookup
 from agi.server import FastAgiServer
 from ami_listener import AmiClient, AmiHealth
 from ami_listener.client import LOGOFF_TIMEOUT as AMI_LOGOFF_TIMEOUT
@@ -33,13 +34,14 @@ from billing_client.stale_cache import StaleCache
 from callfile_spooler.audio import CampaignAudio
 from callfile_spooler.callbacks import CallbackService, callmeback_of
 from callfile_spooler.calls import CallDialer
+from callfile_spooler.campaigns import CampaignManager
 from callfile_spooler.spooler import STOP_TIMEOUT as SPOOLER_STOP_TIMEOUT
-from callfile_spooler.spooler import Spooler
+from callfile_spooler.spooler import OnProgress, Spooler
 from jobs.scheduler import STOP_WITHIN as SCHEDULER_STOP
 from lines import Lines
 from missed_calls.tracker import MissedCallTracker
 from notify import Notice
-from pbxbridge import call_events, line_hooks, recalls, staff, webhook_events
+from pbxbridge import call_events, feed_events, line_hooks, recalls, staff, webhook_events
 from pbxbridge.alerts import Alert, Alerts
 from pbxbridge.settings import Settings
 from pbxbridge.staff import Notify
@@ -54,6 +56,8 @@ from sms.transports import Ready, SmsTransport, build_transport
 from storage import create_engine, session_factory
 from storage.engine import sqlite_path
 from telepony.feed import TeleponyFeed
+from web.feed import LiveFeed
+from web.screen_pop import ScreenPop
 from webhooks.events import Emit
 
 if TYPE_CHECKING:
@@ -182,11 +186,14 @@ def build_lockout(core: Core, on_lock: OnLock | None = None) -> LockoutGuard:
     )
 
 
-def build_route_deps(core: Core, on_lock: OnLock | None = None) -> RouteDeps:
+def build_route_deps(
+    core: Core, on_lock: OnLock | None = None, on_lookup: OnLookup | None = None
+) -> RouteDeps:
     return RouteDeps(
         billing=core.billing,
         lockout=build_lockout(core, on_lock),
         settings=core.settings.agi,
+        on_lookup=on_lookup,
     )
 
 
@@ -212,26 +219,35 @@ class Service:
     def __init__(self, core: Core) -> None:
         s = core.settings
         self.core = core
+        # First: every part below may tell the staff's open pages what happens.
+        self.feed = LiveFeed(core.clock.now)
+        self.screen_pop = build_screen_pop(core, self.feed)
+        self.progress = feed_events.CampaignProgress(
+            self.feed, CampaignManager(core.sessions, core.clock, core.phones)
+        )
         self.ami = AmiClient(s.ami) if s.ami.enabled else None
         self.webhooks = build_webhooks(core)
         emit = self.webhooks.emit if self.webhooks.hooks else None
         self.missed = build_missed_calls(core, self._notify, emit)
         self.outbox = build_outbox(core, self.ami, self._notify)
         self.inbox = build_inbox(core, self.outbox, self._notify, emit)
-        self.spooler = build_spooler(core, self.missed)
+        self.spooler = build_spooler(core, self.missed, self.progress)
         self.telepony = build_telepony(core)
         self.callbacks = build_callbacks(core, self.spooler)
         if emit is not None:
             self.spooler.on_finished = webhook_events.on_run_finished(
                 emit, self.spooler.campaigns, self.callbacks
             )
-        self.routes = build_route_deps(core, on_lock=staff.on_lock(self._notify))
+        self.routes = build_route_deps(
+            core, on_lock=staff.on_lock(self._notify), on_lookup=self.screen_pop.on_lookup
+        )
         self.telegram = build_telegram(core, self.missed, self.outbox, self.callbacks, self.routes)
         sms_routes = build_sms_handlers(self.inbox.receive, core.alerts)
         self.agi = FastAgiServer(s.agi, build_handlers(self.routes, extra=sms_routes))
         if self.ami is not None:
             # In this order: a Hangup reaches the missed calls before the spooler.
-            for consumer in (self.inbox, self.outbox, self.missed, self.spooler, self.telepony):
+            consumers = (self.inbox, self.outbox, self.missed, self.spooler, self.screen_pop)
+            for consumer in (*consumers, self.telepony):
                 if consumer is not None:
                     self.ami.add_consumer(consumer)
             self.ami.on_health(staff.on_ami_health(self._notify))
@@ -264,6 +280,7 @@ class Service:
                 self.webhooks if self.webhooks.hooks else None,
                 stop_within=self.webhooks.stop_within + STOP_MARGIN,
             ),
+            Part("live feed", self._live_feed()),
             Part("telegram", self.telegram, stop_within=TELEGRAM_STOP + STOP_MARGIN),
             Part("sms outbox", self.outbox, stop_within=s.sms.action_timeout + 1 + STOP_MARGIN),
             Part("sms inbox", self.inbox, stop_within=LOOKUP_TIMEOUT + STOP_MARGIN),
@@ -327,6 +344,7 @@ class Service:
         log.info("pbxbridge stopped")
 
     async def _notify(self, notice: Notice) -> None:
+        feed_events.notice(self.feed, notice)
         if self.telegram is not None:
             await self.telegram.notify(notice)
 
@@ -335,6 +353,17 @@ class Service:
         if self.telegram is None:
             return None
         return self.core.alerts.attached(staff.on_alert(self._notify))
+
+    @asynccontextmanager
+    async def _live_feed(self) -> AsyncIterator[None]:
+        """Alerts reach the open pages while the service runs; at the end the screen pop's
+        and the campaign progress's tasks are let go."""
+        try:
+            async with self.core.alerts.attached(feed_events.alert(self.feed)):
+                yield
+        finally:
+            await self.screen_pop.aclose()
+            await self.progress.aclose()
 
     async def _prune_campaign_messages(self) -> None:
         """Before the spooler's first tick: a message left by a deleted campaign must not be
@@ -430,7 +459,23 @@ def build_inbox(core: Core, outbox: Outbox, notify: Notify, emit: Emit | None = 
     )
 
 
-def build_spooler(core: Core, missed: MissedCallTracker | None) -> Spooler:
+def build_screen_pop(core: Core, feed: LiveFeed) -> ScreenPop:
+    """Incoming calls (AMI) and their callers' cards (the IVR's lookup) on the live feed;
+    inbound as the missed calls count it (not pbxbridge's own outgoing contexts)."""
+    missed = core.settings.missed_calls
+    return ScreenPop(
+        feed.publish,
+        by_number=core.billing.by_number,
+        payments=core.audit.records,
+        phones=core.phones,
+        outbound_contexts=missed.outbound_contexts,
+        min_digits=missed.min_number_digits,
+    )
+
+
+def build_spooler(
+    core: Core, missed: MissedCallTracker | None, on_progress: OnProgress | None = None
+) -> Spooler:
     s = core.settings
     return Spooler(
         core.sessions,
@@ -440,6 +485,7 @@ def build_spooler(core: Core, missed: MissedCallTracker | None) -> Spooler:
         alert=core.alerts,
         dialer=CallDialer(s.spool, core.phones, s.callback),
         on_answered=recalls.on_answered(missed),
+        on_progress=on_progress,
     )
 
 

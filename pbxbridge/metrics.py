@@ -29,6 +29,7 @@ from missed_calls.counts import MissedCounts, missed_counts
 from sms.counts import SmsCounts, sms_counts
 from telepony.feed import TeleponyFeed
 from web.callback_form import FormStats
+from web.feed import LiveFeed
 from webhooks.service import OUTCOMES, Webhooks
 
 AGI_CONNECTION_COUNTERS = {
@@ -243,6 +244,30 @@ class CallbackFormCollector:
         for outcome, count in self._stats.outcomes.items():
             submissions.add_metric([outcome.value], count)
         yield submissions
+
+
+class FeedCollector:
+    """The live feed: staff pages connected, events published, dropped for slow pages."""
+
+    def __init__(self, feed: LiveFeed) -> None:
+        self._feed = feed
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._feed.stats
+        yield GaugeMetricFamily(
+            "pbxbridge_feed_clients", "Staff pages on the live feed now.", value=self._feed.clients
+        )
+        yield CounterMetricFamily(
+            "pbxbridge_feed_events", "Events published on the live feed.", value=stats.published
+        )
+        yield CounterMetricFamily(
+            "pbxbridge_feed_events_dropped",
+            "Events dropped for pages that did not keep up (each such page is told to resync).",
+            value=stats.dropped,
+        )
+        yield CounterMetricFamily(
+            "pbxbridge_feed_resyncs", "Resyncs sent to pages that fell behind.", value=stats.resyncs
+        )
 
 
 class JobsCollector:

@@ -40,6 +40,7 @@ from pbxbridge.metrics import (
     BillingCollector,
     CallbackFormCollector,
     DatabaseFigures,
+    FeedCollector,
     JobsCollector,
     TeleponyCollector,
     WebhooksCollector,
@@ -91,6 +92,7 @@ def web_parts(service: Service, *, password_hasher: PasswordHasher | None = None
     metrics = Metrics()
     metrics.add(AgiCollector(service.agi))
     metrics.add(BillingCollector(core.billing))
+    metrics.add(FeedCollector(service.feed))
     if service.ami is not None:
         metrics.add(AmiCollector(service.ami))
     if service.scheduler is not None:
@@ -143,6 +145,7 @@ def web_parts(service: Service, *, password_hasher: PasswordHasher | None = None
         metrics,
         callback=form.mount if form else None,
         faces=[*faces(service), admin_face(admin)],
+        feed=service.feed,
     )
 
 

@@ -173,7 +173,7 @@ def _sa_url(dbname: str) -> str:
 
 
 @asynccontextmanager
-async def _sqlite(tmp_path: Path) -> AsyncIterator[Database]:
+async def sqlite_database_at(tmp_path: Path) -> AsyncIterator[Database]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'pbxbridge.db'}"
     engine = create_engine(DatabaseSettings(url=url))
     await migrations.upgrade(engine)
@@ -186,7 +186,7 @@ async def _sqlite(tmp_path: Path) -> AsyncIterator[Database]:
 @pytest.fixture
 async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
     """A freshly migrated SQLite database, for what exists on SQLite only."""
-    async with _sqlite(tmp_path) as db:
+    async with sqlite_database_at(tmp_path) as db:
         yield db
 
 
@@ -194,7 +194,7 @@ async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """A freshly migrated database: a new SQLite file, or a copy of the PostgreSQL template."""
     if request.param == "sqlite":
-        async with _sqlite(tmp_path) as db:
+        async with sqlite_database_at(tmp_path) as db:
             yield db
         return
     template: str = request.getfixturevalue("pg_template")

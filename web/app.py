@@ -28,6 +28,8 @@ from web.addresses import TRUSTED_PROXIES
 from web.api import PREFIX, TABLES, build_api
 from web.api.deps import ApiDeps
 from web.api.routing import RouteTable
+from web.feed import FEED, LiveFeed
+from web.feed import on_shutdown as feed_shutdown
 from web.health import HEALTH, HealthChecks, healthz_handler
 from web.metrics import METRICS, METRICS_ALLOW, Metrics, metrics_handler
 from web.middlewares import limit_body, observe, security_headers
@@ -54,6 +56,9 @@ class WebParts:
     """askozia_api's faces, the admin pages: each mounts itself with its own auth."""
     api_tables: Sequence[RouteTable] = TABLES
     """The API's resources (web.api.TABLES; tests pass their own)."""
+    feed: LiveFeed | None = None
+    """The live feed (web/feed.py): `request.config_dict[FEED]` for the pages serving it;
+    its sockets are closed when the server shuts down."""
 
 
 def build_app(parts: WebParts) -> web.Application:
@@ -67,6 +72,9 @@ def build_app(parts: WebParts) -> web.Application:
     app[METRICS] = parts.metrics
     app[METRICS_ALLOW] = parse_networks(settings.metrics_allow)
     app[HEALTH] = parts.health
+    if parts.feed is not None:
+        app[FEED] = parts.feed
+        app.on_shutdown.append(feed_shutdown)
     app.on_response_prepare.append(security_headers(settings))
     setup_pages(app, settings.language)
     app.router.add_get("/healthz", healthz_handler)

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from agi.errors import AgiError
 from agi.request import AgiRequest
-from agi.routes.deps import RouteDeps
+from agi.routes.deps import LookupSeen, RouteDeps
 from agi.session import AgiSession
 from billing_client.errors import BillingError
 from billing_client.outcomes import BillingResult, Lookup, MoneySource
@@ -159,6 +159,11 @@ async def lookup(deps: RouteDeps, request: AgiRequest, route: str, *, details: b
         result.source,
         f": {result.error}" if result.result == BillingResult.ERROR else "",
     )
+    if deps.on_lookup is not None and request.uniqueid:
+        try:
+            deps.on_lookup(LookupSeen(request.uniqueid, number, route, result))
+        except Exception:
+            log.exception("AGI %s: on_lookup failed", request.uniqueid)
     return result
 
 

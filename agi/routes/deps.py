@@ -1,17 +1,33 @@
-"""What the routes are given by the root: the billing client, the lockout and settings."""
+"""What the routes are given by the root: the billing client, the lockout, settings, and
+who hears of each caller's lookup (the live feed's screen pop)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from agi.lockout import LockoutGuard
 from agi.settings import AgiSettings
 from billing_client.client import BillingClient
+from billing_client.outcomes import Lookup
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class LookupSeen:
+    """A caller's lookup made by a route: on which channel, for which number, the answer."""
+
+    uniqueid: str
+    number: str
+    route: str
+    lookup: Lookup
+
+
+OnLookup = Callable[[LookupSeen], None]
+"""Told of every caller lookup; must return at once (the call waits for its route)."""
 
 
 @dataclass
@@ -19,6 +35,7 @@ class RouteDeps:
     billing: BillingClient
     lockout: LockoutGuard
     settings: AgiSettings
+    on_lookup: OnLookup | None = None
     _money_moves: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def money_move(self, move: Coroutine[Any, Any, T]) -> T:

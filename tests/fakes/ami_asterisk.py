@@ -230,6 +230,36 @@ def dongle_sms_events(text: str, sender: str = "+380501112233", device: str = "d
     return (first + second).encode("utf-8")
 
 
+def newchannel(
+    uniqueid: str,
+    callerid: str,
+    *,
+    linkedid: str | None = None,
+    context: str = "from-trunk",
+    channel: str = "PJSIP/trunk-00000021",
+) -> dict[str, str]:
+    """A `Newchannel` in the captures' shape (their calls use Local channels; this is the
+    first channel of a call from a trunk, ringing, with the caller's number)."""
+    return {
+        "Event": "Newchannel",
+        "Privilege": "call,all",
+        "Channel": channel,
+        "ChannelState": "4",
+        "ChannelStateDesc": "Ring",
+        "CallerIDNum": callerid,
+        "CallerIDName": "<unknown>",
+        "ConnectedLineNum": "<unknown>",
+        "ConnectedLineName": "<unknown>",
+        "Language": "en",
+        "AccountCode": "",
+        "Context": context,
+        "Exten": "0800300300",
+        "Priority": "1",
+        "Uniqueid": uniqueid,
+        "Linkedid": linkedid or uniqueid,
+    }
+
+
 # Replies
 
 

@@ -93,7 +93,7 @@ async def test_every_route_is_closed_to_the_anonymous_but_the_public_ones(
                     assert answer.headers["WWW-Authenticate"].startswith("Bearer")
         # The walk saw the API and the admin pages, and every public route exists.
         assert "/api/v1/subscribers/{number}" in seen
-        assert {"/admin/", ADMIN_LOGIN, "/admin/users", "/admin/tokens"} <= seen
+        assert {"/admin/", ADMIN_LOGIN, "/admin/users", "/admin/tokens", "/admin/feed"} <= seen
         assert {"/api/v1/calls", "/api/v1/calls/{id}"} <= seen
         assert {
             "/admin/missed", "/admin/missed/{id}/callback", "/admin/callbacks",

@@ -17,6 +17,7 @@ from web.admin import (
     callbacks,
     calls,
     campaigns,
+    feed,
     login,
     missed,
     sms,
@@ -42,6 +43,7 @@ ROUTE_TABLES: tuple[AdminRoutes, ...] = (
     sms.routes,
     calls.routes,
     subscribers.routes,
+    feed.routes,
 )
 """Every admin module's routes."""
 
