@@ -88,15 +88,17 @@ def with_core(ctx: click.Context, body: Callable[[Core], Awaitable[T]]) -> T:
 
 async def _explain_missing_migrations(core: Core) -> None:
     """A database error in a database never migrated (or migrated by an older version)
-    says `no such table`; what the operator needs to hear is what to run."""
+    says `no such table`; what the operator needs to hear is what to run. The advice comes
+    before the pending revisions (one per room, a list that grows): a caller that cuts the
+    line (`pbxbridge line`'s one-line answers) keeps it."""
     try:
         behind = await migrations.pending(core.engine)
     except Exception:  # the original error is the one to report then
         return
     if behind:
         raise click.ClickException(
-            f"the database {core.settings.database.safe_url()} is not up to date (pending "
-            f"{', '.join(behind)}): run `pbxbridge db upgrade` (`make run` does it)"
+            f"the database {core.settings.database.safe_url()} is not up to date: run "
+            f"`pbxbridge db upgrade` (`make run` does it); pending {', '.join(behind)}"
         )
 
 
