@@ -7,13 +7,21 @@ lookups use one dedicated read-only aiosqlite connection; each answer kept in me
 tagged with the version read in the same statement as its row, and serves only while a
 later version read still returns that number. A caller never reuses a version read that
 began before it asked, so a change committed before a call began is always seen by that
-call; concurrent callers share one version read, so a busy PBX pays one thread round trip
-per batch of calls. With PostgreSQL every lookup is one query through the engine.
+call. With PostgreSQL every lookup is one query through the engine.
+
+The version is read in the event-loop thread, on a second connection of its own that never
+waits (busy_timeout 0): in WAL mode `data_version` is a look at the shared-memory index,
+a few µs, where a hop to aiosqlite's thread and back costs the loop tens of µs and wakes
+a second thread. When that read cannot be made at once (the database locked, as a rollback
+journal's writer locks it), the version is read on the aiosqlite connection instead, where
+waiting is harmless; concurrent callers share such a read. Rows are always read there: a
+row may have to come from the disk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date
@@ -50,7 +58,7 @@ _BY_PHONE = (
     .where(SubscriberPhone.phone == bindparam("phone"))
 )
 
-_VERSION_SQL = "SELECT data_version FROM pragma_data_version"
+_VERSION_SQL = "PRAGMA data_version"
 
 # The same columns as _COLUMNS, with the version read in the same statement (one snapshot).
 # Always one row: login NULL when the number is nobody's.
@@ -82,12 +90,14 @@ def _stored(values: Sequence[Any]) -> StoredSubscriber:
 
 
 class SqliteReader:
-    """The dedicated read connection: version reads shared by concurrent callers."""
+    """The dedicated read connection (rows, and versions when the database is locked) and
+    the loop thread's own one for versions."""
 
     def __init__(self, path: Path, busy_timeout_ms: int = 30_000) -> None:
         self._path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: aiosqlite.Connection | None = None
+        self._quick: sqlite3.Connection | None = None
         self._opening: asyncio.Lock | None = None
         self._waiting: asyncio.Future[int] | None = None
         self._reader_task: asyncio.Task[None] | None = None
@@ -105,13 +115,29 @@ class SqliteReader:
         return self._conn
 
     async def version(self) -> int:
-        """The database's version as of a read that started after this call."""
+        """The database's version as of a read that started after this call, read on the
+        aiosqlite connection (the same counter as `row`'s)."""
         loop = asyncio.get_running_loop()
         if self._waiting is None:
             self._waiting = loop.create_future()
             if self._reader_task is None or self._reader_task.done():
                 self._reader_task = loop.create_task(self._serve())
         return await asyncio.shield(self._waiting)
+
+    def quick_version(self) -> int | None:
+        """The version read in this thread without waiting, or None when it cannot be read
+        at once (locked, busy, not there yet): then the caller asks the aiosqlite thread."""
+        try:
+            if self._quick is None:
+                # Opened without waiting too: a database that does not exist yet, or is
+                # locked while its WAL index is rebuilt, gives None and the slow path.
+                self._quick = sqlite3.connect(
+                    f"file:{self._path}?mode=ro", uri=True, timeout=0, check_same_thread=False
+                )
+            row = self._quick.execute(_VERSION_SQL).fetchone()
+        except sqlite3.Error:
+            return None
+        return int(row[0])
 
     async def _serve(self) -> None:
         """Read versions while callers wait; each read serves those who asked before it."""
@@ -136,6 +162,9 @@ class SqliteReader:
         return version, (None if values[0] is None else _stored(values))
 
     async def close(self) -> None:
+        if self._quick is not None:
+            self._quick.close()
+            self._quick = None
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
@@ -156,20 +185,26 @@ class CallLookups:
         self._max = max_entries
         # number -> (data_version of the read, the answer built from it); oldest first.
         # An answer depends on the day too (credit expiry), so it carries the day it is for.
-        self._known: OrderedDict[str, tuple[int, Lookup, date]] = OrderedDict()
+        # Each connection counts data_version on its own, so a version says whose it is:
+        # (True, n) the loop thread's quick read, (False, n) the aiosqlite connection's.
+        self._known: OrderedDict[str, tuple[tuple[bool, int], Lookup, date]] = OrderedDict()
 
     async def find(self, number: str) -> Lookup:
         if self._reader is None:
             return self._answer(await self._query(number), self._clock.today())
+        # Read before the row: a change committed in between makes the tag older than the
+        # row, so the next call sees a new version and reads again (never the reverse).
+        quick = self._reader.quick_version()
         entry = self._known.get(number)
-        if entry is not None and entry[0] == await self._reader.version():
-            today = self._clock.today()
-            if entry[2] == today:
+        if entry is not None:
+            now = (True, quick) if quick is not None else (False, await self._reader.version())
+            if entry[0] == now and entry[2] == self._clock.today():
                 return entry[1]
         version, values = await self._reader.row(number)
         today = self._clock.today()
         answer = self._answer(values, today)
-        self._known[number] = (version, answer, today)
+        tag = (True, quick) if quick is not None else (False, version)
+        self._known[number] = (tag, answer, today)
         if len(self._known) > self._max:
             self._known.popitem(last=False)
         return answer

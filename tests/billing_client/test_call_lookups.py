@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
+import sys
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from billing_client.audit import AuditJournal
 from billing_client.local.admin import LocalAdmin
@@ -158,3 +160,83 @@ async def test_concurrent_callers_share_version_reads(
             )
     finally:
         await calls.aclose()
+
+
+async def test_a_memory_answer_costs_no_thread_hop_and_another_process_invalidates_it(
+    sqlite_database: Database, clock: FixedClock
+) -> None:
+    database = sqlite_database
+    path = sqlite_path(database.url)
+    assert path is not None
+    await seed(database, clock)
+    reader = SqliteReader(path)
+    calls = CallLookups(database.engine, clock, reader)
+    try:
+        first = await calls.find("+380501110003")
+        assert first.subscriber is not None
+        assert int(first.subscriber.status) == 3
+        assert (await calls.find("+380501110003")) is first
+        assert reader._reader_task is None  # the version came from the loop thread's read
+        code = (
+            "import sqlite3, sys\n"
+            "with sqlite3.connect(sys.argv[1]) as c:\n"
+            "    c.execute(\"UPDATE billing_subscribers SET frozen = 0 WHERE login = 'frozen'\")\n"
+        )
+        other = await asyncio.create_subprocess_exec(sys.executable, "-c", code, str(path))
+        assert await other.wait() == 0
+        thawed = await calls.find("+380501110003")
+        assert thawed.subscriber is not None
+        assert int(thawed.subscriber.status) == 1
+        assert (await calls.find("+380501110003")) is thawed
+    finally:
+        await calls.aclose()
+
+
+_MINIMAL_SCHEMA = """
+CREATE TABLE billing_subscribers (
+    id INTEGER PRIMARY KEY, login TEXT, name TEXT, balance_cents INTEGER,
+    credit_cents INTEGER, credit_expire TEXT, tariff TEXT, fee_cents INTEGER,
+    frozen INTEGER, disabled INTEGER, pin_hash TEXT);
+CREATE TABLE billing_subscriber_phones (subscriber_id INTEGER, phone TEXT);
+INSERT INTO billing_subscribers VALUES (1, 'ivan', 'Ivan', 15000, 0, NULL, 'Home', 10000,
+    0, 0, NULL);
+INSERT INTO billing_subscriber_phones VALUES (1, '+380501110001');
+"""
+
+
+async def test_a_locked_database_is_asked_on_the_thread_and_never_blocks_the_loop(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """A rollback-journal database whose writer holds its lock: the loop thread's version
+    read gives up at once, the answer waits on aiosqlite's thread (ticks go on meanwhile)
+    and is fresh once the writer commits."""
+    path = tmp_path / "journal.db"
+    with sqlite3.connect(path) as setup:
+        setup.executescript(_MINIMAL_SCHEMA)
+    reader = SqliteReader(path)
+    engine = create_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{path}"))
+    calls = CallLookups(engine, clock, reader)
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        before = await calls.find("+380501110001")
+        assert before.subscriber is not None
+        assert before.subscriber.name == "Ivan"
+        writer.execute("BEGIN EXCLUSIVE")
+        writer.execute("UPDATE billing_subscribers SET name = 'Renamed'")
+        assert reader.quick_version() is None
+        ticks = 0
+        answer = asyncio.ensure_future(calls.find("+380501110001"))
+        while not answer.done() and ticks < 5:
+            await asyncio.sleep(0)
+            ticks += 1
+        assert ticks == 5  # the loop runs on
+        assert not answer.done()  # while the answer waits for the writer
+        writer.execute("COMMIT")
+        after = await answer
+        assert after.subscriber is not None
+        assert after.subscriber.name == "Renamed"
+        assert reader.quick_version() is not None
+    finally:
+        writer.close()
+        await calls.aclose()
+        await engine.dispose()
