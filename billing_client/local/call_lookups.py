@@ -16,11 +16,21 @@ a second thread. When that read cannot be made at once (the database locked, as 
 journal's writer locks it), the version is read on the aiosqlite connection instead, where
 waiting is harmless; concurrent callers share such a read. Rows are always read there: a
 row may have to come from the disk.
+
+Numbers never asked before are answered from memory too: the whole phone book (every
+phone with its subscriber's row, read in one statement on the aiosqlite thread, as raw
+tuples) is kept with the loop thread's version read just before it, and while that
+version holds, a number is answered from it, and a number not in it is NOTFOUND. When the
+version moves, calls go back to reading their row until a new copy is in; copies are
+taken in the background, at most one at a time and no sooner than ten times the last
+one's duration (and a second) after it, so a billing that writes all the time costs a
+bounded share of a thread. A phone book larger than `max_entries` is not copied.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -59,6 +69,16 @@ _BY_PHONE = (
 )
 
 _VERSION_SQL = "PRAGMA data_version"
+
+_PHONE_BOOK_SQL = """
+SELECT p.phone,
+       s.login, s.name, s.balance_cents, s.credit_cents, s.credit_expire, s.tariff,
+       s.fee_cents, s.frozen, s.disabled, s.pin_hash IS NOT NULL
+FROM billing_subscriber_phones AS p
+JOIN billing_subscribers AS s ON s.id = p.subscriber_id
+"""
+
+_PHONE_COUNT_SQL = "SELECT count(*) FROM billing_subscriber_phones"
 
 # The same columns as _COLUMNS, with the version read in the same statement (one snapshot).
 # Always one row: login NULL when the number is nobody's.
@@ -161,6 +181,19 @@ class SqliteReader:
         version, values = int(first[0]), first[1:]
         return version, (None if values[0] is None else _stored(values))
 
+    async def phone_book(self, limit: int) -> dict[str, tuple[Any, ...]] | None:
+        """Every phone with its subscriber's raw columns (as `row` reads them), or None when
+        there are more than `limit` phones."""
+        try:
+            conn = await self._connection()
+            count = next(iter(await conn.execute_fetchall(_PHONE_COUNT_SQL)))[0]
+            if count > limit:
+                return None
+            rows = await conn.execute_fetchall(_PHONE_BOOK_SQL)
+        except Exception as exc:
+            raise BillingError(f"database unreadable: {exc}") from exc
+        return {row[0]: tuple(row[1:]) for row in rows}
+
     async def close(self) -> None:
         if self._quick is not None:
             self._quick.close()
@@ -188,6 +221,12 @@ class CallLookups:
         # Each connection counts data_version on its own, so a version says whose it is:
         # (True, n) the loop thread's quick read, (False, n) the aiosqlite connection's.
         self._known: OrderedDict[str, tuple[tuple[bool, int], Lookup, date]] = OrderedDict()
+        # The phone book: every phone's raw row, valid while the loop thread's version
+        # read before it (`_book_version`) still holds.
+        self._book: dict[str, tuple[Any, ...]] = {}
+        self._book_version: int | None = None
+        self._copying: asyncio.Task[None] | None = None
+        self._next_copy = 0.0
 
     async def find(self, number: str) -> Lookup:
         if self._reader is None:
@@ -195,11 +234,9 @@ class CallLookups:
         # Read before the row: a change committed in between makes the tag older than the
         # row, so the next call sees a new version and reads again (never the reverse).
         quick = self._reader.quick_version()
-        entry = self._known.get(number)
-        if entry is not None:
-            now = (True, quick) if quick is not None else (False, await self._reader.version())
-            if entry[0] == now and entry[2] == self._clock.today():
-                return entry[1]
+        known = await self._remembered(number, quick)
+        if known is not None:
+            return known
         version, values = await self._reader.row(number)
         today = self._clock.today()
         answer = self._answer(values, today)
@@ -208,6 +245,61 @@ class CallLookups:
         if len(self._known) > self._max:
             self._known.popitem(last=False)
         return answer
+
+    async def _remembered(self, number: str, quick: int | None) -> Lookup | None:
+        """The answer from memory if the database has not changed since it was read."""
+        entry = self._known.get(number)
+        if quick is None:  # the loop thread could not read the version: ask the thread
+            if entry is None or entry[0] != (False, await self._reader_version()):
+                return None
+        elif entry is None or entry[0] != (True, quick):
+            if quick == self._book_version:
+                return self._from_book(number, quick)
+            self._copy_soon()
+            return None
+        return entry[1] if entry[2] == self._clock.today() else None
+
+    async def _reader_version(self) -> int:
+        assert self._reader is not None
+        return await self._reader.version()
+
+    def _from_book(self, number: str, version: int) -> Lookup:
+        today = self._clock.today()
+        values = self._book.get(number)
+        answer = self._answer(None if values is None else _stored(values), today)
+        self._known[number] = ((True, version), answer, today)
+        if len(self._known) > self._max:
+            self._known.popitem(last=False)
+        return answer
+
+    def _copy_soon(self) -> None:
+        """Start a copy of the phone book unless one runs or the last one was too recent."""
+        if self._copying is not None and not self._copying.done():
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._next_copy:
+            return
+        self._copying = loop.create_task(self.copy_phone_book())
+
+    async def copy_phone_book(self) -> None:
+        """Read the whole phone book (in the background; tests await it)."""
+        assert self._reader is not None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        self._next_copy = started + 1.0  # also after a failure
+        version = self._reader.quick_version()
+        if version is None:
+            return
+        try:
+            book = await self._reader.phone_book(self._max)
+        except BillingError:
+            return  # calls read their rows, and say so if the database is gone
+        took = loop.time() - started
+        self._next_copy = loop.time() + max(1.0, 10 * took)
+        if book is None:
+            self._book, self._book_version = {}, None
+            return
+        self._book, self._book_version = book, version
 
     async def _query(self, number: str) -> StoredSubscriber | None:
         try:
@@ -224,5 +316,9 @@ class CallLookups:
         return Lookup.found(info_from_stored(values, today))
 
     async def aclose(self) -> None:
+        if self._copying is not None and not self._copying.done():
+            self._copying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._copying
         if self._reader is not None:
             await self._reader.close()

@@ -240,3 +240,67 @@ async def test_a_locked_database_is_asked_on_the_thread_and_never_blocks_the_loo
         writer.close()
         await calls.aclose()
         await engine.dispose()
+
+
+async def test_the_phone_book_answers_new_numbers_and_a_change_retires_it(
+    sqlite_database: Database, clock: FixedClock
+) -> None:
+    """Numbers never asked come from the copied phone book (unknown ones NOTFOUND) while
+    the database stands still; a subscriber added or deleted by another connection after
+    the copy is seen by the very next call, not taken from the old copy."""
+    database = sqlite_database
+    path = sqlite_path(database.url)
+    assert path is not None
+    await seed(database, clock)
+    audit = AuditJournal(database.sessions, "local", clock)
+    full = LocalBackend(database.sessions, clock, audit)
+    calls = CallLookups(database.engine, clock, SqliteReader(path))
+    other_engine = create_engine(DatabaseSettings(url=database.url))
+    try:
+        await calls.copy_phone_book()
+        assert calls._book_version is not None  # copied: the calls below read no row
+        for number in [f"+38050111000{i}" for i in range(1, 7)]:
+            expected = await full.lookup_number(number)
+            got = await calls.find(number)
+            assert got.result == expected.result
+            if expected.subscriber is None:
+                assert got.subscriber is None
+            else:
+                assert got.subscriber == dataclasses.replace(expected.subscriber, phones=())
+            assert (await calls.find(number)) is got
+        other_sessions = session_factory(other_engine)
+        other_admin = LocalAdmin(
+            other_sessions, clock, AuditJournal(other_sessions, "local", clock), PhoneNormaliser()
+        )
+        await other_admin.add("newbie", phones=("0501110009",), actor="other")
+        newbie = await calls.find("+380501110009")
+        assert newbie.subscriber is not None
+        assert newbie.subscriber.login == "newbie"
+        await calls.copy_phone_book()
+        await other_admin.delete("ivan", actor="other")
+        assert (await calls.find("+380501110001")).subscriber is None
+        await calls.copy_phone_book()
+        assert (await calls.find("+380501110001")).subscriber is None
+        assert (await calls.find("+380501110009")).subscriber is not None
+    finally:
+        await calls.aclose()
+        await other_engine.dispose()
+
+
+async def test_a_phone_book_over_the_limit_is_not_copied(
+    sqlite_database: Database, clock: FixedClock
+) -> None:
+    database = sqlite_database
+    path = sqlite_path(database.url)
+    assert path is not None
+    await seed(database, clock)
+    calls = CallLookups(database.engine, clock, SqliteReader(path), max_entries=2)
+    try:
+        await calls.copy_phone_book()
+        assert calls._book_version is None
+        found = await calls.find("+380501110002")
+        assert found.subscriber is not None
+        assert found.subscriber.login == "debt"
+        assert (await calls.find("+380501110009")).subscriber is None
+    finally:
+        await calls.aclose()
