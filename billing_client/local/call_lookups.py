@@ -273,8 +273,9 @@ class CallLookups:
         return answer
 
     def _copy_soon(self) -> None:
-        """Start a copy of the phone book unless one runs or the last one was too recent."""
-        if self._copying is not None and not self._copying.done():
+        """Start a copy of the phone book unless one runs or the last one was too recent.
+        Not on a process's first lookup: a process per call (classic AGI) never needs it."""
+        if not self._known or (self._copying is not None and not self._copying.done()):
             return
         loop = asyncio.get_running_loop()
         if loop.time() < self._next_copy:

@@ -304,3 +304,31 @@ async def test_a_phone_book_over_the_limit_is_not_copied(
         assert (await calls.find("+380501110009")).subscriber is None
     finally:
         await calls.aclose()
+
+
+def copying(calls: CallLookups) -> asyncio.Task[None] | None:
+    return calls._copying
+
+
+async def test_the_first_lookup_copies_nothing_the_second_starts_the_copy(
+    sqlite_database: Database, clock: FixedClock
+) -> None:
+    """A process per call (classic AGI) makes one lookup: it must not pay for a copy."""
+    database = sqlite_database
+    path = sqlite_path(database.url)
+    assert path is not None
+    await seed(database, clock)
+    calls = CallLookups(database.engine, clock, SqliteReader(path))
+    try:
+        await calls.find("+380501110001")
+        assert copying(calls) is None
+        await calls.find("+380501110002")
+        task = copying(calls)
+        assert task is not None
+        await task
+        assert calls._book_version is not None
+        found = await calls.find("+380501110003")
+        assert found.subscriber is not None
+        assert found.subscriber.login == "frozen"
+    finally:
+        await calls.aclose()
