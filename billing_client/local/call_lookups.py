@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiosqlite
 from sqlalchemy import bindparam, select
@@ -152,7 +153,10 @@ class SqliteReader:
                 # Opened without waiting too: a database that does not exist yet, or is
                 # locked while its WAL index is rebuilt, gives None and the slow path.
                 self._quick = sqlite3.connect(
-                    f"file:{self._path}?mode=ro", uri=True, timeout=0, check_same_thread=False
+                    f"file:{quote(str(self._path))}?mode=ro",
+                    uri=True,
+                    timeout=0,
+                    check_same_thread=False,
                 )
             row = self._quick.execute(_VERSION_SQL).fetchone()
         except sqlite3.Error:

@@ -210,7 +210,7 @@ async def test_a_locked_database_is_asked_on_the_thread_and_never_blocks_the_loo
     """A rollback-journal database whose writer holds its lock: the loop thread's version
     read gives up at once, the answer waits on aiosqlite's thread (ticks go on meanwhile)
     and is fresh once the writer commits."""
-    path = tmp_path / "journal.db"
+    path = tmp_path / "a journal #1?.db"  # the version read opens it as a URI
     with sqlite3.connect(path) as setup:
         setup.executescript(_MINIMAL_SCHEMA)
     reader = SqliteReader(path)
@@ -221,6 +221,7 @@ async def test_a_locked_database_is_asked_on_the_thread_and_never_blocks_the_loo
         before = await calls.find("+380501110001")
         assert before.subscriber is not None
         assert before.subscriber.name == "Ivan"
+        assert reader.quick_version() is not None
         writer.execute("BEGIN EXCLUSIVE")
         writer.execute("UPDATE billing_subscribers SET name = 'Renamed'")
         assert reader.quick_version() is None
