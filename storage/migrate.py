@@ -55,9 +55,13 @@ def _upgrade(conn: Connection, cfg: Config, target: str) -> list[Revision]:
 
 
 def _pending(conn: Connection, cfg: Config) -> list[str]:
-    heads = set(ScriptDirectory.from_config(cfg).get_heads())
-    current = set(MigrationContext.configure(conn).get_current_heads())
-    return sorted(heads - current)
+    """Branch heads the database has not reached. A head another branch's revision depends
+    on (`depends_on`) is reached when that revision is: Alembic then keeps only the latter
+    in alembic_version, so the current heads' ancestry is what counts."""
+    script = ScriptDirectory.from_config(cfg)
+    current = MigrationContext.configure(conn).get_current_heads()
+    have = {r.revision for r in script.iterate_revisions(current, "base") if r is not None}
+    return sorted(set(script.get_heads()) - have)
 
 
 async def upgrade(
