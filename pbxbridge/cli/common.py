@@ -95,8 +95,8 @@ async def _explain_missing_migrations(core: Core) -> None:
         return
     if behind:
         raise click.ClickException(
-            f"the database {core.settings.database.safe_url()} is not up to date (pending "
-            f"{', '.join(behind)}): run `pbxbridge db upgrade` (`make run` does it)"
+            f"the database {core.settings.database.safe_url()} is not up to date: run "
+            f"`pbxbridge db upgrade` (`make run` does it); pending {', '.join(behind)}"
         )
 
 
