@@ -66,10 +66,20 @@ def _split_script(network_script: str) -> tuple[str, tuple[tuple[str, str], ...]
     return parts.path.strip("/"), query
 
 
+_CHECKED_KEYS: set[str] = set()
+"""Header names already matched against _HEADER_KEY: Asterisk sends the same two dozen."""
+_CHECKED_KEYS_MAX = 1024
+
+
 def parse_header_line(line: str) -> tuple[str, str]:
     """`("agi_callerid", "0501234567")` from `agi_callerid: 0501234567`."""
     key, sep, value = line.partition(":")
-    if not sep or _HEADER_KEY.fullmatch(key) is None:
+    if key not in _CHECKED_KEYS:
+        if not sep or _HEADER_KEY.fullmatch(key) is None:
+            raise AgiHeaderError(f"malformed environment line {line[:80]!r}")
+        if len(_CHECKED_KEYS) < _CHECKED_KEYS_MAX:
+            _CHECKED_KEYS.add(key)
+    elif not sep:
         raise AgiHeaderError(f"malformed environment line {line[:80]!r}")
     return key, value.removeprefix(" ")
 
@@ -108,9 +118,10 @@ async def read_environment(reader: asyncio.StreamReader, max_bytes: int) -> dict
     if len(first) + len(rest) > max_bytes:
         raise AgiHeaderTooLong(f"environment block longer than {max_bytes} bytes")
     if rest != b"\n":
-        text = rest.decode("utf-8", errors="replace")
-        for line in text[:-2].split("\n"):
-            key, value = parse_header_line(line.rstrip("\r"))
+        text = rest.decode("utf-8", errors="replace")[:-2]
+        carriage = "\r" in text
+        for line in text.split("\n"):
+            key, value = parse_header_line(line.rstrip("\r") if carriage else line)
             env[key] = value
     return env
 
@@ -131,6 +142,8 @@ async def _read_part(read: Awaitable[bytes], done: int, max_bytes: int) -> bytes
 def _arguments(env: Mapping[str, str]) -> list[str]:
     numbered: list[tuple[int, str]] = []
     for key, value in env.items():
+        if not key.startswith("agi_arg_"):
+            continue
         match = _ARG_KEY.fullmatch(key)
         if match is not None:
             numbered.append((int(match[1]), value))

@@ -367,7 +367,10 @@ class FastAgiServer:
                 self._in_handler.add(task)
                 timing = self.stats.routes[request.script]
                 started = time.monotonic()
-                await handler(request, session)
+                try:
+                    await handler(request, session)
+                finally:
+                    session.release()
                 self.stats.completed += 1
                 log.debug("AGI %s: done", where)
         except TimeoutError:
@@ -469,4 +472,7 @@ class FastAgiServer:
         log.warning(
             "AGI %s: no route for agi_network_script %r", where, request.network_script[:200]
         )
-        await session.verbose(f"pbxbridge: no AGI route {request.script[:100]!r}", 1)
+        try:
+            await session.verbose(f"pbxbridge: no AGI route {request.script[:100]!r}", 1)
+        finally:
+            session.release()

@@ -72,9 +72,11 @@ BIN = Path(sys.executable).parent
 CLASSIC_CONCURRENCY = 4
 """Classic AGI processes at once: each is CPU-bound start-up, and this box has few cores."""
 
-TARGET_AB = 1.5
-TARGET_AC = 0.85
-TARGET_P99 = 2.0
+TARGET_AB = 1.8
+TARGET_AC = 0.75
+TARGET_P99 = 1.5
+TARGET_CPU = 1.3
+"""pbxbridge's server CPU per session at most this many times the null responder's."""
 TARGET_RSS_MB = 150.0
 
 
@@ -538,10 +540,12 @@ def report(
     ab = a.result.rate / b.result.rate
     ac = a.result.rate / c.result.rate
     p99 = a.result.percentile(99) / c.result.percentile(99)
+    cpu = a.cpu_us / c.cpu_us
     targets = [
+        ("server CPU/session a / c", f"{cpu:.2f}", f"≤ {TARGET_CPU}", cpu <= TARGET_CPU),
         ("throughput a/b (pbxbridge / panoramisk)", f"{ab:.2f}", f"≥ {TARGET_AB}", ab >= TARGET_AB),
         ("throughput a/c (pbxbridge / null)", f"{ac:.2f}", f"≥ {TARGET_AC}", ac >= TARGET_AC),
-        ("p99 a / p99 c", f"{p99:.2f}", f"< {TARGET_P99:g}", p99 < TARGET_P99),
+        ("p99 a / p99 c", f"{p99:.2f}", f"≤ {TARGET_P99:g}", p99 <= TARGET_P99),
         (
             "pbxbridge peak RSS",
             f"{a.peak_rss_mb:.1f} MB",
@@ -580,7 +584,9 @@ NOTES = (
     "without the query (bench/panoramisk_app.py, QueryBlindRoutes).",
     "- (c) is bounded by the load generator, not by the server: compare its generator CPU "
     "per session with one core's worth at its rate. a/c measures pbxbridge against the "
-    "generator's ceiling on this machine.",
+    "generator's ceiling on this machine. On a shared machine rates move with the "
+    "neighbours' load; CPU per session, and its ratio between servers measured in the same "
+    "run, move much less.",
     "- CPU is read from /proc for the server process (every thread) over the measured "
     "phase; peak RSS is its VmHWM. Another process changes the billing for the freshness "
     "checks with the `pbxbridge` CLI.",

@@ -83,12 +83,12 @@ class Answered:
 
 
 OnAnswered = Callable[[Answered], Awaitable[None]]
-OnProgress = Callable[[int], None]
-"""Told a campaign's id when one of its attempts changed state (the live feed's campaign
-progress); must return at once: it is called under the spooler's lock."""
 OnFinished = Callable[[CampaignInfo], Awaitable[None]]
 """A campaign's run (a callback's call: a campaign of kind `callback`) ended, committed:
 every number answered, given up or not to be called. The campaign as it is now (done)."""
+OnProgress = Callable[[int], None]
+"""Told a campaign's id when one of its attempts changed state (the live feed's campaign
+progress); must return at once: it is called under the spooler's lock."""
 
 INCOMPLETE_GRACE = timedelta(seconds=60)
 """An archived file still without `Status:` this long after it was first seen: Asterisk

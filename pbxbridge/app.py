@@ -246,8 +246,8 @@ class Service:
         self.agi = FastAgiServer(s.agi, build_handlers(self.routes, extra=sms_routes))
         if self.ami is not None:
             # In this order: a Hangup reaches the missed calls before the spooler.
-            consumers = (self.inbox, self.outbox, self.missed, self.spooler, self.telepony)
-            for consumer in (*consumers, self.screen_pop):
+            consumers = (self.inbox, self.outbox, self.missed, self.spooler, self.screen_pop)
+            for consumer in (*consumers, self.telepony):
                 if consumer is not None:
                     self.ami.add_consumer(consumer)
             self.ami.on_health(staff.on_ami_health(self._notify))
@@ -273,7 +273,6 @@ class Service:
         spooler = self.spooler
         return [
             Part("staff alerts", self._staff_alerts()),
-            Part("live feed", self._live_feed()),
             # Early: stops late, after every part that has news for it (rows left pending
             # are delivered at the next start).
             Part(
@@ -281,6 +280,7 @@ class Service:
                 self.webhooks if self.webhooks.hooks else None,
                 stop_within=self.webhooks.stop_within + STOP_MARGIN,
             ),
+            Part("live feed", self._live_feed()),
             Part("telegram", self.telegram, stop_within=TELEGRAM_STOP + STOP_MARGIN),
             Part("sms outbox", self.outbox, stop_within=s.sms.action_timeout + 1 + STOP_MARGIN),
             Part("sms inbox", self.inbox, stop_within=LOOKUP_TIMEOUT + STOP_MARGIN),

@@ -135,6 +135,8 @@ def web_parts(service: Service, *, password_hasher: PasswordHasher | None = None
         api=api,
         health=health,
         metrics=metrics,
+        local=core.local,
+        max_payment=core.settings.billing.max_payment,
     )
     return WebParts(
         settings,

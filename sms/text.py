@@ -58,6 +58,17 @@ def length(text: str, encoding: Encoding | None = None) -> int:
     return sum(_cost(c, enc) for c in text)
 
 
+def parts(text: str, encoding: Encoding | None = None) -> int:
+    """How many SMS the network carries the text in: 1 up to 160 septets (70 code units),
+    else one per 153 (67); 0 for no text. The admin page's counter (web/static/
+    sms-count.js) does the same sums as the staff type."""
+    enc = encoding or encoding_of(text)
+    size = length(text, enc)
+    if size <= SINGLE_LIMIT[enc]:
+        return 1 if size else 0
+    return -(-size // PART_LIMIT[enc])
+
+
 def split(text: str) -> list[str]:
     """The text cut into separate SMS for a modem that sends one PDU only.
 

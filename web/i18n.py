@@ -251,6 +251,161 @@ UK: Final[Mapping[str, str]] = {
     "Remove %(number)s": "Вилучити %(number)s",
     "%(done)s of %(total)s numbers done": "Опрацьовано %(done)s з %(total)s номерів",
     "Settings": "Налаштування",
+    # admin pages, parts 3 and 4: missed calls, callbacks (web/admin/missed.py, callbacks.py)
+    "Today's and past missed calls, recalled or not; call back in one click; per-day chart.": (
+        "Пропущені дзвінки сьогодні й раніше, передзвонили чи ні; передзвонити одним кліком; "
+        "графік за днями."
+    ),
+    "The callback queue and what became of each call; request and cancel.": (
+        "Черга зворотних дзвінків і чим закінчився кожен; замовити й скасувати."
+    ),
+    "Callbacks": "Зворотні дзвінки",
+    "Request a callback": "Замовити зворотний дзвінок",
+    "Filter callbacks": "Відбір зворотних дзвінків",
+    "Filter missed calls": "Відбір пропущених дзвінків",
+    "Callback requested: it is in the queue below.": (
+        "Зворотний дзвінок замовлено: він у черзі нижче."
+    ),
+    "The callback was refused; the list below says why.": (
+        "У зворотному дзвінку відмовлено; чому — видно у списку нижче."
+    ),
+    "Callbacks are off (callback.enabled = false).": (
+        "Зворотні дзвінки вимкнено (callback.enabled = false)."
+    ),
+    "That is not a phone number.": "Це не номер телефону.",
+    "Callback cancelled.": "Зворотний дзвінок скасовано.",
+    "Nothing to cancel: it was refused, cancelled already, or its call is over.": (
+        "Нічого скасовувати: у ньому відмовлено, його вже скасовано або дзвінок завершено."
+    ),
+    "There is no such callback.": "Такого зворотного дзвінка немає.",
+    "This filter cannot be used: %(fields)s.": "Цей відбір не можна застосувати: %(fields)s.",
+    "Call back": "Передзвонити",
+    "Cancel": "Скасувати",
+    "Day": "День",
+    "Days shown": "Показані дні",
+    "%(days)s days": "%(days)s дн.",
+    "From": "З",
+    "To": "По",
+    "History": "Історія",
+    "Today": "Сьогодні",
+    "Missed and recalled calls per day, and the average time to recall": (
+        "Пропущені й передзвонені дзвінки за днями та середній час до передзвону"
+    ),
+    "Missed: %(missed)s, recalled: %(recalled)s.": (
+        "Пропущено: %(missed)s, передзвонили: %(recalled)s."
+    ),
+    "Nothing here.": "Тут нічого немає.",
+    "Per day": "За днями",
+    "Queue": "Черга",
+    "Recalled": "Передзвонили",
+    "Requested": "Замовлено",
+    "Source": "Джерело",
+    "Subscriber": "Абонент",
+    "Time": "Час",
+    "Waited": "Очікував",
+    "after %(time)s": "через %(time)s",
+    "from %(ip)s": "з %(ip)s",
+    "not before %(time)s": "не раніше %(time)s",
+    "any": "будь-який",
+    "refused": "відмовлено",
+    "cancelled": "скасовано",
+    "failed recalls": "невдалі передзвони",
+    "min": "хв",
+    "missed": "пропущено",
+    "recalled": "передзвонили",
+    "not recalled": "не передзвонили",
+    "numbers": "номерів",
+    "still open": "ще відкриті",
+    "time to recall": "час до передзвону",
+    "time to recall (average, minutes)": "час до передзвону (середній, хвилини)",
+    "not looked up yet": "ще не перевірено",
+    "unknown": "невідомий",
+    "yes": "так",
+    "no": "ні",
+    # admin pages, part 4: SMS and the call log (web/admin/sms.py, calls.py)
+    "Inbox and outbox with their states; send a message.": (
+        "Вхідні й вихідні з їхніми станами; надіслати повідомлення."
+    ),
+    "Every call: search by number and date, direction and outcome, recordings.": (
+        "Усі дзвінки: пошук за номером і датою, напрямком і результатом, записи."
+    ),
+    "%(count)s parts missing": "бракує частин: %(count)s",
+    "%(length)s characters (%(encoding)s), %(parts)s SMS": (
+        "%(length)s символів (%(encoding)s), SMS: %(parts)s"
+    ),
+    "Boxes": "Скриньки",
+    "Call log": "Журнал дзвінків",
+    "Count": "Порахувати",
+    "Direction": "Напрямок",
+    "Filter messages": "Відбір повідомлень",
+    "Inbox": "Вхідні",
+    "Outbox": "Вихідні",
+    "Message queued: the outbox below shows its state.": (
+        "Повідомлення в черзі: його стан видно у вихідних нижче."
+    ),
+    "The message was not queued: %(problem)s": "Повідомлення не поставлено в чергу: %(problem)s",
+    "Modem": "Модем",
+    "Outcome": "Результат",
+    "Queued": "У черзі з",
+    "Received": "Отримано",
+    "Recording": "Запис",
+    "Search the call log": "Пошук у журналі дзвінків",
+    "Send": "Надіслати",
+    "Send an SMS": "Надіслати SMS",
+    "Sender": "Відправник",
+    "Sent by": "Хто надіслав",
+    "Talked": "Розмова",
+    "Text": "Текст",
+    "part %(part)s of %(count)s": "частина %(part)s з %(count)s",
+    "busy": "зайнято",
+    "delivered": "доставлено",
+    "failed": "не вдалося",
+    "incoming": "вхідний",
+    "internal": "внутрішній",
+    "outgoing": "вихідний",
+    "no answer": "без відповіді",
+    "queued": "у черзі",
+    "sending": "надсилається",
+    "sent": "надіслано",
+    # admin pages, part 4: subscribers (web/admin/subscribers.py)
+    "Look up by number or login; with the embedded billing: edit, freeze, payments.": (
+        "Пошук за номером чи логіном; із вбудованим білінгом: зміни, заморожування, платежі."
+    ),
+    "%(amount)s is more than billing.max_payment (%(limit)s); nothing was booked. "
+    "If the amount is right, tick the confirmation and book it again.": (
+        "%(amount)s більше за billing.max_payment (%(limit)s); нічого не зараховано. "
+        "Якщо сума правильна, позначте підтвердження й зарахуйте ще раз."
+    ),
+    "Amount": "Сума",
+    "Balance": "Баланс",
+    "Book the payment": "Зарахувати платіж",
+    "Credit": "Кредит",
+    "Days left": "Залишилось днів",
+    "Edit": "Змінити",
+    "Find": "Знайти",
+    "Freeze": "Заморозити",
+    "Unfreeze": "Розморозити",
+    "Frozen.": "Заморожено.",
+    "Unfrozen.": "Розморожено.",
+    "Monthly fee": "Абонплата",
+    "More than %(limit)s: I confirm the amount": "Понад %(limit)s: підтверджую суму",
+    "No subscriber has this number or login.": "Немає абонента з таким номером чи логіном.",
+    "Not saved: %(problem)s": "Не збережено: %(problem)s",
+    "Note": "Примітка",
+    "Payment": "Платіж",
+    "Payment booked.": "Платіж зараховано.",
+    "Phone number or login": "Номер телефону або логін",
+    "Phones": "Телефони",
+    "Saved.": "Збережено.",
+    "Subscribers": "Абоненти",
+    "Tariff": "Тариф",
+    "The billing does not answer: this is its last answer.": (
+        "Білінг не відповідає: це його остання відповідь."
+    ),
+    "The billing does not answer; try again later.": "Білінг не відповідає; спробуйте пізніше.",
+    "negative to correct a mistake": "відʼємна, щоб виправити помилку",
+    "one a line": "по одному в рядку",
+    "until %(day)s": "до %(day)s",
     # the live feed beside every admin page (web/templates/feed.html)
     "Live feed": "Події наживо",
     "connecting…": "зʼєднання…",
@@ -261,13 +416,9 @@ UK: Final[Mapping[str, str]] = {
     "SMS from": "SMS від",
     "Campaign": "Кампанія",
     "Alert:": "Тривога:",
-    "Balance": "Баланс",
-    "Days left": "Залишилось днів",
-    "Tariff": "Тариф",
     "Last payments": "Останні платежі",
     "Not a subscriber": "Не абонент",
     "The billing did not answer": "Білінг не відповів",
-    "unknown": "невідомий",
     "debtor": "боржник",
     "frozen": "заморожений",
 }

@@ -272,9 +272,6 @@ class Webhooks:
 
     # --- delivering -------------------------------------------------------------------
 
-    def wake(self) -> None:
-        self._worker.wake()
-
     async def deliver_due(self) -> float | None:
         """One pass: the due head of every queue is tried. Seconds until the next head is
         due (0: at once, more may be due), None: nothing pending (until `emit` wakes it)."""

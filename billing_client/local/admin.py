@@ -66,6 +66,12 @@ def _refusal() -> Iterator[None]:
         raise AdminError(str(exc)) from exc
 
 
+def over_payment_limit(amount: Decimal, limit: Decimal) -> bool:
+    """Whether a payment (either sign) is above billing.max_payment: the CLI then wants
+    --force, the admin page its confirmation, before anything is booked."""
+    return abs(amount) > limit
+
+
 def check_actor(actor: str) -> str:
     """Who is acting (CLI user, API user): recorded in the audit journal."""
     if not isinstance(actor, str) or not actor.strip():
@@ -267,7 +273,7 @@ class LocalAdmin:
             fee_cents = check_amount(fee, "fee", negative_ok=False)
         pin_hash = await _hash(pin)
         now = self._clock.now()
-        source = MoneySource(kind="cli", user=actor)
+        source = MoneySource.of_actor(actor)
         try:
             async with self._sessions.begin() as session:
                 await take_write_lock(session)
@@ -367,7 +373,7 @@ class LocalAdmin:
                 clear_pin=clear_pin,
             )
         wanted = replace(wanted, pin_hash=await _hash(pin))
-        source = MoneySource(kind="cli", user=actor)
+        source = MoneySource.of_actor(actor)
         try:
             async with self._sessions.begin() as session:
                 row = await self._locked(session, login)
@@ -445,7 +451,7 @@ class LocalAdmin:
                     kind="delete",
                     amount=-balance,
                     before=balance,
-                    source=MoneySource(kind="cli", user=actor),
+                    source=MoneySource.of_actor(actor),
                     outcome="ok",
                     detail="subscriber deleted",
                 )
@@ -475,7 +481,7 @@ class LocalAdmin:
                     amount=from_cents(cents),
                     before=from_cents(before),
                     after=from_cents(row.balance_cents),
-                    source=MoneySource(kind="cli", user=actor),
+                    source=MoneySource.of_actor(actor),
                     outcome="ok",
                     detail=note,
                 )
@@ -513,7 +519,7 @@ class LocalAdmin:
                 value,
                 audit=self._audit,
                 clock=self._clock,
-                source=source or MoneySource(kind="cli", user=actor),
+                source=source or MoneySource.of_actor(actor),
                 why=note or "set by admin",
             )
             if entry is not None:

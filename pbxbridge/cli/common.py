@@ -88,7 +88,9 @@ def with_core(ctx: click.Context, body: Callable[[Core], Awaitable[T]]) -> T:
 
 async def _explain_missing_migrations(core: Core) -> None:
     """A database error in a database never migrated (or migrated by an older version)
-    says `no such table`; what the operator needs to hear is what to run."""
+    says `no such table`; what the operator needs to hear is what to run. The advice comes
+    before the pending revisions (one per room, a list that grows): a caller that cuts the
+    line (`pbxbridge line`'s one-line answers) keeps it."""
     try:
         behind = await migrations.pending(core.engine)
     except Exception:  # the original error is the one to report then

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from billing_client.errors import AdminError, MoneyError
+from billing_client.local.admin import over_payment_limit
 from billing_client.money import parse_amount
 from billing_client.outcomes import BillingResult
 from billing_client.subscriber import STATUS_WORDS, Status
@@ -344,7 +345,7 @@ def payment_add(ctx: click.Context, login: str, amount: Decimal, note: str, forc
 
     async def body(core: Core) -> None:
         limit = core.settings.billing.max_payment
-        if abs(amount) > limit and not force:
+        if over_payment_limit(amount, limit) and not force:
             raise click.ClickException(
                 f"{amount} is more than billing.max_payment ({limit}); nothing was booked. "
                 "If the amount is right, repeat with --force"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agi.escape import format_command, quote, variable_name
+from agi.escape import format_command, quote, set_variable_line, variable_name
 from agi.probe import parse_args
 
 NASTY = [
@@ -98,3 +98,27 @@ def test_variable_names_accepted(name: str) -> None:
 def test_variable_names_refused(name: str) -> None:
     with pytest.raises(ValueError, match="channel variable name"):
         variable_name(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SUBSCRIBER_STATUS", "1"),
+        ("SUBSCRIBER_NAME", 'Іван "Петрович" \\ x'),
+        ("CHANNEL(language)", "uk"),
+        ("X", 'a"\r\nEXEC System rm -rf /\0'),
+        ("EMPTY", ""),
+    ],
+)
+def test_set_variable_line_is_what_format_command_writes(name: str, value: str) -> None:
+    for _ in range(2):  # the second time from the kept prefix
+        assert set_variable_line(name, value) == format_command(
+            "SET", "VARIABLE", variable_name(name), quote(value)
+        )
+
+
+def test_set_variable_line_refuses_bad_names_and_long_lines() -> None:
+    with pytest.raises(ValueError, match="channel variable name"):
+        set_variable_line("X)\nEXEC System rm", "1")
+    with pytest.raises(ValueError, match="exceeds 64"):
+        set_variable_line("SUBSCRIBER_NAME", "я" * 30, max_bytes=64)

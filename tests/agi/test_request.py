@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agi import AgiHeaderError
-from agi.request import build_request, parse_environment, split_script
+from agi.request import build_request, parse_environment, parse_header_line, split_script
 from tests.fakes.agi_asterisk import load_captured_sessions
 
 
@@ -65,3 +65,12 @@ def test_malformed_lines(line: str) -> None:
 def test_empty_environment() -> None:
     with pytest.raises(AgiHeaderError, match="empty"):
         parse_environment([])
+
+
+def test_a_known_header_name_is_still_checked_for_its_separator() -> None:
+    assert parse_header_line("agi_callerid: 0501234567") == ("agi_callerid", "0501234567")
+    assert parse_header_line("agi_callerid: 0501234567") == ("agi_callerid", "0501234567")
+    with pytest.raises(AgiHeaderError):
+        parse_header_line("agi_callerid 0501234567")
+    with pytest.raises(AgiHeaderError):
+        parse_header_line("agi_callerid\n: x")

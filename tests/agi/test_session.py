@@ -394,6 +394,60 @@ async def test_per_command_reply_timeout(serve: Serve) -> None:
     assert result == [PlaybackResult(digit="", failed=False, endpos=8000), "7"]
 
 
+async def test_a_later_command_keeps_its_own_longer_deadline(serve: Serve) -> None:
+    """The reply timer armed by a quick first command fires during a slower second one
+    that asked for more time: it moves on to that command's deadline, no timeout."""
+
+    async def body(request: AgiRequest, session: AgiSession) -> list[object]:
+        return [
+            await session.get_variable("CALLERID(num)"),
+            await session.stream_file("long-prompt", reply_timeout=5.0),
+            await session.get_variable("CALLERID(num)"),
+        ]
+
+    faults = Faults(delay_reply={1: 0.4})
+    result, _ = await run(serve, body, settings={"command_timeout": 0.15}, faults=faults)
+    assert result == [
+        "0501234567",
+        PlaybackResult(digit="", failed=False, endpos=8000),
+        "0501234567",
+    ]
+
+
+async def test_a_shorter_deadline_after_a_longer_one_still_fires(serve: Serve) -> None:
+    """The first command armed the timer far ahead; the stalled second one, due sooner,
+    times out on its own deadline."""
+
+    async def body(request: AgiRequest, session: AgiSession) -> list[object]:
+        started = asyncio.get_running_loop().time()
+        first = await session.stream_file("long-prompt", reply_timeout=20.0)
+        second = await raised(session.get_variable("CALLERID(num)"))
+        return [first.failed, second, asyncio.get_running_loop().time() - started < 5]
+
+    result, call = await run(
+        serve, body, settings={"command_timeout": 0.2}, faults=Faults(stall_at_command=1)
+    )
+    assert result == [False, AgiReplyTimeout, True]
+    assert call.server_closed
+
+
+async def test_a_cancelled_command_is_not_taken_for_a_timeout(serve: Serve) -> None:
+    async def body(request: AgiRequest, session: AgiSession) -> list[object]:
+        waiting = asyncio.ensure_future(session.get_variable("CALLERID(num)"))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        try:
+            await waiting
+        except asyncio.CancelledError:
+            return ["cancelled", session.closed]
+        return ["answered", session.closed]
+
+    result, _ = await run(
+        serve, body, settings={"command_timeout": 0.1}, faults=Faults(stall_at_command=0)
+    )
+    assert result == ["cancelled", True]
+
+
 async def test_concurrent_commands_do_not_interleave(serve: Serve) -> None:
     async def body(request: AgiRequest, session: AgiSession) -> list[str | None]:
         names = ["CALLERID(num)", "CALLERID(name)", "NO_SUCH_VAR"] * 5

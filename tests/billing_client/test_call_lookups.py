@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
+import sys
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from billing_client.audit import AuditJournal
 from billing_client.local.admin import LocalAdmin
@@ -156,5 +158,178 @@ async def test_concurrent_callers_share_version_reads(
             assert (a.subscriber.login if a.subscriber else None) == (
                 {"+380501110001": "ivan", "+380501110002": "debt"}.get(number)
             )
+    finally:
+        await calls.aclose()
+
+
+async def test_a_memory_answer_costs_no_thread_hop_and_another_process_invalidates_it(
+    sqlite_database: Database, clock: FixedClock
+) -> None:
+    database = sqlite_database
+    path = sqlite_path(database.url)
+    assert path is not None
+    await seed(database, clock)
+    reader = SqliteReader(path)
+    calls = CallLookups(database.engine, clock, reader)
+    try:
+        first = await calls.find("+380501110003")
+        assert first.subscriber is not None
+        assert int(first.subscriber.status) == 3
+        assert (await calls.find("+380501110003")) is first
+        assert reader._reader_task is None  # the version came from the loop thread's read
+        code = (
+            "import sqlite3, sys\n"
+            "with sqlite3.connect(sys.argv[1]) as c:\n"
+            "    c.execute(\"UPDATE billing_subscribers SET frozen = 0 WHERE login = 'frozen'\")\n"
+        )
+        other = await asyncio.create_subprocess_exec(sys.executable, "-c", code, str(path))
+        assert await other.wait() == 0
+        thawed = await calls.find("+380501110003")
+        assert thawed.subscriber is not None
+        assert int(thawed.subscriber.status) == 1
+        assert (await calls.find("+380501110003")) is thawed
+    finally:
+        await calls.aclose()
+
+
+_MINIMAL_SCHEMA = """
+CREATE TABLE billing_subscribers (
+    id INTEGER PRIMARY KEY, login TEXT, name TEXT, balance_cents INTEGER,
+    credit_cents INTEGER, credit_expire TEXT, tariff TEXT, fee_cents INTEGER,
+    frozen INTEGER, disabled INTEGER, pin_hash TEXT);
+CREATE TABLE billing_subscriber_phones (subscriber_id INTEGER, phone TEXT);
+INSERT INTO billing_subscribers VALUES (1, 'ivan', 'Ivan', 15000, 0, NULL, 'Home', 10000,
+    0, 0, NULL);
+INSERT INTO billing_subscriber_phones VALUES (1, '+380501110001');
+"""
+
+
+async def test_a_locked_database_is_asked_on_the_thread_and_never_blocks_the_loop(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """A rollback-journal database whose writer holds its lock: the loop thread's version
+    read gives up at once, the answer waits on aiosqlite's thread (ticks go on meanwhile)
+    and is fresh once the writer commits."""
+    path = tmp_path / "a journal #1?.db"  # the version read opens it as a URI
+    with sqlite3.connect(path) as setup:
+        setup.executescript(_MINIMAL_SCHEMA)
+    reader = SqliteReader(path)
+    engine = create_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{path}"))
+    calls = CallLookups(engine, clock, reader)
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        before = await calls.find("+380501110001")
+        assert before.subscriber is not None
+        assert before.subscriber.name == "Ivan"
+        assert reader.quick_version() is not None
+        writer.execute("BEGIN EXCLUSIVE")
+        writer.execute("UPDATE billing_subscribers SET name = 'Renamed'")
+        assert reader.quick_version() is None
+        ticks = 0
+        answer = asyncio.ensure_future(calls.find("+380501110001"))
+        while not answer.done() and ticks < 5:
+            await asyncio.sleep(0)
+            ticks += 1
+        assert ticks == 5  # the loop runs on
+        assert not answer.done()  # while the answer waits for the writer
+        writer.execute("COMMIT")
+        after = await answer
+        assert after.subscriber is not None
+        assert after.subscriber.name == "Renamed"
+        assert reader.quick_version() is not None
+    finally:
+        writer.close()
+        await calls.aclose()
+        await engine.dispose()
+
+
+async def test_the_phone_book_answers_new_numbers_and_a_change_retires_it(
+    sqlite_database: Database, clock: FixedClock
+) -> None:
+    """Numbers never asked come from the copied phone book (unknown ones NOTFOUND) while
+    the database stands still; a subscriber added or deleted by another connection after
+    the copy is seen by the very next call, not taken from the old copy."""
+    database = sqlite_database
+    path = sqlite_path(database.url)
+    assert path is not None
+    await seed(database, clock)
+    audit = AuditJournal(database.sessions, "local", clock)
+    full = LocalBackend(database.sessions, clock, audit)
+    calls = CallLookups(database.engine, clock, SqliteReader(path))
+    other_engine = create_engine(DatabaseSettings(url=database.url))
+    try:
+        await calls.copy_phone_book()
+        assert calls._book_version is not None  # copied: the calls below read no row
+        for number in [f"+38050111000{i}" for i in range(1, 7)]:
+            expected = await full.lookup_number(number)
+            got = await calls.find(number)
+            assert got.result == expected.result
+            if expected.subscriber is None:
+                assert got.subscriber is None
+            else:
+                assert got.subscriber == dataclasses.replace(expected.subscriber, phones=())
+            assert (await calls.find(number)) is got
+        other_sessions = session_factory(other_engine)
+        other_admin = LocalAdmin(
+            other_sessions, clock, AuditJournal(other_sessions, "local", clock), PhoneNormaliser()
+        )
+        await other_admin.add("newbie", phones=("0501110009",), actor="other")
+        newbie = await calls.find("+380501110009")
+        assert newbie.subscriber is not None
+        assert newbie.subscriber.login == "newbie"
+        await calls.copy_phone_book()
+        await other_admin.delete("ivan", actor="other")
+        assert (await calls.find("+380501110001")).subscriber is None
+        await calls.copy_phone_book()
+        assert (await calls.find("+380501110001")).subscriber is None
+        assert (await calls.find("+380501110009")).subscriber is not None
+    finally:
+        await calls.aclose()
+        await other_engine.dispose()
+
+
+async def test_a_phone_book_over_the_limit_is_not_copied(
+    sqlite_database: Database, clock: FixedClock
+) -> None:
+    database = sqlite_database
+    path = sqlite_path(database.url)
+    assert path is not None
+    await seed(database, clock)
+    calls = CallLookups(database.engine, clock, SqliteReader(path), max_entries=2)
+    try:
+        await calls.copy_phone_book()
+        assert calls._book_version is None
+        found = await calls.find("+380501110002")
+        assert found.subscriber is not None
+        assert found.subscriber.login == "debt"
+        assert (await calls.find("+380501110009")).subscriber is None
+    finally:
+        await calls.aclose()
+
+
+def copying(calls: CallLookups) -> asyncio.Task[None] | None:
+    return calls._copying
+
+
+async def test_the_first_lookup_copies_nothing_the_second_starts_the_copy(
+    sqlite_database: Database, clock: FixedClock
+) -> None:
+    """A process per call (classic AGI) makes one lookup: it must not pay for a copy."""
+    database = sqlite_database
+    path = sqlite_path(database.url)
+    assert path is not None
+    await seed(database, clock)
+    calls = CallLookups(database.engine, clock, SqliteReader(path))
+    try:
+        await calls.find("+380501110001")
+        assert copying(calls) is None
+        await calls.find("+380501110002")
+        task = copying(calls)
+        assert task is not None
+        await task
+        assert calls._book_version is not None
+        found = await calls.find("+380501110003")
+        assert found.subscriber is not None
+        assert found.subscriber.login == "frozen"
     finally:
         await calls.aclose()

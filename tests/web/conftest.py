@@ -88,8 +88,7 @@ async def web_rig(
 ) -> AsyncIterator[Rig]:
     settings = settings or settings_for(database, folder, sections=sections, **http)
     async with open_core(settings, clock=clock) as core:
-        assert core.local is not None
-        if not await core.local.has_subscribers():
+        if core.local is not None and not await core.local.has_subscribers():
             await core.local.add(
                 "ivan", name="Ivan", phones=[OWNER], balance=Decimal("12.50"), actor="test"
             )

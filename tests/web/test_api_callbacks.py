@@ -40,6 +40,7 @@ async def test_request_list_and_read_callbacks(
             "state": "pending",
             "reason": "",
             "source": "api:test",  # who asked, as the CLI records cli:<user>
+            "client_ip": None,  # only the web form's requests have one
             "requested_at": requested,
             "not_before": requested,
             "attempts": 0,

@@ -94,7 +94,7 @@ async def test_a_running_service_answers_health_and_metrics(
 
         await rig.call("ping")
         await get(port, "/api/v1/subscribers/0501110001")  # anonymous: 401
-        await get(port, "/no/such/page/4711")
+        await get(port, "/no/such/page/xyzzy-raw")
         status, metrics = await get(port, "/metrics")
         assert status == 200
         assert sample(metrics, "pbxbridge_agi_sessions_total", route="ping", result="ok") == 1
@@ -108,7 +108,7 @@ async def test_a_running_service_answers_health_and_metrics(
         api = "/api/v1/subscribers/{number}"
         assert sample(metrics, http, route=api, method="GET", status="401") == 1
         assert sample(metrics, http, route="unmatched", method="GET", status="404") == 1
-        assert "4711" not in metrics  # raw URLs never become labels
+        assert "xyzzy" not in metrics  # raw URLs never become labels (letters: no float has them)
         assert sample(metrics, "pbxbridge_billing_stale_numbers") == 0
         assert "pbxbridge_ami_up" not in metrics  # AMI is off
 

@@ -95,6 +95,11 @@ async def test_every_route_is_closed_to_the_anonymous_but_the_public_ones(
         assert "/api/v1/subscribers/{number}" in seen
         assert {"/admin/", ADMIN_LOGIN, "/admin/users", "/admin/tokens", "/admin/feed"} <= seen
         assert {"/api/v1/calls", "/api/v1/calls/{id}"} <= seen
+        assert {
+            "/admin/missed", "/admin/missed/{id}/callback", "/admin/callbacks",
+            "/admin/callbacks/{id}/cancel", "/admin/sms", "/admin/calls", "/admin/subscribers",
+            "/admin/subscribers/edit", "/admin/subscribers/freeze", "/admin/subscribers/payment",
+        } <= seen  # fmt: skip
         assert seen >= PUBLIC
         # Unknown paths and methods under the API: 401 too, never a hint of what exists.
         for method, url in [("GET", "/api/v1/nothing"), ("DELETE", "/api/v1/subscribers/1")]:

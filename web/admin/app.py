@@ -12,7 +12,18 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from web.admin import accounts, campaigns, feed, login, status
+from web.admin import (
+    accounts,
+    callbacks,
+    calls,
+    campaigns,
+    feed,
+    login,
+    missed,
+    sms,
+    status,
+    subscribers,
+)
 from web.admin.deps import ADMIN_DEPS, AdminDeps
 from web.admin.routing import UPLOAD_ATTR, AdminRoutes, Handler
 from web.admin.session_middleware import KEEPER, SessionKeeper, admin_sessions
@@ -27,6 +38,11 @@ ROUTE_TABLES: tuple[AdminRoutes, ...] = (
     accounts.routes,
     status.routes,
     campaigns.routes,
+    missed.routes,
+    callbacks.routes,
+    sms.routes,
+    calls.routes,
+    subscribers.routes,
     feed.routes,
 )
 """Every admin module's routes."""

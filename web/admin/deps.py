@@ -5,11 +5,13 @@ through `api` (campaigns, audio, callbacks, SMS …), never a second implementat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_client.audit import AuditJournal
+from billing_client.local.admin import LocalAdmin
 from primitives.clock import Clock
 from web.api.deps import ApiDeps
 from web.health import HealthChecks
@@ -37,6 +39,10 @@ class AdminDeps:
     """/healthz's checks: the status page shows the same facts."""
     metrics: Metrics
     """/metrics' registry: the status page shows its counters (FastAGI, billing …)."""
+    local: LocalAdmin | None
+    """The embedded billing's admin (edit, freeze, payments), None with another backend."""
+    max_payment: Decimal
+    """billing.max_payment: a larger payment needs its confirmation, as the CLI's --force."""
 
 
 ADMIN_DEPS = web.AppKey("admin_deps", AdminDeps)

@@ -26,6 +26,36 @@ class Section:
 
 SECTIONS: Final[tuple[Section, ...]] = (
     Section(
+        "/admin/missed",
+        "Missed calls",
+        "Today's and past missed calls, recalled or not; call back in one click; per-day chart.",
+        Permission.VIEW,
+    ),
+    Section(
+        "/admin/callbacks",
+        "Callbacks",
+        "The callback queue and what became of each call; request and cancel.",
+        Permission.VIEW,
+    ),
+    Section(
+        "/admin/sms",
+        "SMS",
+        "Inbox and outbox with their states; send a message.",
+        Permission.VIEW,
+    ),
+    Section(
+        "/admin/calls",
+        "Call log",
+        "Every call: search by number and date, direction and outcome, recordings.",
+        Permission.VIEW,
+    ),
+    Section(
+        "/admin/subscribers",
+        "Subscribers",
+        "Look up by number or login; with the embedded billing: edit, freeze, payments.",
+        Permission.VIEW,
+    ),
+    Section(
         "/admin/status",
         "Status",
         "The AMI link, billing, FastAGI, the spool, Telegram and jobs, as /healthz sees them.",

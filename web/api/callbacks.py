@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from callfile_spooler.callbacks import CallbackInfo, Refusal
 from callfile_spooler.errors import CallbackError
 from web.api.common import PHONE_PATTERN, DateQuery, IsoDateTime, Page, PageQuery, RowId
-from web.api.deps import actor, api_deps
+from web.api.deps import ApiDeps, actor, api_deps
 from web.api.routing import ApiBody, ApiInput, RouteTable
 from web.errors import Conflict, Invalid, NotFound, RateLimited
 from web.tokens import Scope
@@ -79,6 +79,7 @@ class Callback(BaseModel):
     )
     reason: str = Field(description="Why it was refused, or who cancelled it.")
     source: str = Field(description="Who asked: api:<token>, cli:<user>, telegram:<chat>, web…")
+    client_ip: str | None = Field(description="The address a web form's request came from.")
     requested_at: datetime
     not_before: datetime | None = Field(description="When it may be called at the earliest.")
     attempts: int
@@ -99,6 +100,7 @@ class Callback(BaseModel):
             state=info.state,
             reason=info.reason,
             source=info.source,
+            client_ip=info.client_ip,
             requested_at=info.requested_at,
             not_before=info.not_before,
             attempts=info.attempts,
@@ -165,7 +167,11 @@ async def list_callbacks(request: web.Request, query: CallbackQuery) -> Page[Cal
 
     `since`/`until` bound when they were requested; `state` picks one state.
     """
-    deps = api_deps(request)
+    return await callbacks_page(api_deps(request), query)
+
+
+async def callbacks_page(deps: ApiDeps, query: CallbackQuery) -> Page[Callback]:
+    """The list's page (the admin pages' callbacks read it too)."""
     since, until = query.bounds(deps.clock)
     rows = await deps.callbacks.page(
         query.limit + 1, before=query.after(), since=since, until=until, state=query.state

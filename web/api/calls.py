@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from billing_client.subscriber import STATUS_WORDS
 from call_log import records
 from web.api.common import PHONE_PATTERN, DateQuery, Page, PageQuery, RowId
-from web.api.deps import api_deps
+from web.api.deps import ApiDeps, api_deps
 from web.api.routing import ApiInput, RouteTable
 from web.errors import NotFound
 from web.tokens import Scope
@@ -108,7 +108,11 @@ async def list_calls(request: web.Request, query: CallsQuery) -> Page[Call]:
     `since`/`until` bound when the calls began; `number` matches the caller, the callee or
     the outside party's number; `direction` and `disposition` pick one kind.
     """
-    deps = api_deps(request)
+    return await calls_page(api_deps(request), query)
+
+
+async def calls_page(deps: ApiDeps, query: CallsQuery) -> Page[Call]:
+    """The list's page (the admin pages' call log reads it too)."""
     since, until = query.bounds(deps.clock)
     numbers: list[str] = []
     if query.number is not None:

@@ -16,7 +16,7 @@ from billing_client.subscriber import STATUS_WORDS
 from missed_calls import records
 from missed_calls.store import MAX_STATS_DAYS
 from web.api.common import PHONE_PATTERN, DateQuery, Page, PageQuery, QueryBool, QueryInt
-from web.api.deps import api_deps
+from web.api.deps import ApiDeps, api_deps
 from web.api.routing import ApiInput, RouteTable
 from web.errors import Invalid
 from web.tokens import Scope
@@ -101,7 +101,11 @@ async def list_missed_calls(request: web.Request, query: MissedQuery) -> Page[Mi
 
     `since`/`until` bound when the calls began; `recalled` picks recalled or open ones.
     """
-    deps = api_deps(request)
+    return await missed_page(api_deps(request), query)
+
+
+async def missed_page(deps: ApiDeps, query: MissedQuery) -> Page[MissedCall]:
+    """The list's page (the admin pages' missed calls read it too)."""
     since, until = query.bounds(deps.clock)
     number = None
     if query.number is not None:
@@ -123,7 +127,12 @@ async def list_missed_calls(request: web.Request, query: MissedQuery) -> Page[Mi
 async def missed_call_stats(request: web.Request, query: StatsQuery) -> MissedStats:
     """Per day: missed calls, recalled, still open, unsuccessful recalls, average time to
     recall, as Ubilling's WhyDoYouCall keeps them."""
-    per_day = await api_deps(request).missed.stats(query.days)
+    return await missed_stats(api_deps(request), query.days)
+
+
+async def missed_stats(deps: ApiDeps, days: int) -> MissedStats:
+    """The last `days` days' figures (the admin pages' chart reads them too)."""
+    per_day = await deps.missed.stats(days)
     return MissedStats(
         days=[
             DayStats(

@@ -18,7 +18,7 @@ from sms.errors import SmsRefused
 from sms.outbox import MAX_TEXT
 from sms.types import OutboxMessage, OutboxState, StoredSms
 from web.api.common import DateQuery, Page, PageQuery, RowId
-from web.api.deps import actor, api_deps
+from web.api.deps import ApiDeps, actor, api_deps
 from web.api.routing import ApiBody, ApiInput, RouteTable
 from web.errors import Invalid, NotFound
 from web.tokens import Scope
@@ -200,7 +200,11 @@ async def list_sms(request: web.Request, query: SmsQuery) -> SmsPage:
     `since`/`until` bound when they arrived or were queued; `state` (outbox) picks one
     state. Outbox rows are parts: a split text is one row per part (`group_id`).
     """
-    deps = api_deps(request)
+    return await sms_page(api_deps(request), query)
+
+
+async def sms_page(deps: ApiDeps, query: SmsQuery) -> SmsPage:
+    """The list's page (the admin pages' SMS lists read it too)."""
     since, until = query.bounds(deps.clock)
     items: list[IncomingSms | OutgoingSms]
     if query.box == "in":
