@@ -217,7 +217,7 @@ async def test_progress_and_per_number_outcomes(
         )
         await browser.post("/admin/campaigns/1/start", status=303)
         listed = await browser.page("/admin/campaigns")
-        assert '<progress max="2" value="0">' in listed
+        assert '<progress max="2" value="0" data-campaign-progress="1">' in listed
         assert 'http-equiv="refresh"' in listed  # a running campaign: the list reloads
 
         def fate(call: ArchivedCallFile) -> Fate:
@@ -228,7 +228,7 @@ async def test_progress_and_per_number_outcomes(
         await run_calls(rig, spool, clock, fate)
 
         listed = await browser.page("/admin/campaigns")
-        assert '<progress max="2" value="2">' in listed
+        assert '<progress max="2" value="2" data-campaign-progress="1">' in listed
         row = listed.split('id="campaign-1"', 1)[1].split("</tr>", 1)[0]
         assert re.findall(r'<td class="num">(\d+)</td>', row) == ["2", "1", "1", "0"]
         page = await browser.page("/admin/campaigns/1")
