@@ -640,6 +640,9 @@ def write_config(folder: Path, database: Path, port: int) -> Path:
         '[billing]\nbackend = "local"\ndefault_region = "UA"\n\n'
         f'[agi]\nhost = "127.0.0.1"\nport = {port}\n\n'
         "[http]\nport = 0\n\n"
+        # No scheduled jobs: autofreeze (every 10 min) would freeze the seeded debtors
+        # during a run, on the real clock.
+        "[scheduler]\nenabled = false\n\n"
         '[logging]\nlevel = "WARNING"\n',
         encoding="utf-8",
     )

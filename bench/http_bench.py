@@ -54,6 +54,9 @@ def write_config(folder: Path, database: Path, http_port: int) -> Path:
         f"[http]\nport = {http_port}\n\n"
         "[ami]\nenabled = false\n\n"
         f'[spool]\ndir = "{folder / "spool"}"\nsounds_dir = "{folder / "sounds"}"\n\n'
+        # No scheduled jobs: autofreeze (every 10 min) would freeze the seeded debtors
+        # during a run, on the real clock.
+        "[scheduler]\nenabled = false\n\n"
         '[logging]\nlevel = "WARNING"\n',
         encoding="utf-8",
     )

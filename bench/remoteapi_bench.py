@@ -60,6 +60,9 @@ def write_config(folder: Path, database: Path, http_port: int, agi_port: int) ->
         "[ami]\nenabled = false\n\n"
         f'[spool]\ndir = "{folder / "spool"}"\nsounds_dir = "{folder / "sounds"}"\n\n'
         f'[http]\nport = {http_port}\nremoteapi_key = "{KEY}"\n\n'
+        # No scheduled jobs: autofreeze (every 10 min) would freeze the seeded debtors
+        # during a run, on the real clock.
+        "[scheduler]\nenabled = false\n\n"
         '[logging]\nlevel = "WARNING"\n',
         encoding="utf-8",
     )
