@@ -47,6 +47,9 @@ class Receiver:
     """The receiver's clock (Unix seconds); the tests hand it the service's clock."""
     answers: list[int | float] = field(default_factory=list)
     """Scripted answers, one per request, in order; when used up: 200 (or `refuse`'s)."""
+    answers_for: dict[str, list[int | float]] = field(default_factory=dict)
+    """Scripted answers per event kind, taken before `answers`: queues of different kinds
+    are delivered at once, so which one arrives first is not for a test to script."""
     received: list[Received] = field(default_factory=list)
     accepted: dict[str, Received] = field(default_factory=dict)
     """Delivery id → the first request accepted with it (a receiver deduplicates)."""
@@ -70,7 +73,7 @@ class Receiver:
         raw = await request.read()
         timestamp = request.headers.get("X-Pbxbridge-Timestamp", "")
         verified = self.verify(timestamp, request.headers.get("X-Pbxbridge-Signature", ""), raw)
-        answer: int | float = self.answers.pop(0) if self.answers else 200
+        answer = self._answer(request.headers.get("X-Pbxbridge-Event", ""))
         hangs = isinstance(answer, float)
         status = (0 if hangs else int(answer)) if verified else 401
         body = json.loads(raw) if verified else {}
@@ -94,6 +97,12 @@ class Receiver:
             async with self._arrived:
                 self._arrived.notify_all()
         return web.Response(status=status, text="ok" if status < 300 else "nope: bad request")
+
+    def _answer(self, event: str) -> int | float:
+        scripted = self.answers_for.get(event)
+        if scripted:
+            return scripted.pop(0)
+        return self.answers.pop(0) if self.answers else 200
 
     async def wait_for(self, count: int, within: float = 10.0) -> list[Received]:
         """Until `count` requests were accepted (2xx)."""
