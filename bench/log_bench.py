@@ -10,12 +10,8 @@ import io
 import logging
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pbxbridge.logs import (
     BatchingStreamHandler,

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import random
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench_billing import callers
 
-from bench.bench_billing import callers
 from primitives.phones import PhoneNormaliser
 
 
