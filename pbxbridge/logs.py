@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import sys
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -75,7 +76,11 @@ class RedactingFilter(logging.Filter):
 
 
 def _moment(record: logging.LogRecord, zone: tzinfo | None) -> datetime:
-    moment = datetime.fromtimestamp(record.created, zone)
+    return _at(record.created, zone)
+
+
+def _at(timestamp: float, zone: tzinfo | None) -> datetime:
+    moment = datetime.fromtimestamp(timestamp, zone)
     return moment if zone is not None else moment.astimezone()
 
 
@@ -85,10 +90,19 @@ class TextFormatter(logging.Formatter):
     def __init__(self, fmt: str, zone: tzinfo | None) -> None:
         super().__init__(fmt)
         self._zone = zone
+        self._second: int | None = None
+        self._shown = ("", "")
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        moment = _moment(record, self._zone)
-        return f"{moment:%Y-%m-%d %H:%M:%S},{int(record.msecs):03d} {moment:%Z}"
+        # The date, time and zone change once a second: made once a second (a zone's
+        # offset changes on a whole second), ~3 µs a line less.
+        second = int(record.created)
+        if second != self._second:
+            moment = _at(second, self._zone)
+            self._shown = (f"{moment:%Y-%m-%d %H:%M:%S}", f"{moment:%Z}")
+            self._second = second
+        when, zone = self._shown
+        return f"{when},{int(record.msecs):03d} {zone}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -108,13 +122,71 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes INFO and DEBUG lines in batches, `interval` seconds
+    apart at most, instead of one write (and flush) per line; a WARNING or worse writes
+    what is waiting and itself at once, as do `flush()` and `close()` (logging's own
+    shutdown at exit calls both). Lines stay in their order. A process killed outright
+    (SIGKILL, a power cut) loses at most the last `interval` seconds of INFO lines.
+    """
+
+    def __init__(self, stream: object, interval: float, *, most: int = 1_000) -> None:
+        super().__init__(stream)
+        self._interval = interval
+        self._most = most  # lines kept before a write whatever the time
+        self._waiting: list[str] = []
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(target=self._tick, name="log-flush", daemon=True)
+        self._flusher.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.flush()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Called under the handler's lock (logging.Handler.handle)."""
+        try:
+            self._waiting.append(self.format(record) + self.terminator)
+            if record.levelno >= logging.WARNING or len(self._waiting) >= self._most:
+                self._write()
+        except Exception:  # logging's own contract: report, never raise
+            self.handleError(record)
+
+    def _write(self) -> None:
+        if self._waiting:
+            text = "".join(self._waiting)
+            self._waiting.clear()
+            self.stream.write(text)
+        super().flush()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._flusher is not threading.current_thread():
+            self._flusher.join(timeout=self._interval + 1)
+        self.flush()
+        super().close()
+
+
 def configure_logging(
-    settings: LoggingSettings, secrets: Iterable[str] = (), timezone: str | None = None
+    settings: LoggingSettings,
+    secrets: Iterable[str] = (),
+    timezone: str | None = None,
+    *,
+    batched: bool = False,
 ) -> None:
     """Log to stderr. `timezone` is the settings' (`Settings.timezone`); None: the
-    machine's."""
+    machine's. `batched` (the service, `pbxbridge run`): INFO lines written together
+    every `settings.flush_interval` seconds, when that is above 0."""
     zone = ZoneInfo(timezone) if timezone else None
-    handler = logging.StreamHandler(sys.stderr)
+    handler: logging.StreamHandler = (  # type: ignore[type-arg]
+        BatchingStreamHandler(sys.stderr, settings.flush_interval)
+        if batched and settings.flush_interval > 0
+        else logging.StreamHandler(sys.stderr)
+    )
     handler.addFilter(RedactingFilter(secrets))
     if settings.format == "json":
         handler.setFormatter(JsonFormatter(zone))
@@ -123,6 +195,8 @@ def configure_logging(
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
+        if isinstance(old, BatchingStreamHandler):
+            old.close()  # its waiting lines out, its thread stopped
     root.addHandler(handler)
     root.setLevel(settings.level)
     for noisy in ("aiosqlite", "asyncio", "alembic.runtime.migration"):

@@ -71,6 +71,16 @@ class LoggingSettings(BaseModel):
     format: Literal["text", "json"] = Field(
         default="text", description="text for people, json for log collectors (one object a line)."
     )
+    flush_interval: float = Field(
+        default=0.2,
+        ge=0,
+        le=5,
+        description=(
+            "pbxbridge run: seconds INFO lines may wait to be written together (WARNING and"
+            " worse, and exit, write at once); a process killed outright loses at most this"
+            " much. 0: every line at once."
+        ),
+    )
 
     @field_validator("level", mode="before")
     @classmethod

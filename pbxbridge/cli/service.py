@@ -16,6 +16,7 @@ from pbxbridge.cli.common import state, with_core
 from pbxbridge.cli.format import local_time, table
 from pbxbridge.demo import seed_demo
 from pbxbridge.limits import raise_open_files_limit
+from pbxbridge.logs import configure_logging
 from pbxbridge.settings import Settings
 from primitives.clock import Clock
 
@@ -61,6 +62,9 @@ def run_command(ctx: click.Context, demo: bool) -> None:
     """Start the service (FastAGI server and the rest) on the configured billing."""
     cli_state = state(ctx)
     settings = cli_state.settings()
+    # The service's lines are written in batches (logging.flush_interval); a command's
+    # stay line by line, next to what it prints.
+    configure_logging(settings.logging, settings.secrets(), settings.timezone, batched=True)
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(serve(settings, demo=demo, clock=cli_state.clock))

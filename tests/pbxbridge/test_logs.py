@@ -1,9 +1,13 @@
 import io
 import json
 import logging
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +17,7 @@ from billing_client.client import BillingClient
 from billing_client.local import LocalBackend
 from billing_client.local.admin import LocalAdmin
 from billing_client.outcomes import MoneySource
-from pbxbridge.logs import configure_logging, redact
+from pbxbridge.logs import BatchingStreamHandler, configure_logging, redact
 from pbxbridge.settings import LoggingSettings
 from primitives.clock import FixedClock
 from primitives.phones import PhoneNormaliser
@@ -110,4 +114,86 @@ def test_text_and_json_lines_show_the_service_s_zone() -> None:
         record.msecs = moment.microsecond // 1000
         handler.handle(record)
         assert stream.getvalue().splitlines()[-1] == f"{shown} INFO pbxbridge.t: at x"
+    logging.getLogger().handlers.clear()
+
+
+_BATCHED_RUN = """
+import logging, sys
+from pbxbridge.logs import configure_logging
+from pbxbridge.settings import LoggingSettings
+configure_logging(LoggingSettings(flush_interval=5), [sys.argv[1]], batched=True)
+log = logging.getLogger("agi.routes.common")
+for i in range(500):
+    log.info("AGI %d askozianum: number %r -> OK via %s", i, "0501234567", sys.argv[1])
+if sys.argv[2] == "crash":
+    raise RuntimeError("boom")
+"""
+
+
+@pytest.mark.parametrize("end", ["exit", "crash"])
+def test_batched_lines_are_all_written_at_exit_in_order_and_redacted(end: str) -> None:
+    """500 INFO lines wait for a 5 s batch; the process ends well before: logging's
+    shutdown at exit (normal or an uncaught exception) writes every one."""
+    done = subprocess.run(
+        [sys.executable, "-c", _BATCHED_RUN, SECRET, end],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    lines = [line for line in done.stderr.splitlines() if "askozianum" in line]
+    assert [int(line.split("AGI ")[1].split()[0]) for line in lines] == list(range(500))
+    assert SECRET not in done.stderr
+    assert all(line.endswith("via ***") for line in lines)
+    assert (done.returncode != 0) == (end == "crash")
+
+
+def _batched(monkeypatch: pytest.MonkeyPatch, interval: float) -> io.StringIO:
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    settings = LoggingSettings(level="DEBUG", flush_interval=interval)
+    configure_logging(settings, [SECRET], batched=True)
+    assert isinstance(logging.getLogger().handlers[0], BatchingStreamHandler)
+    return stream
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_batched_info_lines_are_written_within_the_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = _batched(monkeypatch, 0.05)
+    logging.getLogger("agi.routes.common").info("AGI 1 number %s", SECRET)
+    deadline = time.monotonic() + 10
+    while "AGI 1" not in stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stream.getvalue().endswith("INFO agi.routes.common: AGI 1 number ***\n")
+    logging.getLogger().handlers[0].close()
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_a_warning_writes_the_waiting_lines_and_itself_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = _batched(monkeypatch, 5)
+    log = logging.getLogger("agi.server")
+    log.info("first")
+    log.debug("second")
+    assert stream.getvalue() == ""  # waiting for the batch
+    log.warning("third %s", SECRET)
+    shown = [line.split(": ", 1)[1] for line in stream.getvalue().splitlines()]
+    assert shown == ["first", "second", "third ***"]
+    handler = logging.getLogger().handlers[0]
+    configure_logging(LoggingSettings(), [SECRET])  # replaced: the old one is closed
+    assert isinstance(handler, BatchingStreamHandler)
+    assert not handler._flusher.is_alive()
+
+
+def test_commands_log_line_by_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only `pbxbridge run` batches; a command's lines stay next to what it prints."""
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    configure_logging(LoggingSettings(flush_interval=5), [SECRET])
+    logging.getLogger("pbxbridge.test").info("now")
+    assert stream.getvalue().endswith("INFO pbxbridge.test: now\n")
     logging.getLogger().handlers.clear()
