@@ -37,7 +37,7 @@ test: lint
 	  [ -n "$$PBXBRIDGE_TEST_PG_URL" ] || unset PBXBRIDGE_TEST_PG_URL; \
 	  PBXBRIDGE_TEST_MYSQL_URL="$$(scripts/ensure-mariadb.sh)" && export PBXBRIDGE_TEST_MYSQL_URL && \
 	  [ -n "$$PBXBRIDGE_TEST_MYSQL_URL" ] || unset PBXBRIDGE_TEST_MYSQL_URL; \
-	  $(BIN)/pytest -q
+	  $(BIN)/pytest -q -n 2 --dist loadfile
 
 bench: install
 	$(BIN)/python bench/agi_bench.py

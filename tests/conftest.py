@@ -75,7 +75,8 @@ def pytest_configure(config: pytest.Config) -> None:
         del os.environ[name]
     empty = Path(tempfile.mkdtemp(prefix="pbxbridge-tests-"))
     config.stash[_ISOLATION] = (Path.cwd(), empty, pbxbridge_settings.CONFIG_CANDIDATES)
-    os.chdir(empty)
+    if _runs_tests_here(config):
+        os.chdir(empty)
     pbxbridge_settings.CONFIG_CANDIDATES = (
         pbxbridge_settings.LOCAL_CONFIG,
         empty / "etc" / "pbxbridge.toml",
@@ -95,6 +96,21 @@ def _logging_as_it_was() -> Iterator[None]:
     root.setLevel(level)
     for name, was in quieted.items():
         logging.getLogger(name).setLevel(was)
+
+
+def _runs_tests_here(config: pytest.Config) -> bool:
+    """A plain run: this process collects and runs. Under pytest-xdist (`make test` runs two
+    workers) the controller runs none and starts its workers in its own working directory,
+    so neither moves before collecting (see `pytest_collection_finish`)."""
+    return getattr(config.option, "dist", "no") == "no" and not hasattr(config, "workerinput")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A pytest-xdist worker collects the paths it is handed relative to the project, so it
+    moves to the empty folder once it has collected, still before any test runs."""
+    isolation = session.config.stash.get(_ISOLATION, None)
+    if isolation is not None and hasattr(session.config, "workerinput"):
+        os.chdir(isolation[1])
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -73,7 +73,8 @@ def lines(result: Result) -> dict[str, tuple[str, str]]:
         level, name, detail = row[:6].strip(), row[6:17].strip(), row[17:]
         assert level in LEVELS, row
         assert name == item, row
-        assert len(row) <= 17 + 240, row
+        # A config that does not load lists every problem on its line (up to 600).
+        assert len(row) <= 17 + (600 if item == "config" else 240), row
         found[item] = (level, detail)
     return found
 
