@@ -25,7 +25,6 @@ import asyncio
 import os
 import re
 import threading
-import time
 from collections.abc import Coroutine, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -224,12 +223,21 @@ async def _start(
         actor="test",
     )
     service = Service(core)
+    assert service.ami is not None
+    connected = asyncio.Event()
+
+    def up(health: AmiHealth, detail: str) -> None:
+        if health is AmiHealth.CONNECTED:
+            connected.set()
+
+    service.ami.on_health(up)
     await service.start()
     stack.push_async_callback(service.stop)
-    deadline = time.monotonic() + 5
-    while service.ami is None or service.ami.health is not AmiHealth.CONNECTED:
-        assert time.monotonic() < deadline, "the service's AMI link did not come up"
-        await asyncio.sleep(0.01)
+    try:
+        async with asyncio.timeout(5):
+            await connected.wait()
+    except TimeoutError:
+        pytest.fail("the service's AMI link did not come up within 5 s")
     return core, service, ami
 
 
