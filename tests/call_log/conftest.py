@@ -9,7 +9,6 @@ Variable and Value). The capture has no recording, so that event is hand-made to
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -22,7 +21,7 @@ from call_log.records import Call
 from missed_calls import MissedCall, MissedCallSettings, MissedCallTracker
 from primitives.clock import FixedClock
 from tests.conftest import Database
-from tests.missed_calls.conftest import admin, billing, channel_event, db, event, phones
+from tests.missed_calls.conftest import Heard, admin, billing, channel_event, db, event, phones
 
 __all__ = ["admin", "billing", "db", "phones"]
 
@@ -146,22 +145,8 @@ def recorded_call(uid: str = RECORDED) -> list[AmiMessage]:
     ]
 
 
-class Answered:
-    """What on_answered was called with."""
-
-    def __init__(self) -> None:
-        self.calls: list[Call] = []
-        self._changed = asyncio.Event()
-
-    async def __call__(self, call: Call) -> None:
-        self.calls.append(call)
-        self._changed.set()
-
-    async def wait_for(self, count: int, within: float = 10.0) -> None:
-        async with asyncio.timeout(within):
-            while len(self.calls) < count:
-                self._changed.clear()
-                await self._changed.wait()
+Answered = Heard[Call]
+"""What on_answered was called with."""
 
 
 MakeRecorder = Callable[..., MissedCallTracker]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import pytest
 
@@ -26,6 +26,8 @@ from primitives.clock import FixedClock
 from primitives.phones import PhoneNormaliser
 from storage import migrate
 from tests.conftest import Database
+
+T = TypeVar("T")
 
 CAPTURE = (
     Path(__file__).parent.parent / "fixtures" / "asterisk" / "ami-session-missed-answered-queue.raw"
@@ -146,14 +148,14 @@ async def feed(tracker: MissedCallTracker, messages: list[AmiMessage]) -> None:
     await tracker.flush()
 
 
-class Seen:
-    """What on_missed was called with."""
+class Heard(Generic[T]):
+    """What a tracker's hook (on_missed, on_answered) was called with."""
 
     def __init__(self) -> None:
-        self.calls: list[MissedCall] = []
+        self.calls: list[T] = []
         self._changed = asyncio.Event()
 
-    async def __call__(self, call: MissedCall) -> None:
+    async def __call__(self, call: T) -> None:
         self.calls.append(call)
         self._changed.set()
 
@@ -162,6 +164,10 @@ class Seen:
             while len(self.calls) < count:
                 self._changed.clear()
                 await self._changed.wait()
+
+
+Seen = Heard[MissedCall]
+"""What on_missed was called with."""
 
 
 class MakeTracker(Protocol):
