@@ -27,7 +27,7 @@ import aiosqlite
 
 from billing_client.client import BillingClient
 from billing_client.local import LocalBackend
-from billing_client.local.call_lookups import _stored
+from billing_client.local.lookup_reader import stored
 from billing_client.local.views import info_from_stored
 from billing_client.outcomes import Lookup
 from billing_client.stale_cache import StaleCache
@@ -64,7 +64,7 @@ class OneStatementBackend(LocalBackend):
         rows = await self._fetch(number)
         if not rows:
             return Lookup.not_found()
-        return Lookup.found(info_from_stored(_stored(rows[0]), self._clock.today(), (number,)))
+        return Lookup.found(info_from_stored(stored(rows[0]), self._clock.today(), (number,)))
 
 
 Fetch = Callable[[str], Awaitable[list[Any]]]

@@ -56,6 +56,16 @@ class Subscriber(Base):
         return f"Subscriber(login={self.login!r})"
 
 
+class LookupStamp(Base):
+    """One row counting the commits that changed subscribers or phones, kept by SQLite
+    triggers (migration b1_0003): call lookups keep answers while it stands still."""
+
+    __tablename__ = "billing_lookup_stamp"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    changes: Mapped[int] = mapped_column(BigInteger)
+
+
 class SubscriberPhone(Base):
     """A phone in E.164. The primary key makes a number belong to at most one login."""
 

@@ -27,7 +27,8 @@ from billing_client.backend import BillingBackend
 from billing_client.client import BillingClient
 from billing_client.local import LocalBackend
 from billing_client.local.admin import LocalAdmin
-from billing_client.local.call_lookups import CallLookups, SqliteReader
+from billing_client.local.call_lookups import CallLookups
+from billing_client.local.lookup_reader import SqliteReader
 from billing_client.local.paycards import PaycardAdmin
 from billing_client.pause import FlagsChanged
 from billing_client.stale_cache import StaleCache

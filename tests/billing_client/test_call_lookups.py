@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import sqlite3
 import sys
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from billing_client.audit import AuditJournal
 from billing_client.local.admin import LocalAdmin
 from billing_client.local.backend import LocalBackend
-from billing_client.local.call_lookups import CallLookups, SqliteReader
+from billing_client.local.call_lookups import CallLookups
+from billing_client.local.lookup_reader import SqliteReader
 from primitives.clock import FixedClock
 from primitives.phones import PhoneNormaliser
 from storage import DatabaseSettings, create_engine, session_factory
@@ -331,5 +335,154 @@ async def test_the_first_lookup_copies_nothing_the_second_starts_the_copy(
         found = await calls.find("+380501110003")
         assert found.subscriber is not None
         assert found.subscriber.login == "frozen"
+    finally:
+        await calls.aclose()
+
+
+def write(path: Path, *statements: str) -> None:
+    """Commit `statements` from another connection, as another process or tool would."""
+    with sqlite3.connect(path) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+async def test_a_commit_elsewhere_in_the_database_keeps_the_answers_and_the_book(
+    sqlite_database: Database, clock: FixedClock
+) -> None:
+    """The SMS worker's heartbeat, the call log, the audit journal commit all the time: they
+    must not retire what lookups keep (each retirement cost the calls in flight a copy of
+    the phone book and their rows read again)."""
+    database = sqlite_database
+    path = sqlite_path(database.url)
+    assert path is not None
+    await seed(database, clock)
+    reader = SqliteReader(path)
+    calls = CallLookups(database.engine, clock, reader)
+    try:
+        await calls.copy_phone_book()
+        book = calls._book_version
+        assert book is not None
+        assert reader.stamped is True
+        first = await calls.find("+380501110001")
+        for statement in (
+            "INSERT INTO billing_fee_days (day, finished_at) VALUES ('2026-11-22', '2026-11-22')",
+            "UPDATE billing_fee_days SET finished_at = '2026-11-23'",
+            "DELETE FROM billing_fee_days",
+        ):
+            seen = reader._seen_data
+            write(path, statement)
+            assert (await calls.find("+380501110001")) is first
+            assert reader._seen_data != seen  # the commit was noticed, and looked at
+            assert calls._book_version == book
+            stranger = await calls.find("+380501110009")  # from the book, no row read
+            assert stranger.subscriber is None
+        assert reader._reader_task is None
+        assert reader._conn is not None  # opened by the copy, used by nothing since
+    finally:
+        await calls.aclose()
+
+
+async def test_every_kind_of_change_to_subscribers_and_phones_is_seen(
+    sqlite_database: Database, clock: FixedClock
+) -> None:
+    """Insert, update and delete on both tables a lookup reads, each committed by another
+    connection with plain SQL (no pbxbridge code), each seen by the very next call."""
+    database = sqlite_database
+    path = sqlite_path(database.url)
+    assert path is not None
+    await seed(database, clock)
+    calls = CallLookups(database.engine, clock, SqliteReader(path))
+
+    async def login_of(number: str) -> str | None:
+        found = await calls.find(number)
+        await calls.copy_phone_book()  # the next answer could come from a fresh book
+        return found.subscriber.login if found.subscriber else None
+
+    try:
+        assert await login_of("+380501110001") == "ivan"
+        write(
+            path,
+            "UPDATE billing_subscriber_phones SET phone = '+380501110019'"
+            " WHERE phone = '+380501110001'",
+        )
+        assert await login_of("+380501110001") is None
+        assert await login_of("+380501110019") == "ivan"
+        write(
+            path,
+            "INSERT INTO billing_subscriber_phones (phone, subscriber_id, position)"
+            " SELECT '+380501110001', id, 1 FROM billing_subscribers WHERE login = 'debt'",
+        )
+        assert await login_of("+380501110001") == "debt"
+        write(path, "DELETE FROM billing_subscriber_phones WHERE phone = '+380501110001'")
+        assert await login_of("+380501110001") is None
+        write(path, "UPDATE billing_subscribers SET login = 'ivan2' WHERE login = 'ivan'")
+        assert await login_of("+380501110019") == "ivan2"
+        write(path, "DELETE FROM billing_subscribers WHERE login = 'ivan2'")
+        assert await login_of("+380501110019") is None
+        write(
+            path,
+            "INSERT INTO billing_subscribers (login, name, balance_cents, credit_cents, tariff,"
+            " fee_cents, frozen, disabled, lock_seq, created_at, updated_at) VALUES"
+            " ('late', '', 0, 0, '', 0, 0, 0, 0, '2026-11-22', '2026-11-22')",
+            "INSERT INTO billing_subscriber_phones (phone, subscriber_id, position)"
+            " SELECT '+380501110029', id, 0 FROM billing_subscribers WHERE login = 'late'",
+        )
+        assert await login_of("+380501110029") == "late"
+    finally:
+        await calls.aclose()
+
+
+async def test_without_the_change_counter_any_commit_retires_the_answers(
+    tmp_path: Path, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database not upgraded (or made by hand) has no counter: versions fall back to
+    data_version, still fresh, and one line says why lookups read more than they could."""
+    path = tmp_path / "minimal.db"
+    with sqlite3.connect(path) as setup:
+        setup.executescript(_MINIMAL_SCHEMA + "CREATE TABLE other (x INTEGER);")
+    reader = SqliteReader(path)
+    engine = create_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{path}"))
+    calls = CallLookups(engine, clock, reader)
+    try:
+        with caplog.at_level(logging.WARNING, logger="pbxbridge.billing.lookups"):
+            first = await calls.find("+380501110001")
+            assert (await calls.find("+380501110001")) is first
+            assert reader.stamped is False
+            write(path, "INSERT INTO other VALUES (1)")
+            again = await calls.find("+380501110001")
+            assert again is not first  # read again: any commit may have been the billing's
+            write(path, "UPDATE billing_subscribers SET name = 'Renamed'")
+            renamed = await calls.find("+380501110001")
+        assert renamed.subscriber is not None
+        assert renamed.subscriber.name == "Renamed"
+        warnings = [r for r in caplog.records if "change counter" in r.getMessage()]
+        assert len(warnings) == 1
+    finally:
+        await calls.aclose()
+        await engine.dispose()
+
+
+async def test_a_trigger_dropped_while_running_is_noticed_before_an_answer_goes_stale(
+    sqlite_database: Database, clock: FixedClock
+) -> None:
+    """Someone drops one of the counter's triggers by hand: the schema's version moves, the
+    next version read looks again, falls back to data_version, and the change made without
+    the trigger is seen."""
+    database = sqlite_database
+    path = sqlite_path(database.url)
+    assert path is not None
+    await seed(database, clock)
+    reader = SqliteReader(path)
+    calls = CallLookups(database.engine, clock, reader)
+    try:
+        first = await calls.find("+380501110001")
+        assert reader.stamped is True
+        write(path, "DROP TRIGGER billing_subscribers_stamp_update")
+        write(path, "UPDATE billing_subscribers SET name = 'Unseen?' WHERE login = 'ivan'")
+        after = await calls.find("+380501110001")
+        assert after is not first
+        assert after.subscriber is not None
+        assert after.subscriber.name == "Unseen?"
+        assert reader.stamped is False
     finally:
         await calls.aclose()

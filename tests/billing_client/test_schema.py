@@ -7,6 +7,7 @@ from billing_client.models import (
     AutofreezeWatch,
     FeeCharge,
     FeeDay,
+    LookupStamp,
     Paycard,
     ReminderSent,
     Subscriber,
@@ -17,6 +18,6 @@ from tests.schema import schema_drift
 
 
 async def test_migrations_match_models(database: Database) -> None:
-    models = (Subscriber, SubscriberPhone, Paycard, AuditEntry)
+    models = (Subscriber, SubscriberPhone, Paycard, AuditEntry, LookupStamp)
     periodic = (FeeCharge, FeeDay, AutofreezeWatch, ReminderSent)
     assert await schema_drift(database, *models, *periodic) == []
