@@ -60,6 +60,20 @@ class OneStatementBackend(LocalBackend):
         )
         self._fetch = fetch
 
+    def lookup_call_now(self, number: str) -> Lookup | None:
+        return None
+
+    async def lookup_call(
+        self,
+        number: str,
+        *,
+        uniqueid: str | None = None,
+        deadline: float | None = None,
+        details: bool = True,
+    ) -> Lookup:
+        """What the IVR's routes ask: here, the one statement (no memory)."""
+        return await self.lookup_number(number)
+
     async def lookup_number(self, number: str) -> Lookup:
         rows = await self._fetch(number)
         if not rows:

@@ -34,6 +34,11 @@ class BillingBackend(Protocol):
         a backend that pays a request per detail (Ubilling) skips them, leaving them unknown.
         """
 
+    def lookup_call_now(self, number: str) -> Lookup | None:
+        """The answer `lookup_call` would give, when the backend knows it fresh without
+        waiting for anything (the embedded billing's memory while nothing changed); None
+        when it must be asked. Saves a call answered from memory its deadline timer."""
+
     async def lookup_number(self, number: str) -> Lookup:
         """A lookup that is not a call (CLI, SMS, missed calls): logs nothing in the billing."""
 

@@ -84,6 +84,14 @@ class LocalBackend:
         self.stats = RequestStats()
         """Lookups by kind, and those the database failed (/metrics reads them)."""
 
+    def lookup_call_now(self, number: str) -> Lookup | None:
+        if self._calls is None:
+            return None
+        answer = self._calls.known(number)
+        if answer is not None:
+            self.stats.asked("lookup_call")
+        return answer
+
     async def lookup_call(
         self,
         number: str,

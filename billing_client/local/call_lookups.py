@@ -88,13 +88,25 @@ class CallLookups:
         self._copying: asyncio.Task[None] | None = None
         self._next_copy = 0.0
 
+    def known(self, number: str) -> Lookup | None:
+        """The answer from memory, with the version read now in this thread, when memory
+        has a fresh one; None when `find` must read (or the version cannot be read at once).
+        """
+        if self._reader is None:
+            return None
+        quick = self._reader.quick_version()
+        return None if quick is None else self._remembered(number, quick)
+
     async def find(self, number: str) -> Lookup:
         if self._reader is None:
             return self._answer(await self._query(number), self._clock.today())
         # Read before the row: a change committed in between makes the tag older than the
         # row, so the next call sees a new version and reads again (never the reverse).
         quick = self._reader.quick_version()
-        known = await self._remembered(number, quick)
+        if quick is not None:
+            known = self._remembered(number, quick)
+        else:  # the loop thread could not read the version: ask the thread
+            known = await self._remembered_by_thread(number)
         if known is not None:
             return known
         version, values = await self._reader.row(number)
@@ -106,16 +118,19 @@ class CallLookups:
             self._known.popitem(last=False)
         return answer
 
-    async def _remembered(self, number: str, quick: int | None) -> Lookup | None:
-        """The answer from memory if the database has not changed since it was read."""
+    def _remembered(self, number: str, quick: int) -> Lookup | None:
+        """The answer from memory if the billing has not changed since it was read."""
         entry = self._known.get(number)
-        if quick is None:  # the loop thread could not read the version: ask the thread
-            if entry is None or entry[0] != (False, await self._reader_version()):
-                return None
-        elif entry is None or entry[0] != (True, quick):
+        if entry is None or entry[0] != (True, quick):
             if quick == self._book_version:
                 return self._from_book(number, quick)
             self._copy_soon()
+            return None
+        return entry[1] if entry[2] == self._clock.today() else None
+
+    async def _remembered_by_thread(self, number: str) -> Lookup | None:
+        entry = self._known.get(number)
+        if entry is None or entry[0] != (False, await self._reader_version()):
             return None
         return entry[1] if entry[2] == self._clock.today() else None
 

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from billing_client.audit import AuditJournal
+from billing_client.client import BillingClient
 from billing_client.local.admin import LocalAdmin
 from billing_client.local.backend import LocalBackend
 from billing_client.local.call_lookups import CallLookups
 from billing_client.local.lookup_reader import SqliteReader
+from billing_client.stale_cache import StaleCache
 from primitives.clock import FixedClock
 from primitives.phones import PhoneNormaliser
 from storage import DatabaseSettings, create_engine, session_factory
@@ -486,3 +488,38 @@ async def test_a_trigger_dropped_while_running_is_noticed_before_an_answer_goes_
         assert reader.stamped is False
     finally:
         await calls.aclose()
+
+
+async def test_a_call_answered_from_memory_waits_for_nothing_and_is_counted(
+    sqlite_database: Database, clock: FixedClock
+) -> None:
+    """BillingClient takes a remembered answer without arming the lookup's deadline (the
+    backend gives it without awaiting); it is the same answer, counted like any other
+    lookup in /metrics, and kept for the stale cache."""
+    database = sqlite_database
+    path = sqlite_path(database.url)
+    assert path is not None
+    await seed(database, clock)
+    audit = AuditJournal(database.sessions, "local", clock)
+    backend = LocalBackend(
+        database.sessions,
+        clock,
+        audit,
+        calls=CallLookups(database.engine, clock, SqliteReader(path)),
+    )
+    client = BillingClient(backend, PhoneNormaliser(), lookup_timeout=1.0, stale=StaleCache(60))
+    try:
+        assert backend.lookup_call_now("+380501110001") is None  # nothing read yet
+        first = await client.lookup_call("0501110001")
+        now = backend.lookup_call_now("+380501110001")
+        assert now is first
+        assert (await client.lookup_call("0501110001")) is first
+        assert backend.stats.requests["lookup_call"] == 3
+        assert client.stale_answers == 1
+        write(path, "UPDATE billing_subscribers SET name = 'Renamed' WHERE login = 'ivan'")
+        assert backend.lookup_call_now("+380501110001") is None  # changed: must be read
+        renamed = await client.lookup_call("0501110001")
+        assert renamed.subscriber is not None
+        assert renamed.subscriber.name == "Renamed"
+    finally:
+        await client.aclose()
