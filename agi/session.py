@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -165,9 +164,6 @@ class AgiSession:
     ) -> None:
         self._reader = reader
         self._writer = writer
-        # A socket's writer tells how much waits unsent; stdout's (classic AGI) does not.
-        transport = getattr(writer, "transport", None)
-        self._unsent: Callable[[], int] | None = getattr(transport, "get_write_buffer_size", None)
         self._command_timeout = command_timeout
         self._max_command_bytes = max_command_bytes
         self._uniqueid = uniqueid
@@ -246,11 +242,7 @@ class AgiSession:
             deadline.arm(wait)
             try:
                 self._writer.write(line)
-                # A line goes out at once unless the socket is full: drain only then (two
-                # coroutine frames a command saved). A lost connection shows in the read.
-                unsent = self._unsent
-                if unsent is None or unsent():
-                    await self._writer.drain()
+                await self._writer.drain()
                 reply = await read_reply(self._read_line, text, self._mark_hangup)
                 in_step = True
                 return reply
