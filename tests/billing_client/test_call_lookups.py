@@ -39,6 +39,17 @@ def reader_for(database: Database) -> SqliteReader | None:
     return SqliteReader(path) if path is not None else None
 
 
+async def seeded(
+    database: Database, clock: FixedClock, *, max_entries: int = 200_000
+) -> tuple[Path, SqliteReader, CallLookups]:
+    """The seeded SQLite billing, its reader and the lookups on it (the caller closes them)."""
+    path = sqlite_path(database.url)
+    assert path is not None
+    await seed(database, clock)
+    reader = SqliteReader(path)
+    return path, reader, CallLookups(database.engine, clock, reader, max_entries=max_entries)
+
+
 async def seed(database: Database, clock: FixedClock) -> None:
     audit = AuditJournal(database.sessions, "local", clock)
     admin = LocalAdmin(database.sessions, clock, audit, PhoneNormaliser())
@@ -112,10 +123,7 @@ async def test_a_change_outside_pbxbridge_is_seen_too(
     sqlite_database: Database, clock: FixedClock
 ) -> None:
     database = sqlite_database
-    path = sqlite_path(database.url)
-    assert path is not None
-    await seed(database, clock)
-    calls = CallLookups(database.engine, clock, SqliteReader(path))
+    path, _, calls = await seeded(database, clock)
     try:
         before = await calls.find("+380501110001")
         assert before.subscriber is not None
@@ -151,10 +159,7 @@ async def test_concurrent_callers_share_version_reads(
     sqlite_database: Database, clock: FixedClock
 ) -> None:
     database = sqlite_database
-    path = sqlite_path(database.url)
-    assert path is not None
-    await seed(database, clock)
-    calls = CallLookups(database.engine, clock, SqliteReader(path))
+    _, _, calls = await seeded(database, clock)
     try:
         numbers = ["+380501110001", "+380501110002", "+380501110009"] * 50
         first = await asyncio.gather(*(calls.find(n) for n in numbers))
@@ -172,11 +177,7 @@ async def test_a_memory_answer_costs_no_thread_hop_and_another_process_invalidat
     sqlite_database: Database, clock: FixedClock
 ) -> None:
     database = sqlite_database
-    path = sqlite_path(database.url)
-    assert path is not None
-    await seed(database, clock)
-    reader = SqliteReader(path)
-    calls = CallLookups(database.engine, clock, reader)
+    path, reader, calls = await seeded(database, clock)
     try:
         first = await calls.find("+380501110003")
         assert first.subscriber is not None
@@ -298,10 +299,7 @@ async def test_a_phone_book_over_the_limit_is_not_copied(
     sqlite_database: Database, clock: FixedClock
 ) -> None:
     database = sqlite_database
-    path = sqlite_path(database.url)
-    assert path is not None
-    await seed(database, clock)
-    calls = CallLookups(database.engine, clock, SqliteReader(path), max_entries=2)
+    _, _, calls = await seeded(database, clock, max_entries=2)
     try:
         await calls.copy_phone_book()
         assert calls._book_version is None
@@ -322,10 +320,7 @@ async def test_the_first_lookup_copies_nothing_the_second_starts_the_copy(
 ) -> None:
     """A process per call (classic AGI) makes one lookup: it must not pay for a copy."""
     database = sqlite_database
-    path = sqlite_path(database.url)
-    assert path is not None
-    await seed(database, clock)
-    calls = CallLookups(database.engine, clock, SqliteReader(path))
+    _, _, calls = await seeded(database, clock)
     try:
         await calls.find("+380501110001")
         assert copying(calls) is None
@@ -355,11 +350,7 @@ async def test_a_commit_elsewhere_in_the_database_keeps_the_answers_and_the_book
     must not retire what lookups keep (each retirement cost the calls in flight a copy of
     the phone book and their rows read again)."""
     database = sqlite_database
-    path = sqlite_path(database.url)
-    assert path is not None
-    await seed(database, clock)
-    reader = SqliteReader(path)
-    calls = CallLookups(database.engine, clock, reader)
+    path, reader, calls = await seeded(database, clock)
     try:
         await calls.copy_phone_book()
         book = calls._book_version
@@ -390,10 +381,7 @@ async def test_every_kind_of_change_to_subscribers_and_phones_is_seen(
     """Insert, update and delete on both tables a lookup reads, each committed by another
     connection with plain SQL (no pbxbridge code), each seen by the very next call."""
     database = sqlite_database
-    path = sqlite_path(database.url)
-    assert path is not None
-    await seed(database, clock)
-    calls = CallLookups(database.engine, clock, SqliteReader(path))
+    path, _, calls = await seeded(database, clock)
 
     async def login_of(number: str) -> str | None:
         found = await calls.find(number)
@@ -471,11 +459,7 @@ async def test_a_trigger_dropped_while_running_is_noticed_before_an_answer_goes_
     next version read looks again, falls back to data_version, and the change made without
     the trigger is seen."""
     database = sqlite_database
-    path = sqlite_path(database.url)
-    assert path is not None
-    await seed(database, clock)
-    reader = SqliteReader(path)
-    calls = CallLookups(database.engine, clock, reader)
+    path, reader, calls = await seeded(database, clock)
     try:
         first = await calls.find("+380501110001")
         assert reader.stamped is True
