@@ -13,9 +13,20 @@ import functools
 import re
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from agi.errors import AgiHeaderError, AgiHeaderTooLong
+
+
+class HeaderReader(Protocol):
+    """Where the environment block comes from: the server's AgiConnection, or any
+    asyncio.StreamReader (same calls, same errors)."""
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes: ...
+
+    async def readexactly(self, n: int) -> bytes: ...
+
 
 _HEADER_KEY = re.compile(r"agi_[A-Za-z0-9_]+")
 _ARG_KEY = re.compile(r"agi_arg_(\d+)")
@@ -94,7 +105,7 @@ def parse_environment(lines: Iterable[str]) -> dict[str, str]:
     return env
 
 
-async def read_environment(reader: asyncio.StreamReader, max_bytes: int) -> dict[str, str]:
+async def read_environment(reader: HeaderReader, max_bytes: int) -> dict[str, str]:
     """Read and parse the environment block up to its empty line.
 
     Raises AgiHeaderError at EOF or on a malformed line, AgiHeaderTooLong when the block,

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from agi.connection import AgiConnection
 from agi.errors import AgiError, AgiHangup, AgiHeaderError, AgiHeaderTooLong
 from agi.flood_log import Dropped, FloodLog
 from agi.request import AgiRequest, build_request, read_environment
@@ -52,20 +53,6 @@ REPLY_LINE_LIMIT = 65536
 """Longest reply line read from Asterisk once the session runs (bytes). `GET FULL VARIABLE`
 of an SMS body answers one long line; the header's bound (agi.max_header_bytes) is kept
 for connections still sending their environment."""
-
-
-class _AgiStreamReader(asyncio.StreamReader):
-    """A StreamReader whose limit is agi.max_header_bytes while the environment comes in,
-    REPLY_LINE_LIMIT afterwards.
-
-    The limit is what bounds the bytes a connection makes the server hold: a line or block
-    without its separator is not read past it (LimitOverrunError), and the transport stops
-    reading from the socket at twice it. StreamReader takes it only when built, hence this
-    subclass, the one place that sets the stored value afterwards.
-    """
-
-    def widen(self, limit: int) -> None:
-        self._limit = limit
 
 
 @dataclass(slots=True)
@@ -97,19 +84,19 @@ def normalise_route(name: str) -> str:
     return name.strip("/")
 
 
-async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    if writer.transport.get_write_buffer_size() == 0:
+async def _close(connection: AgiConnection) -> None:
+    connection.close()
+    if connection.write_buffer_size() == 0:
         return  # nothing left to send: the transport finishes closing on its own
     try:
         async with asyncio.timeout(_CLOSE_GRACE):
-            await writer.wait_closed()
+            await connection.wait_closed()
     except (TimeoutError, OSError):
-        writer.transport.abort()
+        connection.abort()
 
 
-def _peer(writer: asyncio.StreamWriter) -> tuple[str, int]:
-    peer = writer.get_extra_info("peername")
+def _peer(connection: AgiConnection) -> tuple[str, int]:
+    peer = connection.get_extra_info("peername")
     if isinstance(peer, tuple) and len(peer) >= 2:
         return str(peer[0]), int(peer[1])
     return str(peer), 0
@@ -144,7 +131,7 @@ class FastAgiServer:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         # Still sending the environment, oldest first (dicts keep insertion order).
-        self._pending: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._pending: dict[asyncio.Task[None], AgiConnection] = {}
         self._evicted: set[asyncio.Task[None]] = set()
         self._sessions: set[asyncio.Task[None]] = set()
         self._in_handler: set[asyncio.Task[None]] = set()
@@ -159,10 +146,10 @@ class FastAgiServer:
         self._check_open_files()
         loop = asyncio.get_running_loop()
 
-        def protocol() -> asyncio.StreamReaderProtocol:
-            # What asyncio.start_server builds, with a reader whose limit can grow.
-            reader = _AgiStreamReader(limit=self._settings.max_header_bytes, loop=loop)
-            return asyncio.StreamReaderProtocol(reader, self._on_connection, loop=loop)
+        limit = self._settings.max_header_bytes
+
+        def protocol() -> AgiConnection:
+            return AgiConnection(self._opened, limit, loop)
 
         self._server = await loop.create_server(
             protocol,
@@ -269,10 +256,11 @@ class FastAgiServer:
     ) -> None:
         await self.stop()
 
-    async def _on_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        host, port = _peer(writer)
+    def _opened(self, connection: AgiConnection) -> None:
+        """A connection was accepted (called from its protocol's connection_made): a peer
+        outside agi.allow is closed at once; any other gets a task, pending until its
+        environment is in."""
+        host, port = _peer(connection)
         allowed = self._allowed.get(host)
         if allowed is None:
             allowed = address_allowed(host, self._networks)
@@ -286,32 +274,35 @@ class FastAgiServer:
                 host,
                 port,
             )
-            await _close(writer)
+            connection.close()
             return
-        task = asyncio.current_task()
-        assert task is not None
         if len(self._pending) >= self._settings.max_pending:
             self._evict_oldest()
+        task = asyncio.get_running_loop().create_task(self._on_connection(connection, host, port))
         self._connections.add(task)
-        self._pending[task] = writer
+        self._pending[task] = connection
         self.stats.accepted += 1
+
+    async def _on_connection(self, connection: AgiConnection, host: str, port: int) -> None:
+        task = asyncio.current_task()
+        assert task is not None
         try:
-            await self._serve(reader, writer, host, port, task)
+            await self._serve(connection, host, port, task)
         finally:
             self._connections.discard(task)
             self._pending.pop(task, None)
             self._evicted.discard(task)
             self._sessions.discard(task)
             self._in_handler.discard(task)
-            await _close(writer)
+            await _close(connection)
 
     def _evict_oldest(self) -> None:
         """Close the connection that has been sending its environment longest."""
-        task, writer = next(iter(self._pending.items()))
+        task, connection = next(iter(self._pending.items()))
         del self._pending[task]
         self._evicted.add(task)
         self.stats.evicted += 1
-        host, port = _peer(writer)
+        host, port = _peer(connection)
         self._flood.note(
             Dropped.EVICTED,
             "FastAGI: %s connections still sending their environment (agi.max_pending); "
@@ -320,13 +311,12 @@ class FastAgiServer:
             host,
             port,
         )
-        writer.transport.abort()  # its socket is free at once, not when the task runs
+        connection.abort()  # its socket is free at once, not when the task runs
         task.cancel()
 
     async def _serve(
         self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        connection: AgiConnection,
         host: str,
         port: int,
         task: asyncio.Task[None],
@@ -338,14 +328,14 @@ class FastAgiServer:
         started = 0.0
         try:
             async with deadline:
-                request = await self._read_request(reader, host, port)
+                request = await self._read_request(connection, host, port)
                 in_header = False
                 deadline.reschedule(session_due)
                 self._pending.pop(task, None)
                 if request is None:
                     return
                 where = f"{request.uniqueid or '-'} ({host}:{port}, {request.script!r})"
-                session = self._open_session(request, reader, writer, task, where)
+                session = self._open_session(request, connection, task, where)
                 if session is None:
                     return
                 handler = self._handlers.get(request.script)
@@ -400,8 +390,7 @@ class FastAgiServer:
     def _open_session(
         self,
         request: AgiRequest,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        connection: AgiConnection,
         task: asyncio.Task[None],
         where: str,
     ) -> AgiSession | None:
@@ -418,8 +407,8 @@ class FastAgiServer:
             return None
         self._sessions.add(task)
         return AgiSession(
-            reader,
-            writer,
+            connection,
+            connection,
             command_timeout=self._settings.command_timeout,
             max_command_bytes=self._settings.max_command_bytes,
             uniqueid=request.uniqueid,
@@ -459,13 +448,13 @@ class FastAgiServer:
         return "cancelled"
 
     async def _read_request(
-        self, reader: asyncio.StreamReader, host: str, port: int
+        self, connection: AgiConnection, host: str, port: int
     ) -> AgiRequest | None:
         """The connection's environment block as a request, or None when it was dropped
         (counted and logged). Once it is in, the reader takes reply lines up to
         REPLY_LINE_LIMIT instead of agi.max_header_bytes."""
         try:  # under _serve's deadline, the header's until the environment is in
-            env = await read_environment(reader, self._settings.max_header_bytes)
+            env = await read_environment(connection, self._settings.max_header_bytes)
         except AgiHeaderTooLong as exc:
             self.stats.header_failures += 1
             self.stats.oversized += 1
@@ -484,8 +473,7 @@ class FastAgiServer:
             )
             return None
         request = build_request(env, host, port)
-        if isinstance(reader, _AgiStreamReader):
-            reader.widen(REPLY_LINE_LIMIT)  # the environment is in: replies may be longer
+        connection.widen(REPLY_LINE_LIMIT)  # the environment is in: replies may be longer
         return request
 
     def _header_timed_out(self, host: str, port: int) -> None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 import pytest
+import uvloop
 
 from agi import AgiRequest, AgiSession, AgiSettings, FastAgiServer, Handler
 
@@ -93,3 +94,17 @@ async def read_until_closed(reader: asyncio.StreamReader) -> bytes:
         return await reader.read()
     except ConnectionResetError:
         return b""
+
+
+BOTH_LOOPS = frozenset({"test_connection.py", "test_server.py", "test_flood.py"})
+"""Modules whose tests run on asyncio's loop and on uvloop, which `pbxbridge run` uses:
+the server's transport code must hold on both (uvloop's transports differ, e.g. they are
+not asyncio.Transport subclasses)."""
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    if item.path.name in BOTH_LOOPS:
+        return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}  # the default (None is not allowed here)
