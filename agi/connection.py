@@ -49,6 +49,9 @@ class AgiConnection(asyncio.Protocol):
         "_read_paused",
         "_transport",
         "_waiter",
+        "_want",
+        "_want_bytes",
+        "_want_from",
         "_write_paused",
     )
 
@@ -61,6 +64,11 @@ class AgiConnection(asyncio.Protocol):
         self._exception: BaseException | None = None
         self._transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[None] | None = None
+        # What the waiting reader needs before it is worth waking: the separator (searched
+        # from _want_from on), or, with none, _want_bytes bytes.
+        self._want = b""
+        self._want_from = 0
+        self._want_bytes = 0
         self._read_paused = False
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -76,11 +84,17 @@ class AgiConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
         buffer += data
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        if self._waiter is not None:
+            # Asterisk writes the environment a line per write: the reader waiting for the
+            # block's end is woken once, when it is there (or the limit is passed).
+            want = self._want
+            if not want:
+                if len(buffer) >= self._want_bytes:
+                    self._wake()
+            elif buffer.find(want, self._want_from) >= 0 or len(buffer) > self._limit:
+                self._wake()
+            else:
+                self._want_from = len(buffer) + 1 - len(want)
         if not self._read_paused and len(buffer) > 2 * self._limit:
             transport = self._transport
             if transport is not None:
@@ -172,8 +186,8 @@ class AgiConnection(asyncio.Protocol):
                 partial = bytes(buffer)
                 buffer.clear()
                 raise asyncio.IncompleteReadError(partial, None)
-            await self._wait()
-            end = buffer.find(separator, max(0, offset - 1))
+            await self._wait(separator, max(0, offset))
+            end = buffer.find(separator, max(0, offset))
             if end >= 0:
                 return end
 
@@ -187,18 +201,23 @@ class AgiConnection(asyncio.Protocol):
                 partial = bytes(buffer)
                 buffer.clear()
                 raise asyncio.IncompleteReadError(partial, n)
-            await self._wait()
+            await self._wait(b"", n)
         chunk = bytes(buffer[:n])
         del buffer[:n]
         if self._read_paused:
             self._resume_reading()
         return chunk
 
-    async def _wait(self) -> None:
+    async def _wait(self, separator: bytes, need: int) -> None:
+        """Until `separator` is in the buffer at `need` or later (with b"": until the buffer
+        holds `need` bytes), EOF, an error, or the limit passed."""
         if self._waiter is not None:
             raise RuntimeError("two readers on one FastAGI connection")
-        if self._read_paused:
-            self._resume_reading()
+        if self._read_paused:  # the reader wants more: read the socket again
+            self._read_paused = False
+            if self._transport is not None:
+                self._transport.resume_reading()
+        self._want, self._want_from, self._want_bytes = separator, need, need
         waiter = self._waiter = self._loop.create_future()
         try:
             await waiter
