@@ -82,15 +82,24 @@ _COMMON = {
 """The replies most commands get, parsed once (AgiReply is immutable)."""
 
 
+def command_text(command: str | bytes) -> str:
+    """A command as messages show it: the sent line (bytes) decoded, without its newline."""
+    if isinstance(command, bytes):
+        return command.decode("utf-8", errors="replace").rstrip("\n")
+    return command
+
+
 async def read_reply(
     read_line: Callable[[], Awaitable[str]],
-    command: str,
+    command: str | bytes,
     on_hangup: Callable[[], None],
 ) -> AgiReply:
     """Read lines until the complete reply to `command` has been consumed.
 
     `read_line` returns one decoded line without its line ending (and raises at EOF).
     `on_hangup` is called for every unprompted `HANGUP` line, which is then skipped.
+    `command` (the line sent, as text or as the bytes written) is only decoded for an
+    error's message.
     """
     preliminary: list[str] = []
     while True:
@@ -105,7 +114,9 @@ async def read_reply(
             continue
         status = _STATUS.fullmatch(line)
         if status is None:
-            raise AgiProtocolError(f"unexpected line in reply to {command!r}: {line[:200]!r}")
+            raise AgiProtocolError(
+                f"unexpected line in reply to {command_text(command)!r}: {line[:200]!r}"
+            )
         code, continued, text = int(status["code"]), status["sep"] == "-", status["text"]
         if code == 100 and not continued:
             preliminary.append(line)
@@ -113,7 +124,9 @@ async def read_reply(
         if code == 200 and not continued:
             reply = parse_result(code, text, line)
             return replace(reply, preliminary=tuple(preliminary)) if preliminary else reply
-        raise await _failure(read_line, on_hangup, command, line, code, text, continued=continued)
+        raise await _failure(
+            read_line, on_hangup, command_text(command), line, code, text, continued=continued
+        )
 
 
 async def _failure(

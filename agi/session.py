@@ -36,7 +36,7 @@ from agi.escape import (
     sound_name,
     variable_name,
 )
-from agi.replies import AgiReply, read_reply
+from agi.replies import AgiReply, command_text, read_reply
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +87,10 @@ class _ReplyDeadline:
     raises AgiReplyTimeout; a cancellation from elsewhere passes through.
     """
 
-    __slots__ = ("_cancelling", "_due", "_fired", "_task", "_timer")
+    __slots__ = ("_cancelling", "_due", "_fired", "_loop", "_task", "_timer")
 
     def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._due: float | None = None
         self._task: asyncio.Task[object] | None = None
@@ -97,10 +98,14 @@ class _ReplyDeadline:
         self._fired = False
 
     def arm(self, seconds: float) -> None:
-        task = asyncio.current_task()
+        # current_task(loop) skips get_running_loop(), which costs a getpid() syscall on
+        # Python 3.11; the loop is the session's first command's (a session lives in one).
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("an AGI command must run in a task")
-        loop = task.get_loop()
         self._task, self._cancelling, self._fired = task, task.cancelling(), False
         self._due = due = loop.time() + seconds
         timer = self._timer
@@ -233,7 +238,6 @@ class AgiSession:
     async def _exchange(self, line: bytes, reply_timeout: float | None) -> AgiReply:
         """Write one encoded command line (one write) and read its whole reply."""
         wait = self._command_timeout if reply_timeout is None else reply_timeout
-        text = _text(line)
         async with self._lock:
             if self._closed_because is not None:
                 raise AgiConnectionClosed(f"session closed: {self._closed_because}")
@@ -243,7 +247,7 @@ class AgiSession:
             try:
                 self._writer.write(line)
                 await self._writer.drain()
-                reply = await read_reply(self._read_line, text, self._mark_hangup)
+                reply = await read_reply(self._read_line, line, self._mark_hangup)
                 in_step = True
                 return reply
             except AgiError as exc:
@@ -252,14 +256,14 @@ class AgiSession:
                 raise
             except asyncio.CancelledError:
                 if deadline.expired():
-                    raise AgiReplyTimeout(text, wait) from None
+                    raise AgiReplyTimeout(command_text(line), wait) from None
                 raise
             except OSError as exc:
                 raise AgiConnectionClosed(f"connection to Asterisk failed: {exc}") from None
             finally:
                 deadline.disarm()
                 if not in_step:
-                    self.close(f"{text!r} did not complete")
+                    self.close(f"{command_text(line)!r} did not complete")
 
     # Typed helpers. Every value goes through quote(); identifiers are validated.
 
@@ -381,11 +385,6 @@ class AgiSession:
         if reply.result == APP_NOT_FOUND:
             raise AgiCommandFailed(f"EXEC {application}", f"{reply.line} (no such application)")
         return reply.result_int
-
-
-def _text(line: bytes) -> str:
-    """A command line as text, for messages."""
-    return line.decode("utf-8").rstrip("\n")
 
 
 def _variable_value(reply: AgiReply) -> str | None:

@@ -276,6 +276,23 @@ async def test_errors_keep_the_session_in_step(serve: Serve) -> None:
     ]
 
 
+async def test_errors_name_the_command_as_sent(serve: Serve) -> None:
+    """The session hands the reply reader the bytes it wrote; messages show them as text."""
+
+    async def body(request: AgiRequest, session: AgiSession) -> list[str]:
+        messages = []
+        for command in (("NOSUCH", "COMMAND"), ("SAY", "NUMBER")):
+            try:
+                await session.command(*command)
+            except AgiError as exc:
+                messages.append(str(exc))
+        return messages
+
+    result, _ = await run(serve, body)
+    assert result[0] == "'NOSUCH COMMAND': 510 Invalid or unknown command"
+    assert result[1].startswith("'SAY NUMBER': ")
+
+
 # Unprompted HANGUP and dead channels
 
 
@@ -360,9 +377,17 @@ async def test_close_at_every_byte_of_a_reply(
 
 
 async def test_command_stall_times_out_and_closes_the_session(serve: Serve) -> None:
+    timed_out: list[AgiError] = []
+
     async def body(request: AgiRequest, session: AgiSession) -> list[object]:
+        first: type[BaseException] | None = None
+        try:
+            await session.get_variable("CALLERID(num)")
+        except AgiReplyTimeout as exc:
+            first = type(exc)
+            timed_out.append(exc)
         return [
-            await raised(session.get_variable("CALLERID(num)")),
+            first,
             session.closed,
             await raised(session.get_variable("CALLERID(num)")),
         ]
@@ -375,6 +400,7 @@ async def test_command_stall_times_out_and_closes_the_session(serve: Serve) -> N
     )
     assert result == [AgiReplyTimeout, True, AgiConnectionClosed]
     assert call.received == [b"GET VARIABLE CALLERID(num)\n"]
+    assert str(timed_out[0]) == "no reply to 'GET VARIABLE CALLERID(num)' within 0.2 s"
     assert call.server_closed
 
 
