@@ -1,6 +1,7 @@
 """agi: pbxbridge's FastAGI server, the AGI wire protocol, and the IVR routes.
 
-The wire layer is pbxbridge's own (asyncio streams); see `agi.server.FastAgiServer`,
+The wire layer is pbxbridge's own (a bare asyncio protocol per connection,
+`agi.connection.AgiConnection`, not asyncio's streams); see `agi.server.FastAgiServer`,
 `agi.session.AgiSession` and `agi.escape.quote`, the one function that writes values
 into AGI commands.
 """

@@ -362,9 +362,8 @@ class FastAgiServer:
             self.stats.agi_errors += 1
             log.warning("AGI %s: %s: %s", where, type(exc).__name__, exc)
         except asyncio.CancelledError:
-            # Only stop() and an eviction cancel these tasks. Not re-raised: asyncio's
-            # stream protocol calls task.exception() on the finished task, which would log
-            # a cancelled task as an error.
+            # Only stop() and an eviction cancel these tasks, and both expect them to end:
+            # the cancellation is counted here and not re-raised (nobody awaits the task).
             result = self._cancelled(task, where)
         except Exception:
             result = "handler_error"

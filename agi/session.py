@@ -42,13 +42,15 @@ log = logging.getLogger(__name__)
 
 
 class ReplyReader(Protocol):
-    """Where replies come from: an asyncio.StreamReader, or stdin for classic AGI."""
+    """Where replies come from: the server's AgiConnection, an asyncio.StreamReader, or
+    stdin for classic AGI."""
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes: ...
 
 
 class CommandWriter(Protocol):
-    """Where commands go: an asyncio.StreamWriter, or stdout for classic AGI."""
+    """Where commands go: the server's AgiConnection, an asyncio.StreamWriter, or stdout
+    for classic AGI."""
 
     def write(self, data: bytes) -> None: ...
 
