@@ -94,7 +94,7 @@ class AgiConnection(asyncio.Protocol):
             elif buffer.find(want, self._want_from) >= 0 or len(buffer) > self._limit:
                 self._wake()
             else:
-                self._want_from = len(buffer) + 1 - len(want)
+                self._want_from = max(0, len(buffer) + 1 - len(want))
         if not self._read_paused and len(buffer) > 2 * self._limit:
             transport = self._transport
             if transport is not None:

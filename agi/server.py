@@ -186,6 +186,11 @@ class FastAgiServer:
         return len(self._sessions)
 
     @property
+    def open_connections(self) -> int:
+        """Connections the server holds a task for: pending, in a session, or closing."""
+        return len(self._connections)
+
+    @property
     def pending_connections(self) -> int:
         """Connections still sending their environment block."""
         return len(self._pending)
@@ -279,9 +284,19 @@ class FastAgiServer:
         if len(self._pending) >= self._settings.max_pending:
             self._evict_oldest()
         task = asyncio.get_running_loop().create_task(self._on_connection(connection, host, port))
+        # A task cancelled before its first step (evicted in the same burst of accepts, or
+        # at stop) never runs its coroutine's `finally`: this forgets it all the same.
+        task.add_done_callback(self._forget)
         self._connections.add(task)
         self._pending[task] = connection
         self.stats.accepted += 1
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._connections.discard(task)
+        self._pending.pop(task, None)
+        self._evicted.discard(task)
+        self._sessions.discard(task)
+        self._in_handler.discard(task)
 
     async def _on_connection(self, connection: AgiConnection, host: str, port: int) -> None:
         task = asyncio.current_task()
@@ -289,11 +304,8 @@ class FastAgiServer:
         try:
             await self._serve(connection, host, port, task)
         finally:
-            self._connections.discard(task)
-            self._pending.pop(task, None)
-            self._evicted.discard(task)
-            self._sessions.discard(task)
-            self._in_handler.discard(task)
+            # The session is over before its last bytes are out: it counts no more.
+            self._forget(task)
             await _close(connection)
 
     def _evict_oldest(self) -> None:

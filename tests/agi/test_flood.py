@@ -7,6 +7,7 @@ import asyncio
 import logging
 import re
 import resource
+import socket
 import time
 from collections.abc import Iterator
 
@@ -154,6 +155,23 @@ async def test_silent_connections_are_not_sessions_and_a_real_call_gets_in_at_on
     assert closing == ["closing 1,500 FastAGI connections still sending their environment"]
     assert not [r for r in caplog.records if "closed by shutdown" in r.getMessage()]
     close_all(flood)
+
+
+async def test_a_burst_evicted_before_its_tasks_ran_leaves_nothing_behind(serve: Serve) -> None:
+    """Connections the kernel queued while the loop was busy are accepted in one go: the
+    oldest are evicted before their tasks ever ran, and must still be forgotten."""
+    server = await serve({"askozianum": Probe(set_status)}, header_timeout=120.0, max_pending=10)
+    # Blocking connects: the loop cannot accept meanwhile, so the kernel queues all 50.
+    burst = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(50)]
+    try:
+        await wait_until(lambda: server.stats.accepted == 50)
+        assert server.stats.evicted == 40
+        await wait_until(lambda: server.open_connections == 10)
+        assert server.pending_connections == 10
+    finally:
+        for sock in burst:
+            sock.close()
+    await wait_until(lambda: server.open_connections == 0)
 
 
 @pytest.mark.usefixtures("open_files")
