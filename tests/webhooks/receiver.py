@@ -111,6 +111,13 @@ class Receiver:
             await self._arrived.wait_for(lambda: len(self.accepted) >= count)
         return list(self.accepted.values())
 
+    async def wait_received(self, count: int, within: float = 10.0) -> list[Received]:
+        """Until `count` requests arrived, whatever they were answered."""
+        assert self._arrived is not None
+        async with asyncio.timeout(within), self._arrived:
+            await self._arrived.wait_for(lambda: len(self.received) >= count)
+        return list(self.received)
+
     def events(self, kind: str) -> list[Received]:
         return [r for r in self.accepted.values() if r.event == kind]
 
