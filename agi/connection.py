@@ -165,27 +165,18 @@ class AgiConnection(asyncio.Protocol):
             raise asyncio.LimitOverrunError(
                 "Separator is found, but chunk is longer than limit", end - len(separator)
             )
-        chunk = bytes(buffer[:end])
-        del buffer[:end]
-        if self._read_paused:
-            self._resume_reading()
-        return chunk
+        return self._take(end)
 
     async def _wait_for(self, separator: bytes) -> int:
         """Wait until `separator` is in the buffer; its offset."""
         buffer = self._buffer
         while True:
-            if self._exception is not None:
-                raise self._exception
             offset = len(buffer) + 1 - len(separator)
-            if offset > self._limit:
+            if offset > self._limit and self._exception is None:
                 raise asyncio.LimitOverrunError(
                     "Separator is not found, and chunk exceed the limit", offset
                 )
-            if self._eof:
-                partial = bytes(buffer)
-                buffer.clear()
-                raise asyncio.IncompleteReadError(partial, None)
+            self._raise_if_ended(None)
             await self._wait(separator, max(0, offset))
             end = buffer.find(separator, max(0, offset))
             if end >= 0:
@@ -195,28 +186,33 @@ class AgiConnection(asyncio.Protocol):
         """Exactly `n` bytes, as StreamReader.readexactly."""
         buffer = self._buffer
         while len(buffer) < n:
-            if self._exception is not None:
-                raise self._exception
-            if self._eof:
-                partial = bytes(buffer)
-                buffer.clear()
-                raise asyncio.IncompleteReadError(partial, n)
+            self._raise_if_ended(n)
             await self._wait(b"", n)
-        chunk = bytes(buffer[:n])
-        del buffer[:n]
-        if self._read_paused:
-            self._resume_reading()
+        return self._take(n)
+
+    def _take(self, n: int) -> bytes:
+        """The buffer's first `n` bytes, removed from it; the socket is read again once the
+        buffer is back under the limit."""
+        chunk = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        self._resume_reading()
         return chunk
+
+    def _raise_if_ended(self, expected: int | None) -> None:
+        """Raise the connection's error, or at EOF IncompleteReadError with what is left."""
+        if self._exception is not None:
+            raise self._exception
+        if self._eof:
+            partial = bytes(self._buffer)
+            self._buffer.clear()
+            raise asyncio.IncompleteReadError(partial, expected)
 
     async def _wait(self, separator: bytes, need: int) -> None:
         """Until `separator` is in the buffer at `need` or later (with b"": until the buffer
         holds `need` bytes), EOF, an error, or the limit passed."""
         if self._waiter is not None:
             raise RuntimeError("two readers on one FastAGI connection")
-        if self._read_paused:  # the reader wants more: read the socket again
-            self._read_paused = False
-            if self._transport is not None:
-                self._transport.resume_reading()
+        self._resume_reading(wanted=True)  # the reader wants more: read the socket again
         self._want, self._want_from, self._want_bytes = separator, need, need
         waiter = self._waiter = self._loop.create_future()
         try:
@@ -224,8 +220,10 @@ class AgiConnection(asyncio.Protocol):
         finally:
             self._waiter = None
 
-    def _resume_reading(self) -> None:
-        if self._read_paused and len(self._buffer) <= self._limit:
+    def _resume_reading(self, *, wanted: bool = False) -> None:
+        """Read the socket again if it was paused and the buffer is under the limit (or a
+        reader waits for more than is buffered: `wanted`)."""
+        if self._read_paused and (wanted or len(self._buffer) <= self._limit):
             self._read_paused = False
             if self._transport is not None:
                 self._transport.resume_reading()
